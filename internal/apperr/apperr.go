@@ -33,7 +33,6 @@ var (
 	InvalidPageToken = &Kind{"INVALID_PAGE_TOKEN"}
 	OutsideWindow    = &Kind{"OUTSIDE_MESSAGING_WINDOW"}
 	Upstream         = &Kind{"UPSTREAM_ERROR"}
-	Unavailable      = &Kind{"UNAVAILABLE"}
 	Internal         = &Kind{"INTERNAL"}
 )
 

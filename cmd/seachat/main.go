@@ -1,0 +1,183 @@
+// Command seachat serves SeaChat: the GraphQL API, the Messenger webhooks and
+// the playground. It is configured by environment variables (see README.md)
+// and runs until SIGINT or SIGTERM, then drains and exits 0.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/seachat/seachat/graph"
+	"github.com/seachat/seachat/internal/auth"
+	"github.com/seachat/seachat/internal/config"
+	"github.com/seachat/seachat/internal/requestid"
+	"github.com/seachat/seachat/internal/secret"
+	"github.com/seachat/seachat/internal/store"
+	"github.com/seachat/seachat/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout))
+}
+
+// run starts SeaChat and blocks until ctx is done. It returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
+	fs := flag.NewFlagSet("seachat", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	addr := fs.String("addr", "", "listen address (overrides SEACHAT_ADDR; for development)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *addr != "" {
+		getenv = override(getenv, "SEACHAT_ADDR", *addr)
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintf(stdout, "seachat: configuration: %v\n", err)
+		return 2
+	}
+	logger := newLogger(cfg, stdout)
+	if err := serve(ctx, cfg, logger, stdout); err != nil {
+		logger.Error("seachat stopped", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer) error {
+	if _, err := secretBox(cfg, logger); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	authSvc := auth.New(st.Client, logger, time.Now)
+	adminToken, err := authSvc.EnsureAdmin(ctx, cfg.AdminToken)
+	if err != nil {
+		return err
+	}
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := server.New(server.Options{
+		Config:   cfg,
+		Client:   st.Client,
+		Ready:    st,
+		Auth:     authSvc,
+		Registry: registry,
+		Logger:   logger,
+		Schema: graph.NewSchema(graph.Deps{
+			Client:    st.Client,
+			Auth:      authSvc,
+			PublicURL: cfg.PublicURL,
+			Logger:    logger,
+		}),
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("SEACHAT_ADDR: %w", err)
+	}
+	httpSrv := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	httpSrv.RegisterOnShutdown(srv.CloseWebsockets)
+
+	local := "http://" + ln.Addr().String()
+	dbKind := "SQLite " + cfg.SQLitePath()
+	if cfg.IsPostgres() {
+		dbKind = "PostgreSQL"
+	}
+	logger.Info("seachat is serving", "addr", ln.Addr().String(), "database", dbKind, "public_url", cfg.PublicURL)
+	fmt.Fprintf(stdout, "\nSeaChat is running.\n  GraphQL playground: %s/\n  GraphQL endpoint:   %s/graphql\n", local, local)
+	if adminToken != "" {
+		// Shown once, on the first start: only its hash is stored.
+		fmt.Fprintf(stdout, "  Admin token (shown once, keep it safe): %s\n", adminToken)
+		fmt.Fprintln(stdout, `  In the playground, open Headers and paste: {"Authorization": "Bearer <the admin token>"}`)
+	}
+	fmt.Fprintln(stdout)
+
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("draining connections: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// secretBox returns the box that encrypts page tokens and app secrets. On
+// SQLite without SEACHAT_SECRET_KEY, the key is generated on the first start
+// and kept beside the database file.
+func secretBox(cfg config.Config, logger *slog.Logger) (*secret.Box, error) {
+	key := cfg.SecretKey
+	if key == nil {
+		var created bool
+		var err error
+		key, created, err = secret.LoadOrCreateKeyFile(cfg.SecretKeyPath())
+		if err != nil {
+			return nil, fmt.Errorf("SEACHAT_SECRET_KEY is unset and the key file cannot be used: %w", err)
+		}
+		if created {
+			logger.Info("generated the secret key that encrypts page tokens; back it up with the database",
+				"path", cfg.SecretKeyPath())
+		}
+	}
+	return secret.New(key)
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config.Load
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && config.IsTerminal(f) {
+			format = "text"
+		}
+	}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if format == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(requestid.Handler(h))
+}
+
+func override(getenv func(string) string, key, value string) func(string) string {
+	return func(k string) string {
+		if k == key {
+			return value
+		}
+		return getenv(k)
+	}
+}

@@ -1,0 +1,65 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/seachat/seachat/ent/schema/schematype"
+)
+
+// Message is one message of a conversation, in either direction. A reply is
+// one Message however many send attempts it took.
+type Message struct{ ent.Schema }
+
+// Mixin of the Message.
+func (Message) Mixin() []ent.Mixin { return []ent.Mixin{WorkspaceMixin{}, TimeMixin{}} }
+
+// Fields of the Message.
+func (Message) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("conversation_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Int("channel_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("Denormalised from the conversation so that mid is unique per channel."),
+		field.Enum("direction").Values("INBOUND", "OUTBOUND").Immutable().Annotations(entgql.Type("Direction")),
+		field.Enum("author").Values("USER", "BOT", "AGENT", "SYSTEM").Immutable().Annotations(entgql.Type("Author")),
+		field.Text("text").Default(""),
+		field.JSON("attachments", []schematype.Attachment{}).Default([]schematype.Attachment{}).
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.String("mid").Optional().Nillable().Comment("Meta's message id."),
+		field.Enum("delivery_status").Values("RECEIVED", "PENDING", "SENT", "FAILED").Default("RECEIVED").
+			Annotations(entgql.Type("DeliveryStatus")),
+		field.String("error").Optional().Nillable(),
+		field.JSON("citations", []schematype.Citation{}).Default([]schematype.Citation{}).
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Bool("answered").Optional().Nillable().
+			Comment("On BOT replies: whether the knowledge base had the answer."),
+		field.String("sent_by").Optional().Nillable(),
+		field.Int("attempts").Default(0),
+		field.Time("event_time").Optional().Nillable().Comment("Messenger's timestamp of the event."),
+	}
+}
+
+// Edges of the Message.
+func (Message) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("conversation", Conversation.Type).Ref("messages").Field("conversation_id").
+			Unique().Required().Immutable(),
+	}
+}
+
+// Indexes of the Message.
+func (Message) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("channel_id", "mid").Unique(),
+		index.Fields("conversation_id", "created_at"),
+	}
+}
+
+// Annotations of the Message.
+func (Message) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

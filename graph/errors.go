@@ -1,0 +1,120 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/seachat/seachat/ent"
+	"github.com/seachat/seachat/ent/privacy"
+	"github.com/seachat/seachat/internal/apperr"
+)
+
+// ErrorPresenter returns the one function that turns resolver errors into
+// GraphQL errors: every error gets an extensions.code from API.md and a
+// message that says what to do next; anything unexpected is logged and shown
+// as "internal error", so SQL, stack traces and secrets never leave the
+// process.
+func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gerr := graphql.DefaultErrorPresenter(ctx, err)
+		cause := gerr.Unwrap()
+		if cause == nil {
+			// gqlgen's own errors (syntax, validation, argument coercion), and
+			// errors that already carry a code, such as entgql's node not found.
+			if code, _ := gerr.Extensions["code"].(string); !contractCodes[code] {
+				setCode(gerr, apperr.InvalidArgument)
+			}
+			return gerr
+		}
+		kind, msg := classify(cause)
+		if msg == internalMessage {
+			logger.ErrorContext(ctx, "resolver failed", "path", gerr.Path.String(), "error", cause)
+		}
+		gerr.Message = msg
+		setCode(gerr, kind)
+		return gerr
+	}
+}
+
+// contractCodes are the extensions.code values of API.md.
+var contractCodes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range []*apperr.Kind{apperr.Unauthenticated, apperr.PermissionDenied, apperr.NotFound,
+		apperr.InvalidArgument, apperr.Conflict, apperr.InvalidPageToken, apperr.OutsideWindow,
+		apperr.Upstream, apperr.Internal} {
+		m[k.Code()] = true
+	}
+	return m
+}()
+
+// RecoverFunc turns a resolver panic into an internal error, logged with its stack.
+func RecoverFunc(logger *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		logger.ErrorContext(ctx, "resolver panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return errors.New(internalMessage)
+	}
+}
+
+func classify(err error) (*apperr.Kind, string) {
+	var validation *ent.ValidationError
+	switch {
+	case apperr.KindOf(err) != apperr.Internal:
+		return apperr.KindOf(err), apperr.Message(err)
+	case errors.Is(err, privacy.Deny):
+		return apperr.PermissionDenied, "your token's role does not allow this: use an OWNER token of the workspace"
+	case ent.IsNotFound(err):
+		return apperr.NotFound, "not found: no such object in your workspace"
+	case errors.As(err, &validation):
+		reason := validation.Unwrap() // "ent: validator failed for field …: <reason>"
+		if r := errors.Unwrap(reason); r != nil {
+			reason = r
+		}
+		return apperr.InvalidArgument, fmt.Sprintf("%s: %v", lowerFirst(camel(validation.Name)), reason)
+	case ent.IsConstraintError(err):
+		return apperr.Conflict, "this conflicts with an existing object"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return apperr.Internal, "the request was cancelled or took too long: try again"
+	}
+	return apperr.Internal, internalMessage
+}
+
+const internalMessage = "internal error"
+
+func setCode(e *gqlerror.Error, k *apperr.Kind) {
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions["code"] = k.Code()
+}
+
+// camel turns an ent field name (handoff_command) into its GraphQL name (handoffCommand).
+func camel(s string) string {
+	out := make([]byte, 0, len(s))
+	up := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '_':
+			up = true
+		case up && c >= 'a' && c <= 'z':
+			out = append(out, c-'a'+'A')
+			up = false
+		default:
+			out = append(out, c)
+			up = false
+		}
+	}
+	return string(out)
+}
+
+func lowerFirst(s string) string {
+	if s != "" && s[0] >= 'A' && s[0] <= 'Z' {
+		return string(s[0]-'A'+'a') + s[1:]
+	}
+	return s
+}

@@ -1,0 +1,119 @@
+// Package store opens SeaChat's database — the embedded SQLite file or
+// PostgreSQL — runs the migrations, and hands out the ent client.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/lib/pq" // the "postgres" driver
+	_ "modernc.org/sqlite" // the "sqlite" driver, pure Go
+
+	"github.com/seachat/seachat/ent"
+	_ "github.com/seachat/seachat/ent/runtime" // hooks and privacy policies
+)
+
+// Store is an open, migrated database.
+type Store struct {
+	Client  *ent.Client
+	DB      *sql.DB
+	Dialect string // dialect.SQLite or dialect.Postgres
+
+	migrated atomic.Bool
+}
+
+// Open connects to databaseURL ("postgres://…" or "sqlite://<path>") and
+// applies the migrations.
+func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	s, err := connect(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func connect(databaseURL string) (*Store, error) {
+	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
+		db, err := sql.Open("postgres", databaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("opening postgres: %w", err)
+		}
+		db.SetMaxOpenConns(20)
+		db.SetMaxIdleConns(10)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		return newStore(db, dialect.Postgres), nil
+	}
+	path, ok := strings.CutPrefix(databaseURL, "sqlite://")
+	if !ok || path == "" {
+		return nil, fmt.Errorf("unsupported database URL scheme (want postgres:// or sqlite://)")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("creating the database directory: %w", err)
+	}
+	// WAL lets readers run beside the one writer; busy_timeout makes writers
+	// queue instead of failing; _txlock=immediate takes the write lock at
+	// BEGIN so two transactions never deadlock upgrading their locks.
+	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
+		"&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(8)
+	return newStore(db, dialect.SQLite), nil
+}
+
+func newStore(db *sql.DB, d string) *Store {
+	return &Store{Client: ent.NewClient(ent.Driver(entsql.OpenDB(d, db))), DB: db, Dialect: d}
+}
+
+// Migrate brings the schema up to date. It is safe to run on every start and
+// from several replicas.
+func (s *Store) Migrate(ctx context.Context) error {
+	if err := s.DB.PingContext(ctx); err != nil {
+		return fmt.Errorf("connecting to the database: %w", err)
+	}
+	if err := s.Client.Schema.Create(ctx); err != nil {
+		return fmt.Errorf("migrating the database: %w", err)
+	}
+	s.migrated.Store(true)
+	return nil
+}
+
+// Ready reports whether the database answers and the migrations were applied.
+func (s *Store) Ready(ctx context.Context) error {
+	if !s.migrated.Load() {
+		return errors.New("migrations not applied")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var one int
+	return s.DB.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.Client.Close() }
+
+// Client returns the transactional client that entgql.Transactioner put in
+// ctx for the current mutation, or fallback outside one. Services write
+// through it, so a mutation's work commits or rolls back as one — and on
+// SQLite never waits for the write lock its own transaction holds.
+func Client(ctx context.Context, fallback *ent.Client) *ent.Client {
+	if c := ent.FromContext(ctx); c != nil {
+		return c
+	}
+	return fallback
+}

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/seachat/seachat/graph"
+	"github.com/seachat/seachat/internal/apperr"
+	"github.com/seachat/seachat/internal/viewer"
+)
+
+// complexityLimit bounds the work one GraphQL operation can ask for.
+const complexityLimit = 2000
+
+// websocketConn is an open GraphQL websocket, ended by CloseWebsockets.
+type websocketConn struct{ cancel context.CancelFunc }
+
+func (s *Server) graphqlHandler(o Options) http.Handler {
+	srv := handler.New(o.Schema)
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{
+			// Same-origin browsers and non-browser clients are always allowed.
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: o.Config.AllowedOrigins},
+		},
+		InitFunc:              s.websocketInit(o),
+		InitTimeout:           10 * time.Second,
+		KeepAlivePingInterval: 15 * time.Second, // graphql-ws: "ka" messages
+		PingPongInterval:      15 * time.Second, // graphql-transport-ws: ping, expecting pong
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: o.Config.MaxUploadBytes, MaxMemory: 8 << 20})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{}) // only reachable with a valid token
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.Use(extension.FixedComplexityLimit(complexityLimit))
+	srv.Use(entgql.Transactioner{TxOpener: o.Client})
+	srv.SetErrorPresenter(graph.ErrorPresenter(o.Logger))
+	srv.SetRecoverFunc(graph.RecoverFunc(o.Logger))
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebsocket(r) {
+			s.serveWebsocket(srv, w, r)
+			return
+		}
+		limit := o.Config.MaxBodyBytes
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+			limit = o.Config.MaxUploadBytes + 1<<20 // the file plus the operation parts
+		}
+		if !limitBody(limit, w, r) {
+			return
+		}
+		v, err := o.Auth.Authenticate(r.Context(), bearer(r.Header.Get("Authorization")))
+		if err != nil {
+			if apperr.KindOf(err) != apperr.Unauthenticated {
+				o.Logger.ErrorContext(r.Context(), "authenticating request", "error", err)
+			}
+			writeAuthError(w, err)
+			return
+		}
+		srv.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
+	})
+}
+
+// serveWebsocket runs a websocket connection until the client leaves or the
+// server shuts down. Authentication happens in connection_init.
+func (s *Server) serveWebsocket(h http.Handler, w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithCancel(r.Context())
+	c := &websocketConn{cancel: cancel}
+	s.mu.Lock()
+	s.sockets[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.sockets, c)
+		s.mu.Unlock()
+		cancel()
+	}()
+	h.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// websocketInit authenticates the token in the connection_init payload
+// ({"authorization": "Bearer <token>"}). A refused connection is closed with
+// 4403, as graphql-transport-ws specifies.
+func (s *Server) websocketInit(o Options) transport.WebsocketInitFunc {
+	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		v, err := o.Auth.Authenticate(ctx, bearer(p.Authorization()))
+		if err != nil {
+			msg := apperr.Message(err)
+			ctx = transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "unauthenticated"), 4403)
+			return ctx, nil, errors.New(msg)
+		}
+		return viewer.NewContext(ctx, v), nil, nil
+	}
+}
+
+func isWebsocket(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+func bearer(h string) string {
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return strings.TrimSpace(h)
+}
+
+// writeAuthError answers 401 before any resolver runs, in the GraphQL
+// response shape so clients can read extensions.code.
+func writeAuthError(w http.ResponseWriter, err error) {
+	kind := apperr.KindOf(err)
+	status := http.StatusUnauthorized
+	if kind != apperr.Unauthenticated {
+		kind, status = apperr.Internal, http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", `Bearer realm="seachat"`)
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(map[string]any{
+		"errors": []map[string]any{{
+			"message":    apperr.Message(err),
+			"extensions": map[string]any{"code": kind.Code()},
+		}},
+	})
+}

@@ -1,0 +1,88 @@
+// Package server composes SeaChat's HTTP surface: one route table, the
+// middleware every request passes through, the GraphQL handler with its
+// transports, GraphiQL, health checks and metrics.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/seachat/seachat/ent"
+	"github.com/seachat/seachat/internal/auth"
+	"github.com/seachat/seachat/internal/config"
+)
+
+// Readiness reports whether the process can serve: the database answers and
+// its migrations were applied.
+type Readiness interface {
+	Ready(ctx context.Context) error
+}
+
+// Options are the server's dependencies.
+type Options struct {
+	Config   config.Config
+	Client   *ent.Client
+	Ready    Readiness
+	Auth     *auth.Service
+	Schema   graphql.ExecutableSchema
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
+}
+
+// Server is SeaChat's HTTP handler.
+type Server struct {
+	handler http.Handler
+	logger  *slog.Logger
+
+	mu      sync.Mutex
+	sockets map[*websocketConn]struct{}
+}
+
+// New returns the server.
+func New(o Options) *Server {
+	s := &Server{logger: o.Logger, sockets: map[*websocketConn]struct{}{}}
+	m := newMetrics(o.Registry)
+	gql := s.graphqlHandler(o)
+
+	mux := http.NewServeMux()
+	mux.Handle("POST /graphql", gql)
+	mux.Handle("GET /graphql", gql) // websocket upgrades, and queries over GET
+	mux.Handle("GET /{$}", playground.Handler("SeaChat GraphQL", "/graphql",
+		playground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer <paste your token here>"}),
+		playground.WithStoragePrefix("seachat:")))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := o.Ready.Ready(r.Context()); err != nil {
+			o.Logger.WarnContext(r.Context(), "not ready", "error", err)
+			http.Error(w, "not ready: database unreachable or not migrated", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+
+	s.handler = s.recoverPanics(withRequestID(s.observe(m, mux)))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// CloseWebsockets ends every open websocket connection. http.Server.Shutdown
+// does not track hijacked connections, so call this from RegisterOnShutdown.
+func (s *Server) CloseWebsockets() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.sockets {
+		c.cancel()
+	}
+}
