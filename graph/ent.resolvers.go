@@ -25,6 +25,9 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 // Agent returns generated.AgentResolver implementation.
 func (r *Resolver) Agent() generated.AgentResolver { return &agentResolver{r} }
 
+// Message returns generated.MessageResolver implementation.
+func (r *Resolver) Message() generated.MessageResolver { return &messageResolver{r} }
+
 // MessengerChannel returns generated.MessengerChannelResolver implementation.
 func (r *Resolver) MessengerChannel() generated.MessengerChannelResolver {
 	return &messengerChannelResolver{r}
@@ -33,8 +36,15 @@ func (r *Resolver) MessengerChannel() generated.MessengerChannelResolver {
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// ConversationWhereInput returns generated.ConversationWhereInputResolver implementation.
+func (r *Resolver) ConversationWhereInput() generated.ConversationWhereInputResolver {
+	return &conversationWhereInputResolver{r}
+}
+
 type (
-	agentResolver            struct{ *Resolver }
-	messengerChannelResolver struct{ *Resolver }
-	queryResolver            struct{ *Resolver }
+	agentResolver                  struct{ *Resolver }
+	messageResolver                struct{ *Resolver }
+	messengerChannelResolver       struct{ *Resolver }
+	queryResolver                  struct{ *Resolver }
+	conversationWhereInputResolver struct{ *Resolver }
 )

@@ -7,7 +7,9 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
+	"entgo.io/contrib/entgql"
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/agent"
 	"github.com/seachat/seachat/ent/apitoken"
@@ -27,6 +29,11 @@ func (r *agentResolver) MessengerChannels(ctx context.Context, obj *ent.Agent) (
 // KnowledgeSources is the resolver for the knowledgeSources field.
 func (r *agentResolver) KnowledgeSources(ctx context.Context, obj *ent.Agent) ([]*ent.KnowledgeSource, error) {
 	return obj.QueryKnowledgeSources().Order(knowledgesource.ByID()).All(ctx)
+}
+
+// Citations is the resolver for the citations field.
+func (r *messageResolver) Citations(ctx context.Context, obj *ent.Message) ([]*model.Citation, error) {
+	return r.citations(ctx, obj.Citations)
 }
 
 // CallbackURL is the resolver for the callbackUrl field.
@@ -85,6 +92,20 @@ func (r *queryResolver) Agents(ctx context.Context) ([]*ent.Agent, error) {
 // APITokens is the resolver for the apiTokens field.
 func (r *queryResolver) APITokens(ctx context.Context) ([]*ent.APIToken, error) {
 	return r.client.APIToken.Query().Order(apitoken.ByID()).All(ctx)
+}
+
+// Conversations is the resolver for the conversations field.
+func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) (*ent.ConversationConnection, error) {
+	if orderBy == nil {
+		orderBy = &ent.ConversationOrder{Field: ent.ConversationOrderFieldLastMessageAt, Direction: entgql.OrderDirectionDesc}
+	}
+	return r.client.Conversation.Query().Paginate(ctx, after, first, before, last,
+		ent.WithConversationOrder(orderBy), ent.WithConversationFilter(where.Filter))
+}
+
+// Tag is the resolver for the tag field.
+func (r *conversationWhereInputResolver) Tag(ctx context.Context, obj *ent.ConversationWhereInput, data *string) error {
+	panic(fmt.Errorf("not implemented: Tag - tag"))
 }
 
 // Mutation returns generated.MutationResolver implementation.

@@ -25,9 +25,11 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Agent() AgentResolver
+	Message() MessageResolver
 	MessengerChannel() MessengerChannelResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	ConversationWhereInput() ConversationWhereInputResolver
 }
 
 type DirectiveRoot struct {
@@ -57,6 +59,17 @@ type ComplexityRoot struct {
 		Name                  func(childComplexity int) int
 		PauseBotOnEcho        func(childComplexity int) int
 		UpdatedAt             func(childComplexity int) int
+	}
+
+	Attachment struct {
+		Type func(childComplexity int) int
+		URL  func(childComplexity int) int
+	}
+
+	Citation struct {
+		Score   func(childComplexity int) int
+		Snippet func(childComplexity int) int
+		Source  func(childComplexity int) int
 	}
 
 	Contact struct {
@@ -121,8 +134,10 @@ type ComplexityRoot struct {
 
 	Message struct {
 		Answered       func(childComplexity int) int
+		Attachments    func(childComplexity int) int
 		Attempts       func(childComplexity int) int
 		Author         func(childComplexity int) int
+		Citations      func(childComplexity int) int
 		Conversation   func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
 		DeliveryStatus func(childComplexity int) int
@@ -179,11 +194,12 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APITokens func(childComplexity int) int
-		Agents    func(childComplexity int) int
-		Node      func(childComplexity int, id int) int
-		Nodes     func(childComplexity int, ids []int) int
-		Viewer    func(childComplexity int) int
+		APITokens     func(childComplexity int) int
+		Agents        func(childComplexity int) int
+		Conversations func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) int
+		Node          func(childComplexity int, id int) int
+		Nodes         func(childComplexity int, ids []int) int
+		Viewer        func(childComplexity int) int
 	}
 
 	Viewer struct {
@@ -330,6 +346,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Agent.UpdatedAt(childComplexity), true
+
+	case "Attachment.type":
+		if e.ComplexityRoot.Attachment.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attachment.Type(childComplexity), true
+	case "Attachment.url":
+		if e.ComplexityRoot.Attachment.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attachment.URL(childComplexity), true
+
+	case "Citation.score":
+		if e.ComplexityRoot.Citation.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Citation.Score(childComplexity), true
+	case "Citation.snippet":
+		if e.ComplexityRoot.Citation.Snippet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Citation.Snippet(childComplexity), true
+	case "Citation.source":
+		if e.ComplexityRoot.Citation.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Citation.Source(childComplexity), true
 
 	case "Contact.firstSeenAt":
 		if e.ComplexityRoot.Contact.FirstSeenAt == nil {
@@ -583,6 +631,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.Answered(childComplexity), true
+	case "Message.attachments":
+		if e.ComplexityRoot.Message.Attachments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Attachments(childComplexity), true
 	case "Message.attempts":
 		if e.ComplexityRoot.Message.Attempts == nil {
 			break
@@ -595,6 +649,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.Author(childComplexity), true
+	case "Message.citations":
+		if e.ComplexityRoot.Message.Citations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Citations(childComplexity), true
 	case "Message.conversation":
 		if e.ComplexityRoot.Message.Conversation == nil {
 			break
@@ -866,6 +926,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Agents(childComplexity), true
+	case "Query.conversations":
+		if e.ComplexityRoot.Query.Conversations == nil {
+			break
+		}
+
+		args, err := ec.field_Query_conversations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Conversations(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ConversationOrder), args["where"].(*ent.ConversationWhereInput)), true
 
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
@@ -2623,6 +2694,43 @@ type Mutation {
   "Changes an agent's settings. OWNER only."
   updateAgent(id: ID!, input: UpdateAgentInput!): Agent!
 }
+
+"A media item of a Messenger message."
+type Attachment {
+  "image, audio, video, file, sticker, fallback, …"
+  type: String!
+  url: String
+}
+
+"The knowledge a bot answer was built from."
+type Citation {
+  source: KnowledgeSource!
+  snippet: String!
+  score: Float!
+}
+
+extend type Message {
+  attachments: [Attachment!]!
+  "For BOT answers: the knowledge they cite. Citations of deleted sources are left out."
+  citations: [Citation!]!
+}
+
+extend input ConversationWhereInput {
+  "Conversations carrying this tag."
+  tag: String
+}
+
+extend type Query {
+  "Conversations, newest lastMessageAt first unless orderBy says otherwise."
+  conversations(
+    after: Cursor
+    first: Int
+    before: Cursor
+    last: Int
+    orderBy: ConversationOrder
+    where: ConversationWhereInput
+  ): ConversationConnection!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2681,6 +2789,28 @@ func (ec *executionContext) childFields_Agent(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Agent", field.Name)
 }
 
+func (ec *executionContext) childFields_Attachment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_Attachment_type(ctx, field)
+	case "url":
+		return ec.fieldContext_Attachment_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Attachment", field.Name)
+}
+
+func (ec *executionContext) childFields_Citation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "source":
+		return ec.fieldContext_Citation_source(ctx, field)
+	case "snippet":
+		return ec.fieldContext_Citation_snippet(ctx, field)
+	case "score":
+		return ec.fieldContext_Citation_score(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Citation", field.Name)
+}
+
 func (ec *executionContext) childFields_Contact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2727,6 +2857,18 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 		return ec.fieldContext_Conversation_messages(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Conversation", field.Name)
+}
+
+func (ec *executionContext) childFields_ConversationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ConversationConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ConversationConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ConversationConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConversationConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_ConversationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2819,6 +2961,10 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_eventTime(ctx, field)
 	case "conversation":
 		return ec.fieldContext_Message_conversation(ctx, field)
+	case "attachments":
+		return ec.fieldContext_Message_attachments(ctx, field)
+	case "citations":
+		return ec.fieldContext_Message_citations(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Message", field.Name)
 }

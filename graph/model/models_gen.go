@@ -7,6 +7,13 @@ import (
 	"github.com/seachat/seachat/ent/apitoken"
 )
 
+// The knowledge a bot answer was built from.
+type Citation struct {
+	Source  *ent.KnowledgeSource `json:"source"`
+	Snippet string               `json:"snippet"`
+	Score   float64              `json:"score"`
+}
+
 type CreateTokenPayload struct {
 	// The token itself: shown once, stored hashed.
 	Token    string        `json:"token"`

@@ -1,0 +1,37 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/seachat/seachat/ent"
+	"github.com/seachat/seachat/ent/knowledgesource"
+	"github.com/seachat/seachat/ent/schema/schematype"
+	"github.com/seachat/seachat/graph/model"
+)
+
+// citations resolves stored citations to their sources in one query, leaving
+// out those whose source was deleted since.
+func (r *Resolver) citations(ctx context.Context, stored []schematype.Citation) ([]*model.Citation, error) {
+	if len(stored) == 0 {
+		return []*model.Citation{}, nil
+	}
+	ids := make([]int, len(stored))
+	for i, c := range stored {
+		ids[i] = c.SourceID
+	}
+	sources, err := r.client.KnowledgeSource.Query().Where(knowledgesource.IDIn(ids...)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int]*ent.KnowledgeSource, len(sources))
+	for _, s := range sources {
+		byID[s.ID] = s
+	}
+	out := make([]*model.Citation, 0, len(stored))
+	for _, c := range stored {
+		if s := byID[c.SourceID]; s != nil {
+			out = append(out, &model.Citation{Source: s, Snippet: c.Snippet, Score: c.Score})
+		}
+	}
+	return out, nil
+}

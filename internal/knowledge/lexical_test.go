@@ -1,0 +1,129 @@
+package knowledge
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestTokenize(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want []string
+	}{
+		{"Returns, returned & RETURNING!", []string{"return", "return", "return"}},
+		{"What are your opening hours?", []string{"open", "hour"}},
+		{"shipping ships shipped", []string{"ship", "ship", "ship"}},
+		{"warranty warranties", []string{"warranty", "warranty"}},
+		{"price prices priced pricing", []string{"pric", "pric", "pric", "pric"}},
+		{"boxes classes business", []string{"box", "class", "business"}},
+		{"Café 24h e-bikes 9am", []string{"café", "24h", "bik", "9am"}},
+		{"I a 7 x", []string{"7"}},
+		{"", nil},
+	} {
+		t.Run(tt.in, func(t *testing.T) {
+			require.Equal(t, tt.want, tokenize(tt.in))
+		})
+	}
+}
+
+func TestSearchRanksTheRightChunk(t *testing.T) {
+	// One index over the chunks of every Harbor Bikes file, as the bot
+	// would search a business's whole knowledge base.
+	idx := NewIndex()
+	var chunks []Chunk
+	for _, doc := range harborDocuments(t) {
+		for _, c := range ChunkDocument(doc, ChunkOptions{}) {
+			idx.Add(len(chunks), c.Heading+"\n"+c.Text)
+			chunks = append(chunks, c)
+		}
+	}
+	require.Equal(t, len(chunks), idx.Len())
+
+	for _, tt := range []struct {
+		question string
+		want     string // phrase in the top chunk
+	}{
+		{"Do you ship complete bikes?", "Complete bikes are shipped 90% assembled"},
+		{"how do I make a warranty claim", "To make a claim, email warranty@harborbikes.example"},
+		{"How much deposit do you hold for a rental?", "deposit of $100"},
+		{"When does the rental desk close in winter?", "rental desk closes at 4pm"},
+		{"Do you ship internationally, outside the country?", "do not ship outside the country"},
+		{"how much does a full overhaul cost", "Full overhaul | $180"},
+		{"How long do repairs take?", "How long does a repair take?"},
+		{"e-bike rental price for a full day", "E-bike | $40 | $65"},
+	} {
+		t.Run(tt.question, func(t *testing.T) {
+			hits := idx.Search(tt.question, 3)
+			require.NotEmpty(t, hits)
+			require.Contains(t, chunks[hits[0].ID].Text, tt.want, "top hit is %q", chunks[hits[0].ID].Text)
+			for i := 1; i < len(hits); i++ {
+				require.GreaterOrEqual(t, hits[i-1].Score, hits[i].Score)
+			}
+		})
+	}
+}
+
+func TestIndex(t *testing.T) {
+	idx := NewIndex()
+	require.Empty(t, idx.Search("bike", 5), "empty index")
+
+	idx.Add(1, "We repair bikes and sell bike parts.")
+	idx.Add(2, "Opening hours: 9am to 6pm.")
+	idx.Add(3, "A bike.")
+	hits := idx.Search("bike repair", 10)
+	require.Equal(t, []int{1, 3}, hitIDs(hits), "texts without a query term are left out")
+	require.Empty(t, idx.Search("the and of", 10), "stopwords only")
+	require.Empty(t, idx.Search("bike", 0))
+	require.Len(t, idx.Search("bike", 1), 1)
+
+	// At equal term frequency the shorter text wins.
+	idx.Add(4, "bike shop at the harbor on quay street")
+	require.Equal(t, []int{3, 1, 4}, hitIDs(idx.Search("bike", 10)))
+	// A rare term outweighs a common one.
+	require.Equal(t, 4, idx.Search("bike quay", 1)[0].ID)
+
+	// Add replaces; Remove forgets.
+	idx.Add(2, "Closed on Sundays.")
+	require.Empty(t, idx.Search("opening hours", 10))
+	require.Equal(t, []int{2}, hitIDs(idx.Search("sunday", 10)))
+	idx.Remove(2)
+	idx.Remove(99)
+	require.Empty(t, idx.Search("sunday", 10))
+	require.Equal(t, 3, idx.Len())
+
+	// Ties are broken by id, so results are stable.
+	idx2 := NewIndex()
+	idx2.Add(9, "tune-up")
+	idx2.Add(5, "tune-up")
+	require.Equal(t, []int{5, 9}, hitIDs(idx2.Search("tune up", 10)))
+}
+
+func TestIndexConcurrent(t *testing.T) {
+	idx := NewIndex()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				id := w*1000 + i
+				idx.Add(id, fmt.Sprintf("bike %d repair shop harbor", i))
+				idx.Search("bike repair", 5)
+				if i%3 == 0 {
+					idx.Remove(id)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, 4*(200-67), idx.Len())
+}
+
+func hitIDs(hits []Hit) []int {
+	ids := make([]int, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	return ids
+}
