@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/seachat/seachat/ent"
@@ -17,6 +16,7 @@ import (
 	"github.com/seachat/seachat/ent/messengerchannel"
 	"github.com/seachat/seachat/graph/generated"
 	"github.com/seachat/seachat/graph/model"
+	"github.com/seachat/seachat/internal/conversation"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/viewer"
 )
@@ -105,7 +105,10 @@ func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[
 
 // Tag is the resolver for the tag field.
 func (r *conversationWhereInputResolver) Tag(ctx context.Context, obj *ent.ConversationWhereInput, data *string) error {
-	panic(fmt.Errorf("not implemented: Tag - tag"))
+	if data != nil {
+		obj.AddPredicates(conversation.TaggedWith(*data))
+	}
+	return nil
 }
 
 // Mutation returns generated.MutationResolver implementation.

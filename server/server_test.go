@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strconv"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -403,3 +404,5 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer func() { <-s.mu }()
 	return s.w.Write(p)
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }
