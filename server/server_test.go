@@ -5,10 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"strconv"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -228,8 +228,8 @@ func TestAgents(t *testing.T) {
 
 		var a struct {
 			ID, Name, HandoffCommand, HandoffMessage, FallbackMessage, Instructions string
-			MessengerChannels                                                     []any
-			KnowledgeSources                                                      []any
+			MessengerChannels                                                       []any
+			KnowledgeSources                                                        []any
 		}
 		e.ok(ws.owner, `mutation{createAgent(input:{name:"Harbor Bikes",instructions:"Be brief."}){
 			id name instructions handoffCommand handoffMessage fallbackMessage messengerChannels{id} knowledgeSources{id}}}`,
