@@ -117,3 +117,23 @@ func Client(ctx context.Context, fallback *ent.Client) *ent.Client {
 	}
 	return fallback
 }
+
+// WithTx runs fn in a transaction: the current GraphQL mutation's one when
+// ctx carries it (so the mutation still commits or rolls back as a whole),
+// else a new one committed when fn returns nil.
+func WithTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) error {
+	if tx := ent.TxFromContext(ctx); tx != nil {
+		return fn(tx)
+	}
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil {
+			return fmt.Errorf("%w (rolling back: %v)", err, rerr)
+		}
+		return err
+	}
+	return tx.Commit()
+}
