@@ -169,19 +169,23 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "KnowledgeSource",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			knowledgesource.FieldWorkspaceID: {Type: field.TypeInt, Column: knowledgesource.FieldWorkspaceID},
-			knowledgesource.FieldCreatedAt:   {Type: field.TypeTime, Column: knowledgesource.FieldCreatedAt},
-			knowledgesource.FieldUpdatedAt:   {Type: field.TypeTime, Column: knowledgesource.FieldUpdatedAt},
-			knowledgesource.FieldAgentID:     {Type: field.TypeInt, Column: knowledgesource.FieldAgentID},
-			knowledgesource.FieldKind:        {Type: field.TypeEnum, Column: knowledgesource.FieldKind},
-			knowledgesource.FieldTitle:       {Type: field.TypeString, Column: knowledgesource.FieldTitle},
-			knowledgesource.FieldFilename:    {Type: field.TypeString, Column: knowledgesource.FieldFilename},
-			knowledgesource.FieldContentType: {Type: field.TypeString, Column: knowledgesource.FieldContentType},
-			knowledgesource.FieldBytes:       {Type: field.TypeInt, Column: knowledgesource.FieldBytes},
-			knowledgesource.FieldContent:     {Type: field.TypeBytes, Column: knowledgesource.FieldContent},
-			knowledgesource.FieldStatus:      {Type: field.TypeEnum, Column: knowledgesource.FieldStatus},
-			knowledgesource.FieldError:       {Type: field.TypeString, Column: knowledgesource.FieldError},
-			knowledgesource.FieldChunkCount:  {Type: field.TypeInt, Column: knowledgesource.FieldChunkCount},
+			knowledgesource.FieldWorkspaceID:    {Type: field.TypeInt, Column: knowledgesource.FieldWorkspaceID},
+			knowledgesource.FieldCreatedAt:      {Type: field.TypeTime, Column: knowledgesource.FieldCreatedAt},
+			knowledgesource.FieldUpdatedAt:      {Type: field.TypeTime, Column: knowledgesource.FieldUpdatedAt},
+			knowledgesource.FieldAgentID:        {Type: field.TypeInt, Column: knowledgesource.FieldAgentID},
+			knowledgesource.FieldKind:           {Type: field.TypeEnum, Column: knowledgesource.FieldKind},
+			knowledgesource.FieldTitle:          {Type: field.TypeString, Column: knowledgesource.FieldTitle},
+			knowledgesource.FieldFilename:       {Type: field.TypeString, Column: knowledgesource.FieldFilename},
+			knowledgesource.FieldContentType:    {Type: field.TypeString, Column: knowledgesource.FieldContentType},
+			knowledgesource.FieldBytes:          {Type: field.TypeInt, Column: knowledgesource.FieldBytes},
+			knowledgesource.FieldContent:        {Type: field.TypeBytes, Column: knowledgesource.FieldContent},
+			knowledgesource.FieldStatus:         {Type: field.TypeEnum, Column: knowledgesource.FieldStatus},
+			knowledgesource.FieldError:          {Type: field.TypeString, Column: knowledgesource.FieldError},
+			knowledgesource.FieldChunkCount:     {Type: field.TypeInt, Column: knowledgesource.FieldChunkCount},
+			knowledgesource.FieldRevision:       {Type: field.TypeInt, Column: knowledgesource.FieldRevision},
+			knowledgesource.FieldNeedsEmbedding: {Type: field.TypeBool, Column: knowledgesource.FieldNeedsEmbedding},
+			knowledgesource.FieldAttempts:       {Type: field.TypeInt, Column: knowledgesource.FieldAttempts},
+			knowledgesource.FieldLeaseUntil:     {Type: field.TypeTime, Column: knowledgesource.FieldLeaseUntil},
 		},
 	}
 	graph.Nodes[7] = &sqlgraph.Node{
@@ -212,6 +216,10 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldSentBy:         {Type: field.TypeString, Column: message.FieldSentBy},
 			message.FieldAttempts:       {Type: field.TypeInt, Column: message.FieldAttempts},
 			message.FieldEventTime:      {Type: field.TypeTime, Column: message.FieldEventTime},
+			message.FieldInReplyToID:    {Type: field.TypeInt, Column: message.FieldInReplyToID},
+			message.FieldBotHandledAt:   {Type: field.TypeTime, Column: message.FieldBotHandledAt},
+			message.FieldOfferHandoff:   {Type: field.TypeBool, Column: message.FieldOfferHandoff},
+			message.FieldLastAttemptAt:  {Type: field.TypeTime, Column: message.FieldLastAttemptAt},
 		},
 	}
 	graph.Nodes[8] = &sqlgraph.Node{
@@ -225,22 +233,26 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "MessengerChannel",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			messengerchannel.FieldWorkspaceID:    {Type: field.TypeInt, Column: messengerchannel.FieldWorkspaceID},
-			messengerchannel.FieldCreatedAt:      {Type: field.TypeTime, Column: messengerchannel.FieldCreatedAt},
-			messengerchannel.FieldUpdatedAt:      {Type: field.TypeTime, Column: messengerchannel.FieldUpdatedAt},
-			messengerchannel.FieldAgentID:        {Type: field.TypeInt, Column: messengerchannel.FieldAgentID},
-			messengerchannel.FieldWebhookKey:     {Type: field.TypeString, Column: messengerchannel.FieldWebhookKey},
-			messengerchannel.FieldVerifyToken:    {Type: field.TypeString, Column: messengerchannel.FieldVerifyToken},
-			messengerchannel.FieldStatus:         {Type: field.TypeEnum, Column: messengerchannel.FieldStatus},
-			messengerchannel.FieldVerifiedAt:     {Type: field.TypeTime, Column: messengerchannel.FieldVerifiedAt},
-			messengerchannel.FieldPageID:         {Type: field.TypeString, Column: messengerchannel.FieldPageID},
-			messengerchannel.FieldPageName:       {Type: field.TypeString, Column: messengerchannel.FieldPageName},
-			messengerchannel.FieldPageTokenEnc:   {Type: field.TypeBytes, Column: messengerchannel.FieldPageTokenEnc},
-			messengerchannel.FieldAppSecretEnc:   {Type: field.TypeBytes, Column: messengerchannel.FieldAppSecretEnc},
-			messengerchannel.FieldLastEventAt:    {Type: field.TypeTime, Column: messengerchannel.FieldLastEventAt},
-			messengerchannel.FieldLastError:      {Type: field.TypeString, Column: messengerchannel.FieldLastError},
-			messengerchannel.FieldTokenCheckedAt: {Type: field.TypeTime, Column: messengerchannel.FieldTokenCheckedAt},
-			messengerchannel.FieldRemovedAt:      {Type: field.TypeTime, Column: messengerchannel.FieldRemovedAt},
+			messengerchannel.FieldWorkspaceID:      {Type: field.TypeInt, Column: messengerchannel.FieldWorkspaceID},
+			messengerchannel.FieldCreatedAt:        {Type: field.TypeTime, Column: messengerchannel.FieldCreatedAt},
+			messengerchannel.FieldUpdatedAt:        {Type: field.TypeTime, Column: messengerchannel.FieldUpdatedAt},
+			messengerchannel.FieldAgentID:          {Type: field.TypeInt, Column: messengerchannel.FieldAgentID},
+			messengerchannel.FieldWebhookKey:       {Type: field.TypeString, Column: messengerchannel.FieldWebhookKey},
+			messengerchannel.FieldVerifyToken:      {Type: field.TypeString, Column: messengerchannel.FieldVerifyToken},
+			messengerchannel.FieldStatus:           {Type: field.TypeEnum, Column: messengerchannel.FieldStatus},
+			messengerchannel.FieldVerifiedAt:       {Type: field.TypeTime, Column: messengerchannel.FieldVerifiedAt},
+			messengerchannel.FieldPageID:           {Type: field.TypeString, Column: messengerchannel.FieldPageID},
+			messengerchannel.FieldPageName:         {Type: field.TypeString, Column: messengerchannel.FieldPageName},
+			messengerchannel.FieldPageTokenEnc:     {Type: field.TypeBytes, Column: messengerchannel.FieldPageTokenEnc},
+			messengerchannel.FieldAppSecretEnc:     {Type: field.TypeBytes, Column: messengerchannel.FieldAppSecretEnc},
+			messengerchannel.FieldLastEventAt:      {Type: field.TypeTime, Column: messengerchannel.FieldLastEventAt},
+			messengerchannel.FieldLastError:        {Type: field.TypeString, Column: messengerchannel.FieldLastError},
+			messengerchannel.FieldTokenCheckedAt:   {Type: field.TypeTime, Column: messengerchannel.FieldTokenCheckedAt},
+			messengerchannel.FieldRemovedAt:        {Type: field.TypeTime, Column: messengerchannel.FieldRemovedAt},
+			messengerchannel.FieldAppID:            {Type: field.TypeString, Column: messengerchannel.FieldAppID},
+			messengerchannel.FieldSubscribedFields: {Type: field.TypeJSON, Column: messengerchannel.FieldSubscribedFields},
+			messengerchannel.FieldTokenError:       {Type: field.TypeString, Column: messengerchannel.FieldTokenError},
+			messengerchannel.FieldLastSendError:    {Type: field.TypeString, Column: messengerchannel.FieldLastSendError},
 		},
 	}
 	graph.Nodes[9] = &sqlgraph.Node{
@@ -1367,6 +1379,26 @@ func (f *KnowledgeSourceFilter) WhereChunkCount(p entql.IntP) {
 	f.Where(p.Field(knowledgesource.FieldChunkCount))
 }
 
+// WhereRevision applies the entql int predicate on the revision field.
+func (f *KnowledgeSourceFilter) WhereRevision(p entql.IntP) {
+	f.Where(p.Field(knowledgesource.FieldRevision))
+}
+
+// WhereNeedsEmbedding applies the entql bool predicate on the needs_embedding field.
+func (f *KnowledgeSourceFilter) WhereNeedsEmbedding(p entql.BoolP) {
+	f.Where(p.Field(knowledgesource.FieldNeedsEmbedding))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *KnowledgeSourceFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(knowledgesource.FieldAttempts))
+}
+
+// WhereLeaseUntil applies the entql time.Time predicate on the lease_until field.
+func (f *KnowledgeSourceFilter) WhereLeaseUntil(p entql.TimeP) {
+	f.Where(p.Field(knowledgesource.FieldLeaseUntil))
+}
+
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.
 func (f *KnowledgeSourceFilter) WhereHasWorkspace() {
 	f.Where(entql.HasEdge("workspace"))
@@ -1534,6 +1566,26 @@ func (f *MessageFilter) WhereEventTime(p entql.TimeP) {
 	f.Where(p.Field(message.FieldEventTime))
 }
 
+// WhereInReplyToID applies the entql int predicate on the in_reply_to_id field.
+func (f *MessageFilter) WhereInReplyToID(p entql.IntP) {
+	f.Where(p.Field(message.FieldInReplyToID))
+}
+
+// WhereBotHandledAt applies the entql time.Time predicate on the bot_handled_at field.
+func (f *MessageFilter) WhereBotHandledAt(p entql.TimeP) {
+	f.Where(p.Field(message.FieldBotHandledAt))
+}
+
+// WhereOfferHandoff applies the entql bool predicate on the offer_handoff field.
+func (f *MessageFilter) WhereOfferHandoff(p entql.BoolP) {
+	f.Where(p.Field(message.FieldOfferHandoff))
+}
+
+// WhereLastAttemptAt applies the entql time.Time predicate on the last_attempt_at field.
+func (f *MessageFilter) WhereLastAttemptAt(p entql.TimeP) {
+	f.Where(p.Field(message.FieldLastAttemptAt))
+}
+
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.
 func (f *MessageFilter) WhereHasWorkspace() {
 	f.Where(entql.HasEdge("workspace"))
@@ -1680,6 +1732,26 @@ func (f *MessengerChannelFilter) WhereTokenCheckedAt(p entql.TimeP) {
 // WhereRemovedAt applies the entql time.Time predicate on the removed_at field.
 func (f *MessengerChannelFilter) WhereRemovedAt(p entql.TimeP) {
 	f.Where(p.Field(messengerchannel.FieldRemovedAt))
+}
+
+// WhereAppID applies the entql string predicate on the app_id field.
+func (f *MessengerChannelFilter) WhereAppID(p entql.StringP) {
+	f.Where(p.Field(messengerchannel.FieldAppID))
+}
+
+// WhereSubscribedFields applies the entql json.RawMessage predicate on the subscribed_fields field.
+func (f *MessengerChannelFilter) WhereSubscribedFields(p entql.BytesP) {
+	f.Where(p.Field(messengerchannel.FieldSubscribedFields))
+}
+
+// WhereTokenError applies the entql string predicate on the token_error field.
+func (f *MessengerChannelFilter) WhereTokenError(p entql.StringP) {
+	f.Where(p.Field(messengerchannel.FieldTokenError))
+}
+
+// WhereLastSendError applies the entql string predicate on the last_send_error field.
+func (f *MessengerChannelFilter) WhereLastSendError(p entql.StringP) {
+	f.Where(p.Field(messengerchannel.FieldLastSendError))
 }
 
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.

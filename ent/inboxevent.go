@@ -26,17 +26,17 @@ type InboxEvent struct {
 	DedupKey string `json:"dedup_key,omitempty"`
 	// Events of one user are processed in order.
 	Psid string `json:"psid,omitempty"`
-	// The raw messaging object as Meta sent it.
+	// {"page_id","standby","event"}: the raw messaging object as Meta sent it, and its entry (see inbox.EncodeEvent).
 	Payload []byte `json:"payload,omitempty"`
 	// Status holds the value of the "status" field.
 	Status inboxevent.Status `json:"status,omitempty"`
-	// Attempts holds the value of the "attempts" field.
+	// Claims so far; also fences a worker whose lease was lost.
 	Attempts int `json:"attempts,omitempty"`
 	// Not processed before; moves on retries and claims.
 	AvailableAt time.Time `json:"available_at,omitempty"`
 	// LastError holds the value of the "last_error" field.
 	LastError *string `json:"last_error,omitempty"`
-	// EventTime holds the value of the "event_time" field.
+	// Meta's timestamp, or received_at when absent. Always set by the inbox: it orders a user's events.
 	EventTime *time.Time `json:"event_time,omitempty"`
 	// ReceivedAt holds the value of the "received_at" field.
 	ReceivedAt time.Time `json:"received_at,omitempty"`

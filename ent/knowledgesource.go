@@ -45,6 +45,14 @@ type KnowledgeSource struct {
 	Error *string `json:"error,omitempty"`
 	// ChunkCount holds the value of the "chunk_count" field.
 	ChunkCount int `json:"chunk_count,omitempty"`
+	// Bumped whenever the source's chunks or their embeddings change, so that the retrieval index cached by every replica knows to reload them.
+	Revision int `json:"revision,omitempty"`
+	// Some chunks have no embedding yet: embedded in the background once Gemini is configured and answers.
+	NeedsEmbedding bool `json:"needs_embedding,omitempty"`
+	// Ingest attempts so far; a file that keeps crashing its worker is given up on.
+	Attempts int `json:"attempts,omitempty"`
+	// While in the future, a worker (of any replica) is ingesting the source.
+	LeaseUntil *time.Time `json:"lease_until,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the KnowledgeSourceQuery when eager-loading is set.
 	Edges        KnowledgeSourceEdges `json:"edges"`
@@ -106,11 +114,13 @@ func (*KnowledgeSource) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case knowledgesource.FieldContent:
 			values[i] = new([]byte)
-		case knowledgesource.FieldID, knowledgesource.FieldWorkspaceID, knowledgesource.FieldAgentID, knowledgesource.FieldBytes, knowledgesource.FieldChunkCount:
+		case knowledgesource.FieldNeedsEmbedding:
+			values[i] = new(sql.NullBool)
+		case knowledgesource.FieldID, knowledgesource.FieldWorkspaceID, knowledgesource.FieldAgentID, knowledgesource.FieldBytes, knowledgesource.FieldChunkCount, knowledgesource.FieldRevision, knowledgesource.FieldAttempts:
 			values[i] = new(sql.NullInt64)
 		case knowledgesource.FieldKind, knowledgesource.FieldTitle, knowledgesource.FieldFilename, knowledgesource.FieldContentType, knowledgesource.FieldStatus, knowledgesource.FieldError:
 			values[i] = new(sql.NullString)
-		case knowledgesource.FieldCreatedAt, knowledgesource.FieldUpdatedAt:
+		case knowledgesource.FieldCreatedAt, knowledgesource.FieldUpdatedAt, knowledgesource.FieldLeaseUntil:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -214,6 +224,31 @@ func (_m *KnowledgeSource) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ChunkCount = int(value.Int64)
 			}
+		case knowledgesource.FieldRevision:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field revision", values[i])
+			} else if value.Valid {
+				_m.Revision = int(value.Int64)
+			}
+		case knowledgesource.FieldNeedsEmbedding:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field needs_embedding", values[i])
+			} else if value.Valid {
+				_m.NeedsEmbedding = value.Bool
+			}
+		case knowledgesource.FieldAttempts:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field attempts", values[i])
+			} else if value.Valid {
+				_m.Attempts = int(value.Int64)
+			}
+		case knowledgesource.FieldLeaseUntil:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field lease_until", values[i])
+			} else if value.Valid {
+				_m.LeaseUntil = new(time.Time)
+				*_m.LeaseUntil = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -309,6 +344,20 @@ func (_m *KnowledgeSource) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("chunk_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ChunkCount))
+	builder.WriteString(", ")
+	builder.WriteString("revision=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Revision))
+	builder.WriteString(", ")
+	builder.WriteString("needs_embedding=")
+	builder.WriteString(fmt.Sprintf("%v", _m.NeedsEmbedding))
+	builder.WriteString(", ")
+	builder.WriteString("attempts=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Attempts))
+	builder.WriteString(", ")
+	if v := _m.LeaseUntil; v != nil {
+		builder.WriteString("lease_until=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -167,6 +167,62 @@ func (_c *KnowledgeSourceCreate) SetNillableChunkCount(v *int) *KnowledgeSourceC
 	return _c
 }
 
+// SetRevision sets the "revision" field.
+func (_c *KnowledgeSourceCreate) SetRevision(v int) *KnowledgeSourceCreate {
+	_c.mutation.SetRevision(v)
+	return _c
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_c *KnowledgeSourceCreate) SetNillableRevision(v *int) *KnowledgeSourceCreate {
+	if v != nil {
+		_c.SetRevision(*v)
+	}
+	return _c
+}
+
+// SetNeedsEmbedding sets the "needs_embedding" field.
+func (_c *KnowledgeSourceCreate) SetNeedsEmbedding(v bool) *KnowledgeSourceCreate {
+	_c.mutation.SetNeedsEmbedding(v)
+	return _c
+}
+
+// SetNillableNeedsEmbedding sets the "needs_embedding" field if the given value is not nil.
+func (_c *KnowledgeSourceCreate) SetNillableNeedsEmbedding(v *bool) *KnowledgeSourceCreate {
+	if v != nil {
+		_c.SetNeedsEmbedding(*v)
+	}
+	return _c
+}
+
+// SetAttempts sets the "attempts" field.
+func (_c *KnowledgeSourceCreate) SetAttempts(v int) *KnowledgeSourceCreate {
+	_c.mutation.SetAttempts(v)
+	return _c
+}
+
+// SetNillableAttempts sets the "attempts" field if the given value is not nil.
+func (_c *KnowledgeSourceCreate) SetNillableAttempts(v *int) *KnowledgeSourceCreate {
+	if v != nil {
+		_c.SetAttempts(*v)
+	}
+	return _c
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (_c *KnowledgeSourceCreate) SetLeaseUntil(v time.Time) *KnowledgeSourceCreate {
+	_c.mutation.SetLeaseUntil(v)
+	return _c
+}
+
+// SetNillableLeaseUntil sets the "lease_until" field if the given value is not nil.
+func (_c *KnowledgeSourceCreate) SetNillableLeaseUntil(v *time.Time) *KnowledgeSourceCreate {
+	if v != nil {
+		_c.SetLeaseUntil(*v)
+	}
+	return _c
+}
+
 // SetWorkspace sets the "workspace" edge to the Workspace entity.
 func (_c *KnowledgeSourceCreate) SetWorkspace(v *Workspace) *KnowledgeSourceCreate {
 	return _c.SetWorkspaceID(v.ID)
@@ -255,6 +311,18 @@ func (_c *KnowledgeSourceCreate) defaults() error {
 		v := knowledgesource.DefaultChunkCount
 		_c.mutation.SetChunkCount(v)
 	}
+	if _, ok := _c.mutation.Revision(); !ok {
+		v := knowledgesource.DefaultRevision
+		_c.mutation.SetRevision(v)
+	}
+	if _, ok := _c.mutation.NeedsEmbedding(); !ok {
+		v := knowledgesource.DefaultNeedsEmbedding
+		_c.mutation.SetNeedsEmbedding(v)
+	}
+	if _, ok := _c.mutation.Attempts(); !ok {
+		v := knowledgesource.DefaultAttempts
+		_c.mutation.SetAttempts(v)
+	}
 	return nil
 }
 
@@ -301,6 +369,15 @@ func (_c *KnowledgeSourceCreate) check() error {
 	}
 	if _, ok := _c.mutation.ChunkCount(); !ok {
 		return &ValidationError{Name: "chunk_count", err: errors.New(`ent: missing required field "KnowledgeSource.chunk_count"`)}
+	}
+	if _, ok := _c.mutation.Revision(); !ok {
+		return &ValidationError{Name: "revision", err: errors.New(`ent: missing required field "KnowledgeSource.revision"`)}
+	}
+	if _, ok := _c.mutation.NeedsEmbedding(); !ok {
+		return &ValidationError{Name: "needs_embedding", err: errors.New(`ent: missing required field "KnowledgeSource.needs_embedding"`)}
+	}
+	if _, ok := _c.mutation.Attempts(); !ok {
+		return &ValidationError{Name: "attempts", err: errors.New(`ent: missing required field "KnowledgeSource.attempts"`)}
 	}
 	if len(_c.mutation.WorkspaceIDs()) == 0 {
 		return &ValidationError{Name: "workspace", err: errors.New(`ent: missing required edge "KnowledgeSource.workspace"`)}
@@ -378,6 +455,22 @@ func (_c *KnowledgeSourceCreate) createSpec() (*KnowledgeSource, *sqlgraph.Creat
 	if value, ok := _c.mutation.ChunkCount(); ok {
 		_spec.SetField(knowledgesource.FieldChunkCount, field.TypeInt, value)
 		_node.ChunkCount = value
+	}
+	if value, ok := _c.mutation.Revision(); ok {
+		_spec.SetField(knowledgesource.FieldRevision, field.TypeInt, value)
+		_node.Revision = value
+	}
+	if value, ok := _c.mutation.NeedsEmbedding(); ok {
+		_spec.SetField(knowledgesource.FieldNeedsEmbedding, field.TypeBool, value)
+		_node.NeedsEmbedding = value
+	}
+	if value, ok := _c.mutation.Attempts(); ok {
+		_spec.SetField(knowledgesource.FieldAttempts, field.TypeInt, value)
+		_node.Attempts = value
+	}
+	if value, ok := _c.mutation.LeaseUntil(); ok {
+		_spec.SetField(knowledgesource.FieldLeaseUntil, field.TypeTime, value)
+		_node.LeaseUntil = &value
 	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -625,6 +718,72 @@ func (u *KnowledgeSourceUpsert) AddChunkCount(v int) *KnowledgeSourceUpsert {
 	return u
 }
 
+// SetRevision sets the "revision" field.
+func (u *KnowledgeSourceUpsert) SetRevision(v int) *KnowledgeSourceUpsert {
+	u.Set(knowledgesource.FieldRevision, v)
+	return u
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsert) UpdateRevision() *KnowledgeSourceUpsert {
+	u.SetExcluded(knowledgesource.FieldRevision)
+	return u
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *KnowledgeSourceUpsert) AddRevision(v int) *KnowledgeSourceUpsert {
+	u.Add(knowledgesource.FieldRevision, v)
+	return u
+}
+
+// SetNeedsEmbedding sets the "needs_embedding" field.
+func (u *KnowledgeSourceUpsert) SetNeedsEmbedding(v bool) *KnowledgeSourceUpsert {
+	u.Set(knowledgesource.FieldNeedsEmbedding, v)
+	return u
+}
+
+// UpdateNeedsEmbedding sets the "needs_embedding" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsert) UpdateNeedsEmbedding() *KnowledgeSourceUpsert {
+	u.SetExcluded(knowledgesource.FieldNeedsEmbedding)
+	return u
+}
+
+// SetAttempts sets the "attempts" field.
+func (u *KnowledgeSourceUpsert) SetAttempts(v int) *KnowledgeSourceUpsert {
+	u.Set(knowledgesource.FieldAttempts, v)
+	return u
+}
+
+// UpdateAttempts sets the "attempts" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsert) UpdateAttempts() *KnowledgeSourceUpsert {
+	u.SetExcluded(knowledgesource.FieldAttempts)
+	return u
+}
+
+// AddAttempts adds v to the "attempts" field.
+func (u *KnowledgeSourceUpsert) AddAttempts(v int) *KnowledgeSourceUpsert {
+	u.Add(knowledgesource.FieldAttempts, v)
+	return u
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (u *KnowledgeSourceUpsert) SetLeaseUntil(v time.Time) *KnowledgeSourceUpsert {
+	u.Set(knowledgesource.FieldLeaseUntil, v)
+	return u
+}
+
+// UpdateLeaseUntil sets the "lease_until" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsert) UpdateLeaseUntil() *KnowledgeSourceUpsert {
+	u.SetExcluded(knowledgesource.FieldLeaseUntil)
+	return u
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (u *KnowledgeSourceUpsert) ClearLeaseUntil() *KnowledgeSourceUpsert {
+	u.SetNull(knowledgesource.FieldLeaseUntil)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -844,6 +1003,83 @@ func (u *KnowledgeSourceUpsertOne) AddChunkCount(v int) *KnowledgeSourceUpsertOn
 func (u *KnowledgeSourceUpsertOne) UpdateChunkCount() *KnowledgeSourceUpsertOne {
 	return u.Update(func(s *KnowledgeSourceUpsert) {
 		s.UpdateChunkCount()
+	})
+}
+
+// SetRevision sets the "revision" field.
+func (u *KnowledgeSourceUpsertOne) SetRevision(v int) *KnowledgeSourceUpsertOne {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.SetRevision(v)
+	})
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *KnowledgeSourceUpsertOne) AddRevision(v int) *KnowledgeSourceUpsertOne {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.AddRevision(v)
+	})
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsertOne) UpdateRevision() *KnowledgeSourceUpsertOne {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.UpdateRevision()
+	})
+}
+
+// SetNeedsEmbedding sets the "needs_embedding" field.
+func (u *KnowledgeSourceUpsertOne) SetNeedsEmbedding(v bool) *KnowledgeSourceUpsertOne {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.SetNeedsEmbedding(v)
+	})
+}
+
+// UpdateNeedsEmbedding sets the "needs_embedding" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsertOne) UpdateNeedsEmbedding() *KnowledgeSourceUpsertOne {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.UpdateNeedsEmbedding()
+	})
+}
+
+// SetAttempts sets the "attempts" field.
+func (u *KnowledgeSourceUpsertOne) SetAttempts(v int) *KnowledgeSourceUpsertOne {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.SetAttempts(v)
+	})
+}
+
+// AddAttempts adds v to the "attempts" field.
+func (u *KnowledgeSourceUpsertOne) AddAttempts(v int) *KnowledgeSourceUpsertOne {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.AddAttempts(v)
+	})
+}
+
+// UpdateAttempts sets the "attempts" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsertOne) UpdateAttempts() *KnowledgeSourceUpsertOne {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.UpdateAttempts()
+	})
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (u *KnowledgeSourceUpsertOne) SetLeaseUntil(v time.Time) *KnowledgeSourceUpsertOne {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.SetLeaseUntil(v)
+	})
+}
+
+// UpdateLeaseUntil sets the "lease_until" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsertOne) UpdateLeaseUntil() *KnowledgeSourceUpsertOne {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.UpdateLeaseUntil()
+	})
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (u *KnowledgeSourceUpsertOne) ClearLeaseUntil() *KnowledgeSourceUpsertOne {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.ClearLeaseUntil()
 	})
 }
 
@@ -1232,6 +1468,83 @@ func (u *KnowledgeSourceUpsertBulk) AddChunkCount(v int) *KnowledgeSourceUpsertB
 func (u *KnowledgeSourceUpsertBulk) UpdateChunkCount() *KnowledgeSourceUpsertBulk {
 	return u.Update(func(s *KnowledgeSourceUpsert) {
 		s.UpdateChunkCount()
+	})
+}
+
+// SetRevision sets the "revision" field.
+func (u *KnowledgeSourceUpsertBulk) SetRevision(v int) *KnowledgeSourceUpsertBulk {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.SetRevision(v)
+	})
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *KnowledgeSourceUpsertBulk) AddRevision(v int) *KnowledgeSourceUpsertBulk {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.AddRevision(v)
+	})
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsertBulk) UpdateRevision() *KnowledgeSourceUpsertBulk {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.UpdateRevision()
+	})
+}
+
+// SetNeedsEmbedding sets the "needs_embedding" field.
+func (u *KnowledgeSourceUpsertBulk) SetNeedsEmbedding(v bool) *KnowledgeSourceUpsertBulk {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.SetNeedsEmbedding(v)
+	})
+}
+
+// UpdateNeedsEmbedding sets the "needs_embedding" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsertBulk) UpdateNeedsEmbedding() *KnowledgeSourceUpsertBulk {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.UpdateNeedsEmbedding()
+	})
+}
+
+// SetAttempts sets the "attempts" field.
+func (u *KnowledgeSourceUpsertBulk) SetAttempts(v int) *KnowledgeSourceUpsertBulk {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.SetAttempts(v)
+	})
+}
+
+// AddAttempts adds v to the "attempts" field.
+func (u *KnowledgeSourceUpsertBulk) AddAttempts(v int) *KnowledgeSourceUpsertBulk {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.AddAttempts(v)
+	})
+}
+
+// UpdateAttempts sets the "attempts" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsertBulk) UpdateAttempts() *KnowledgeSourceUpsertBulk {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.UpdateAttempts()
+	})
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (u *KnowledgeSourceUpsertBulk) SetLeaseUntil(v time.Time) *KnowledgeSourceUpsertBulk {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.SetLeaseUntil(v)
+	})
+}
+
+// UpdateLeaseUntil sets the "lease_until" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsertBulk) UpdateLeaseUntil() *KnowledgeSourceUpsertBulk {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.UpdateLeaseUntil()
+	})
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (u *KnowledgeSourceUpsertBulk) ClearLeaseUntil() *KnowledgeSourceUpsertBulk {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.ClearLeaseUntil()
 	})
 }
 

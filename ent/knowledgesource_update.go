@@ -178,6 +178,82 @@ func (_u *KnowledgeSourceUpdate) AddChunkCount(v int) *KnowledgeSourceUpdate {
 	return _u
 }
 
+// SetRevision sets the "revision" field.
+func (_u *KnowledgeSourceUpdate) SetRevision(v int) *KnowledgeSourceUpdate {
+	_u.mutation.ResetRevision()
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *KnowledgeSourceUpdate) SetNillableRevision(v *int) *KnowledgeSourceUpdate {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// AddRevision adds value to the "revision" field.
+func (_u *KnowledgeSourceUpdate) AddRevision(v int) *KnowledgeSourceUpdate {
+	_u.mutation.AddRevision(v)
+	return _u
+}
+
+// SetNeedsEmbedding sets the "needs_embedding" field.
+func (_u *KnowledgeSourceUpdate) SetNeedsEmbedding(v bool) *KnowledgeSourceUpdate {
+	_u.mutation.SetNeedsEmbedding(v)
+	return _u
+}
+
+// SetNillableNeedsEmbedding sets the "needs_embedding" field if the given value is not nil.
+func (_u *KnowledgeSourceUpdate) SetNillableNeedsEmbedding(v *bool) *KnowledgeSourceUpdate {
+	if v != nil {
+		_u.SetNeedsEmbedding(*v)
+	}
+	return _u
+}
+
+// SetAttempts sets the "attempts" field.
+func (_u *KnowledgeSourceUpdate) SetAttempts(v int) *KnowledgeSourceUpdate {
+	_u.mutation.ResetAttempts()
+	_u.mutation.SetAttempts(v)
+	return _u
+}
+
+// SetNillableAttempts sets the "attempts" field if the given value is not nil.
+func (_u *KnowledgeSourceUpdate) SetNillableAttempts(v *int) *KnowledgeSourceUpdate {
+	if v != nil {
+		_u.SetAttempts(*v)
+	}
+	return _u
+}
+
+// AddAttempts adds value to the "attempts" field.
+func (_u *KnowledgeSourceUpdate) AddAttempts(v int) *KnowledgeSourceUpdate {
+	_u.mutation.AddAttempts(v)
+	return _u
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (_u *KnowledgeSourceUpdate) SetLeaseUntil(v time.Time) *KnowledgeSourceUpdate {
+	_u.mutation.SetLeaseUntil(v)
+	return _u
+}
+
+// SetNillableLeaseUntil sets the "lease_until" field if the given value is not nil.
+func (_u *KnowledgeSourceUpdate) SetNillableLeaseUntil(v *time.Time) *KnowledgeSourceUpdate {
+	if v != nil {
+		_u.SetLeaseUntil(*v)
+	}
+	return _u
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (_u *KnowledgeSourceUpdate) ClearLeaseUntil() *KnowledgeSourceUpdate {
+	_u.mutation.ClearLeaseUntil()
+	return _u
+}
+
 // AddChunkIDs adds the "chunks" edge to the KnowledgeChunk entity by IDs.
 func (_u *KnowledgeSourceUpdate) AddChunkIDs(ids ...int) *KnowledgeSourceUpdate {
 	_u.mutation.AddChunkIDs(ids...)
@@ -344,6 +420,27 @@ func (_u *KnowledgeSourceUpdate) sqlSave(ctx context.Context) (_node int, err er
 	}
 	if value, ok := _u.mutation.AddedChunkCount(); ok {
 		_spec.AddField(knowledgesource.FieldChunkCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(knowledgesource.FieldRevision, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRevision(); ok {
+		_spec.AddField(knowledgesource.FieldRevision, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.NeedsEmbedding(); ok {
+		_spec.SetField(knowledgesource.FieldNeedsEmbedding, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Attempts(); ok {
+		_spec.SetField(knowledgesource.FieldAttempts, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAttempts(); ok {
+		_spec.AddField(knowledgesource.FieldAttempts, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.LeaseUntil(); ok {
+		_spec.SetField(knowledgesource.FieldLeaseUntil, field.TypeTime, value)
+	}
+	if _u.mutation.LeaseUntilCleared() {
+		_spec.ClearField(knowledgesource.FieldLeaseUntil, field.TypeTime)
 	}
 	if _u.mutation.ChunksCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -560,6 +657,82 @@ func (_u *KnowledgeSourceUpdateOne) AddChunkCount(v int) *KnowledgeSourceUpdateO
 	return _u
 }
 
+// SetRevision sets the "revision" field.
+func (_u *KnowledgeSourceUpdateOne) SetRevision(v int) *KnowledgeSourceUpdateOne {
+	_u.mutation.ResetRevision()
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *KnowledgeSourceUpdateOne) SetNillableRevision(v *int) *KnowledgeSourceUpdateOne {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// AddRevision adds value to the "revision" field.
+func (_u *KnowledgeSourceUpdateOne) AddRevision(v int) *KnowledgeSourceUpdateOne {
+	_u.mutation.AddRevision(v)
+	return _u
+}
+
+// SetNeedsEmbedding sets the "needs_embedding" field.
+func (_u *KnowledgeSourceUpdateOne) SetNeedsEmbedding(v bool) *KnowledgeSourceUpdateOne {
+	_u.mutation.SetNeedsEmbedding(v)
+	return _u
+}
+
+// SetNillableNeedsEmbedding sets the "needs_embedding" field if the given value is not nil.
+func (_u *KnowledgeSourceUpdateOne) SetNillableNeedsEmbedding(v *bool) *KnowledgeSourceUpdateOne {
+	if v != nil {
+		_u.SetNeedsEmbedding(*v)
+	}
+	return _u
+}
+
+// SetAttempts sets the "attempts" field.
+func (_u *KnowledgeSourceUpdateOne) SetAttempts(v int) *KnowledgeSourceUpdateOne {
+	_u.mutation.ResetAttempts()
+	_u.mutation.SetAttempts(v)
+	return _u
+}
+
+// SetNillableAttempts sets the "attempts" field if the given value is not nil.
+func (_u *KnowledgeSourceUpdateOne) SetNillableAttempts(v *int) *KnowledgeSourceUpdateOne {
+	if v != nil {
+		_u.SetAttempts(*v)
+	}
+	return _u
+}
+
+// AddAttempts adds value to the "attempts" field.
+func (_u *KnowledgeSourceUpdateOne) AddAttempts(v int) *KnowledgeSourceUpdateOne {
+	_u.mutation.AddAttempts(v)
+	return _u
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (_u *KnowledgeSourceUpdateOne) SetLeaseUntil(v time.Time) *KnowledgeSourceUpdateOne {
+	_u.mutation.SetLeaseUntil(v)
+	return _u
+}
+
+// SetNillableLeaseUntil sets the "lease_until" field if the given value is not nil.
+func (_u *KnowledgeSourceUpdateOne) SetNillableLeaseUntil(v *time.Time) *KnowledgeSourceUpdateOne {
+	if v != nil {
+		_u.SetLeaseUntil(*v)
+	}
+	return _u
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (_u *KnowledgeSourceUpdateOne) ClearLeaseUntil() *KnowledgeSourceUpdateOne {
+	_u.mutation.ClearLeaseUntil()
+	return _u
+}
+
 // AddChunkIDs adds the "chunks" edge to the KnowledgeChunk entity by IDs.
 func (_u *KnowledgeSourceUpdateOne) AddChunkIDs(ids ...int) *KnowledgeSourceUpdateOne {
 	_u.mutation.AddChunkIDs(ids...)
@@ -756,6 +929,27 @@ func (_u *KnowledgeSourceUpdateOne) sqlSave(ctx context.Context) (_node *Knowled
 	}
 	if value, ok := _u.mutation.AddedChunkCount(); ok {
 		_spec.AddField(knowledgesource.FieldChunkCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(knowledgesource.FieldRevision, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRevision(); ok {
+		_spec.AddField(knowledgesource.FieldRevision, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.NeedsEmbedding(); ok {
+		_spec.SetField(knowledgesource.FieldNeedsEmbedding, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Attempts(); ok {
+		_spec.SetField(knowledgesource.FieldAttempts, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAttempts(); ok {
+		_spec.AddField(knowledgesource.FieldAttempts, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.LeaseUntil(); ok {
+		_spec.SetField(knowledgesource.FieldLeaseUntil, field.TypeTime, value)
+	}
+	if _u.mutation.LeaseUntilCleared() {
+		_spec.ClearField(knowledgesource.FieldLeaseUntil, field.TypeTime)
 	}
 	if _u.mutation.ChunksCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -55,6 +55,14 @@ type Message struct {
 	Attempts int `json:"attempts,omitempty"`
 	// Messenger's timestamp of the event.
 	EventTime *time.Time `json:"event_time,omitempty"`
+	// On BOT and SYSTEM replies: the inbound message they answer.
+	InReplyToID *int `json:"in_reply_to_id,omitempty"`
+	// On inbound USER messages: when the bot decided on them (replies stored, or none due).
+	BotHandledAt *time.Time `json:"bot_handled_at,omitempty"`
+	// The message carries the quick reply "Talk to a human".
+	OfferHandoff bool `json:"offer_handoff,omitempty"`
+	// When the last send attempt started; a PENDING message attempted recently is being sent.
+	LastAttemptAt *time.Time `json:"last_attempt_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MessageQuery when eager-loading is set.
 	Edges        MessageEdges `json:"edges"`
@@ -103,13 +111,13 @@ func (*Message) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case message.FieldAttachments, message.FieldCitations:
 			values[i] = new([]byte)
-		case message.FieldAnswered:
+		case message.FieldAnswered, message.FieldOfferHandoff:
 			values[i] = new(sql.NullBool)
-		case message.FieldID, message.FieldWorkspaceID, message.FieldConversationID, message.FieldChannelID, message.FieldAttempts:
+		case message.FieldID, message.FieldWorkspaceID, message.FieldConversationID, message.FieldChannelID, message.FieldAttempts, message.FieldInReplyToID:
 			values[i] = new(sql.NullInt64)
 		case message.FieldDirection, message.FieldAuthor, message.FieldText, message.FieldMid, message.FieldDeliveryStatus, message.FieldError, message.FieldSentBy:
 			values[i] = new(sql.NullString)
-		case message.FieldCreatedAt, message.FieldUpdatedAt, message.FieldEventTime:
+		case message.FieldCreatedAt, message.FieldUpdatedAt, message.FieldEventTime, message.FieldBotHandledAt, message.FieldLastAttemptAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -243,6 +251,33 @@ func (_m *Message) assignValues(columns []string, values []any) error {
 				_m.EventTime = new(time.Time)
 				*_m.EventTime = value.Time
 			}
+		case message.FieldInReplyToID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field in_reply_to_id", values[i])
+			} else if value.Valid {
+				_m.InReplyToID = new(int)
+				*_m.InReplyToID = int(value.Int64)
+			}
+		case message.FieldBotHandledAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field bot_handled_at", values[i])
+			} else if value.Valid {
+				_m.BotHandledAt = new(time.Time)
+				*_m.BotHandledAt = value.Time
+			}
+		case message.FieldOfferHandoff:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field offer_handoff", values[i])
+			} else if value.Valid {
+				_m.OfferHandoff = value.Bool
+			}
+		case message.FieldLastAttemptAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field last_attempt_at", values[i])
+			} else if value.Valid {
+				_m.LastAttemptAt = new(time.Time)
+				*_m.LastAttemptAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -347,6 +382,24 @@ func (_m *Message) String() string {
 	builder.WriteString(", ")
 	if v := _m.EventTime; v != nil {
 		builder.WriteString("event_time=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.InReplyToID; v != nil {
+		builder.WriteString("in_reply_to_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.BotHandledAt; v != nil {
+		builder.WriteString("bot_handled_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("offer_handoff=")
+	builder.WriteString(fmt.Sprintf("%v", _m.OfferHandoff))
+	builder.WriteString(", ")
+	if v := _m.LastAttemptAt; v != nil {
+		builder.WriteString("last_attempt_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

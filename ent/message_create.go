@@ -207,6 +207,62 @@ func (_c *MessageCreate) SetNillableEventTime(v *time.Time) *MessageCreate {
 	return _c
 }
 
+// SetInReplyToID sets the "in_reply_to_id" field.
+func (_c *MessageCreate) SetInReplyToID(v int) *MessageCreate {
+	_c.mutation.SetInReplyToID(v)
+	return _c
+}
+
+// SetNillableInReplyToID sets the "in_reply_to_id" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableInReplyToID(v *int) *MessageCreate {
+	if v != nil {
+		_c.SetInReplyToID(*v)
+	}
+	return _c
+}
+
+// SetBotHandledAt sets the "bot_handled_at" field.
+func (_c *MessageCreate) SetBotHandledAt(v time.Time) *MessageCreate {
+	_c.mutation.SetBotHandledAt(v)
+	return _c
+}
+
+// SetNillableBotHandledAt sets the "bot_handled_at" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableBotHandledAt(v *time.Time) *MessageCreate {
+	if v != nil {
+		_c.SetBotHandledAt(*v)
+	}
+	return _c
+}
+
+// SetOfferHandoff sets the "offer_handoff" field.
+func (_c *MessageCreate) SetOfferHandoff(v bool) *MessageCreate {
+	_c.mutation.SetOfferHandoff(v)
+	return _c
+}
+
+// SetNillableOfferHandoff sets the "offer_handoff" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableOfferHandoff(v *bool) *MessageCreate {
+	if v != nil {
+		_c.SetOfferHandoff(*v)
+	}
+	return _c
+}
+
+// SetLastAttemptAt sets the "last_attempt_at" field.
+func (_c *MessageCreate) SetLastAttemptAt(v time.Time) *MessageCreate {
+	_c.mutation.SetLastAttemptAt(v)
+	return _c
+}
+
+// SetNillableLastAttemptAt sets the "last_attempt_at" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableLastAttemptAt(v *time.Time) *MessageCreate {
+	if v != nil {
+		_c.SetLastAttemptAt(*v)
+	}
+	return _c
+}
+
 // SetWorkspace sets the "workspace" edge to the Workspace entity.
 func (_c *MessageCreate) SetWorkspace(v *Workspace) *MessageCreate {
 	return _c.SetWorkspaceID(v.ID)
@@ -288,6 +344,10 @@ func (_c *MessageCreate) defaults() error {
 		v := message.DefaultAttempts
 		_c.mutation.SetAttempts(v)
 	}
+	if _, ok := _c.mutation.OfferHandoff(); !ok {
+		v := message.DefaultOfferHandoff
+		_c.mutation.SetOfferHandoff(v)
+	}
 	return nil
 }
 
@@ -343,6 +403,9 @@ func (_c *MessageCreate) check() error {
 	}
 	if _, ok := _c.mutation.Attempts(); !ok {
 		return &ValidationError{Name: "attempts", err: errors.New(`ent: missing required field "Message.attempts"`)}
+	}
+	if _, ok := _c.mutation.OfferHandoff(); !ok {
+		return &ValidationError{Name: "offer_handoff", err: errors.New(`ent: missing required field "Message.offer_handoff"`)}
 	}
 	if len(_c.mutation.WorkspaceIDs()) == 0 {
 		return &ValidationError{Name: "workspace", err: errors.New(`ent: missing required edge "Message.workspace"`)}
@@ -436,6 +499,22 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.EventTime(); ok {
 		_spec.SetField(message.FieldEventTime, field.TypeTime, value)
 		_node.EventTime = &value
+	}
+	if value, ok := _c.mutation.InReplyToID(); ok {
+		_spec.SetField(message.FieldInReplyToID, field.TypeInt, value)
+		_node.InReplyToID = &value
+	}
+	if value, ok := _c.mutation.BotHandledAt(); ok {
+		_spec.SetField(message.FieldBotHandledAt, field.TypeTime, value)
+		_node.BotHandledAt = &value
+	}
+	if value, ok := _c.mutation.OfferHandoff(); ok {
+		_spec.SetField(message.FieldOfferHandoff, field.TypeBool, value)
+		_node.OfferHandoff = value
+	}
+	if value, ok := _c.mutation.LastAttemptAt(); ok {
+		_spec.SetField(message.FieldLastAttemptAt, field.TypeTime, value)
+		_node.LastAttemptAt = &value
 	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -691,6 +770,42 @@ func (u *MessageUpsert) ClearEventTime() *MessageUpsert {
 	return u
 }
 
+// SetBotHandledAt sets the "bot_handled_at" field.
+func (u *MessageUpsert) SetBotHandledAt(v time.Time) *MessageUpsert {
+	u.Set(message.FieldBotHandledAt, v)
+	return u
+}
+
+// UpdateBotHandledAt sets the "bot_handled_at" field to the value that was provided on create.
+func (u *MessageUpsert) UpdateBotHandledAt() *MessageUpsert {
+	u.SetExcluded(message.FieldBotHandledAt)
+	return u
+}
+
+// ClearBotHandledAt clears the value of the "bot_handled_at" field.
+func (u *MessageUpsert) ClearBotHandledAt() *MessageUpsert {
+	u.SetNull(message.FieldBotHandledAt)
+	return u
+}
+
+// SetLastAttemptAt sets the "last_attempt_at" field.
+func (u *MessageUpsert) SetLastAttemptAt(v time.Time) *MessageUpsert {
+	u.Set(message.FieldLastAttemptAt, v)
+	return u
+}
+
+// UpdateLastAttemptAt sets the "last_attempt_at" field to the value that was provided on create.
+func (u *MessageUpsert) UpdateLastAttemptAt() *MessageUpsert {
+	u.SetExcluded(message.FieldLastAttemptAt)
+	return u
+}
+
+// ClearLastAttemptAt clears the value of the "last_attempt_at" field.
+func (u *MessageUpsert) ClearLastAttemptAt() *MessageUpsert {
+	u.SetNull(message.FieldLastAttemptAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -719,6 +834,12 @@ func (u *MessageUpsertOne) UpdateNewValues() *MessageUpsertOne {
 		}
 		if _, exists := u.create.mutation.Author(); exists {
 			s.SetIgnore(message.FieldAuthor)
+		}
+		if _, exists := u.create.mutation.InReplyToID(); exists {
+			s.SetIgnore(message.FieldInReplyToID)
+		}
+		if _, exists := u.create.mutation.OfferHandoff(); exists {
+			s.SetIgnore(message.FieldOfferHandoff)
 		}
 	}))
 	return u
@@ -947,6 +1068,48 @@ func (u *MessageUpsertOne) ClearEventTime() *MessageUpsertOne {
 	})
 }
 
+// SetBotHandledAt sets the "bot_handled_at" field.
+func (u *MessageUpsertOne) SetBotHandledAt(v time.Time) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetBotHandledAt(v)
+	})
+}
+
+// UpdateBotHandledAt sets the "bot_handled_at" field to the value that was provided on create.
+func (u *MessageUpsertOne) UpdateBotHandledAt() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateBotHandledAt()
+	})
+}
+
+// ClearBotHandledAt clears the value of the "bot_handled_at" field.
+func (u *MessageUpsertOne) ClearBotHandledAt() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearBotHandledAt()
+	})
+}
+
+// SetLastAttemptAt sets the "last_attempt_at" field.
+func (u *MessageUpsertOne) SetLastAttemptAt(v time.Time) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetLastAttemptAt(v)
+	})
+}
+
+// UpdateLastAttemptAt sets the "last_attempt_at" field to the value that was provided on create.
+func (u *MessageUpsertOne) UpdateLastAttemptAt() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateLastAttemptAt()
+	})
+}
+
+// ClearLastAttemptAt clears the value of the "last_attempt_at" field.
+func (u *MessageUpsertOne) ClearLastAttemptAt() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearLastAttemptAt()
+	})
+}
+
 // Exec executes the query.
 func (u *MessageUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
@@ -1140,6 +1303,12 @@ func (u *MessageUpsertBulk) UpdateNewValues() *MessageUpsertBulk {
 			}
 			if _, exists := b.mutation.Author(); exists {
 				s.SetIgnore(message.FieldAuthor)
+			}
+			if _, exists := b.mutation.InReplyToID(); exists {
+				s.SetIgnore(message.FieldInReplyToID)
+			}
+			if _, exists := b.mutation.OfferHandoff(); exists {
+				s.SetIgnore(message.FieldOfferHandoff)
 			}
 		}
 	}))
@@ -1366,6 +1535,48 @@ func (u *MessageUpsertBulk) UpdateEventTime() *MessageUpsertBulk {
 func (u *MessageUpsertBulk) ClearEventTime() *MessageUpsertBulk {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearEventTime()
+	})
+}
+
+// SetBotHandledAt sets the "bot_handled_at" field.
+func (u *MessageUpsertBulk) SetBotHandledAt(v time.Time) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetBotHandledAt(v)
+	})
+}
+
+// UpdateBotHandledAt sets the "bot_handled_at" field to the value that was provided on create.
+func (u *MessageUpsertBulk) UpdateBotHandledAt() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateBotHandledAt()
+	})
+}
+
+// ClearBotHandledAt clears the value of the "bot_handled_at" field.
+func (u *MessageUpsertBulk) ClearBotHandledAt() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearBotHandledAt()
+	})
+}
+
+// SetLastAttemptAt sets the "last_attempt_at" field.
+func (u *MessageUpsertBulk) SetLastAttemptAt(v time.Time) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetLastAttemptAt(v)
+	})
+}
+
+// UpdateLastAttemptAt sets the "last_attempt_at" field to the value that was provided on create.
+func (u *MessageUpsertBulk) UpdateLastAttemptAt() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateLastAttemptAt()
+	})
+}
+
+// ClearLastAttemptAt clears the value of the "last_attempt_at" field.
+func (u *MessageUpsertBulk) ClearLastAttemptAt() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearLastAttemptAt()
 	})
 }
 

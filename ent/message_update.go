@@ -210,6 +210,46 @@ func (_u *MessageUpdate) ClearEventTime() *MessageUpdate {
 	return _u
 }
 
+// SetBotHandledAt sets the "bot_handled_at" field.
+func (_u *MessageUpdate) SetBotHandledAt(v time.Time) *MessageUpdate {
+	_u.mutation.SetBotHandledAt(v)
+	return _u
+}
+
+// SetNillableBotHandledAt sets the "bot_handled_at" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableBotHandledAt(v *time.Time) *MessageUpdate {
+	if v != nil {
+		_u.SetBotHandledAt(*v)
+	}
+	return _u
+}
+
+// ClearBotHandledAt clears the value of the "bot_handled_at" field.
+func (_u *MessageUpdate) ClearBotHandledAt() *MessageUpdate {
+	_u.mutation.ClearBotHandledAt()
+	return _u
+}
+
+// SetLastAttemptAt sets the "last_attempt_at" field.
+func (_u *MessageUpdate) SetLastAttemptAt(v time.Time) *MessageUpdate {
+	_u.mutation.SetLastAttemptAt(v)
+	return _u
+}
+
+// SetNillableLastAttemptAt sets the "last_attempt_at" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableLastAttemptAt(v *time.Time) *MessageUpdate {
+	if v != nil {
+		_u.SetLastAttemptAt(*v)
+	}
+	return _u
+}
+
+// ClearLastAttemptAt clears the value of the "last_attempt_at" field.
+func (_u *MessageUpdate) ClearLastAttemptAt() *MessageUpdate {
+	_u.mutation.ClearLastAttemptAt()
+	return _u
+}
+
 // Mutation returns the MessageMutation object of the builder.
 func (_u *MessageUpdate) Mutation() *MessageMutation {
 	return _u.mutation
@@ -351,6 +391,21 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.EventTimeCleared() {
 		_spec.ClearField(message.FieldEventTime, field.TypeTime)
+	}
+	if _u.mutation.InReplyToIDCleared() {
+		_spec.ClearField(message.FieldInReplyToID, field.TypeInt)
+	}
+	if value, ok := _u.mutation.BotHandledAt(); ok {
+		_spec.SetField(message.FieldBotHandledAt, field.TypeTime, value)
+	}
+	if _u.mutation.BotHandledAtCleared() {
+		_spec.ClearField(message.FieldBotHandledAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LastAttemptAt(); ok {
+		_spec.SetField(message.FieldLastAttemptAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastAttemptAtCleared() {
+		_spec.ClearField(message.FieldLastAttemptAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -553,6 +608,46 @@ func (_u *MessageUpdateOne) ClearEventTime() *MessageUpdateOne {
 	return _u
 }
 
+// SetBotHandledAt sets the "bot_handled_at" field.
+func (_u *MessageUpdateOne) SetBotHandledAt(v time.Time) *MessageUpdateOne {
+	_u.mutation.SetBotHandledAt(v)
+	return _u
+}
+
+// SetNillableBotHandledAt sets the "bot_handled_at" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableBotHandledAt(v *time.Time) *MessageUpdateOne {
+	if v != nil {
+		_u.SetBotHandledAt(*v)
+	}
+	return _u
+}
+
+// ClearBotHandledAt clears the value of the "bot_handled_at" field.
+func (_u *MessageUpdateOne) ClearBotHandledAt() *MessageUpdateOne {
+	_u.mutation.ClearBotHandledAt()
+	return _u
+}
+
+// SetLastAttemptAt sets the "last_attempt_at" field.
+func (_u *MessageUpdateOne) SetLastAttemptAt(v time.Time) *MessageUpdateOne {
+	_u.mutation.SetLastAttemptAt(v)
+	return _u
+}
+
+// SetNillableLastAttemptAt sets the "last_attempt_at" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableLastAttemptAt(v *time.Time) *MessageUpdateOne {
+	if v != nil {
+		_u.SetLastAttemptAt(*v)
+	}
+	return _u
+}
+
+// ClearLastAttemptAt clears the value of the "last_attempt_at" field.
+func (_u *MessageUpdateOne) ClearLastAttemptAt() *MessageUpdateOne {
+	_u.mutation.ClearLastAttemptAt()
+	return _u
+}
+
 // Mutation returns the MessageMutation object of the builder.
 func (_u *MessageUpdateOne) Mutation() *MessageMutation {
 	return _u.mutation
@@ -724,6 +819,21 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 	}
 	if _u.mutation.EventTimeCleared() {
 		_spec.ClearField(message.FieldEventTime, field.TypeTime)
+	}
+	if _u.mutation.InReplyToIDCleared() {
+		_spec.ClearField(message.FieldInReplyToID, field.TypeInt)
+	}
+	if value, ok := _u.mutation.BotHandledAt(); ok {
+		_spec.SetField(message.FieldBotHandledAt, field.TypeTime, value)
+	}
+	if _u.mutation.BotHandledAtCleared() {
+		_spec.ClearField(message.FieldBotHandledAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LastAttemptAt(); ok {
+		_spec.SetField(message.FieldLastAttemptAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastAttemptAtCleared() {
+		_spec.ClearField(message.FieldLastAttemptAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Message{config: _u.config}

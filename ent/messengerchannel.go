@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -51,6 +52,14 @@ type MessengerChannel struct {
 	TokenCheckedAt *time.Time `json:"token_checked_at,omitempty"`
 	// RemovedAt holds the value of the "removed_at" field.
 	RemovedAt *time.Time `json:"removed_at,omitempty"`
+	// The Meta app subscribed to the page at Step 2, when it could be told apart from other apps.
+	AppID *string `json:"app_id,omitempty"`
+	// The page's webhook fields for the app, as Meta last reported them; null: never read.
+	SubscribedFields []string `json:"subscribed_fields,omitempty"`
+	// Why the page access token failed its last check, with the fix; null: it passed.
+	TokenError *string `json:"token_error,omitempty"`
+	// The fix for the last Send API failure caused by the app's setup; null after a send succeeds.
+	LastSendError *string `json:"last_send_error,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MessengerChannelQuery when eager-loading is set.
 	Edges        MessengerChannelEdges `json:"edges"`
@@ -97,11 +106,11 @@ func (*MessengerChannel) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case messengerchannel.FieldPageTokenEnc, messengerchannel.FieldAppSecretEnc:
+		case messengerchannel.FieldPageTokenEnc, messengerchannel.FieldAppSecretEnc, messengerchannel.FieldSubscribedFields:
 			values[i] = new([]byte)
 		case messengerchannel.FieldID, messengerchannel.FieldWorkspaceID, messengerchannel.FieldAgentID:
 			values[i] = new(sql.NullInt64)
-		case messengerchannel.FieldWebhookKey, messengerchannel.FieldVerifyToken, messengerchannel.FieldStatus, messengerchannel.FieldPageID, messengerchannel.FieldPageName, messengerchannel.FieldLastError:
+		case messengerchannel.FieldWebhookKey, messengerchannel.FieldVerifyToken, messengerchannel.FieldStatus, messengerchannel.FieldPageID, messengerchannel.FieldPageName, messengerchannel.FieldLastError, messengerchannel.FieldAppID, messengerchannel.FieldTokenError, messengerchannel.FieldLastSendError:
 			values[i] = new(sql.NullString)
 		case messengerchannel.FieldCreatedAt, messengerchannel.FieldUpdatedAt, messengerchannel.FieldVerifiedAt, messengerchannel.FieldLastEventAt, messengerchannel.FieldTokenCheckedAt, messengerchannel.FieldRemovedAt:
 			values[i] = new(sql.NullTime)
@@ -229,6 +238,35 @@ func (_m *MessengerChannel) assignValues(columns []string, values []any) error {
 				_m.RemovedAt = new(time.Time)
 				*_m.RemovedAt = value.Time
 			}
+		case messengerchannel.FieldAppID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field app_id", values[i])
+			} else if value.Valid {
+				_m.AppID = new(string)
+				*_m.AppID = value.String
+			}
+		case messengerchannel.FieldSubscribedFields:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field subscribed_fields", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.SubscribedFields); err != nil {
+					return fmt.Errorf("unmarshal field subscribed_fields: %w", err)
+				}
+			}
+		case messengerchannel.FieldTokenError:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field token_error", values[i])
+			} else if value.Valid {
+				_m.TokenError = new(string)
+				*_m.TokenError = value.String
+			}
+		case messengerchannel.FieldLastSendError:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field last_send_error", values[i])
+			} else if value.Valid {
+				_m.LastSendError = new(string)
+				*_m.LastSendError = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -333,6 +371,24 @@ func (_m *MessengerChannel) String() string {
 	if v := _m.RemovedAt; v != nil {
 		builder.WriteString("removed_at=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.AppID; v != nil {
+		builder.WriteString("app_id=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("subscribed_fields=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SubscribedFields))
+	builder.WriteString(", ")
+	if v := _m.TokenError; v != nil {
+		builder.WriteString("token_error=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.LastSendError; v != nil {
+		builder.WriteString("last_send_error=")
+		builder.WriteString(*v)
 	}
 	builder.WriteByte(')')
 	return builder.String()

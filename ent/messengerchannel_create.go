@@ -200,6 +200,54 @@ func (_c *MessengerChannelCreate) SetNillableRemovedAt(v *time.Time) *MessengerC
 	return _c
 }
 
+// SetAppID sets the "app_id" field.
+func (_c *MessengerChannelCreate) SetAppID(v string) *MessengerChannelCreate {
+	_c.mutation.SetAppID(v)
+	return _c
+}
+
+// SetNillableAppID sets the "app_id" field if the given value is not nil.
+func (_c *MessengerChannelCreate) SetNillableAppID(v *string) *MessengerChannelCreate {
+	if v != nil {
+		_c.SetAppID(*v)
+	}
+	return _c
+}
+
+// SetSubscribedFields sets the "subscribed_fields" field.
+func (_c *MessengerChannelCreate) SetSubscribedFields(v []string) *MessengerChannelCreate {
+	_c.mutation.SetSubscribedFields(v)
+	return _c
+}
+
+// SetTokenError sets the "token_error" field.
+func (_c *MessengerChannelCreate) SetTokenError(v string) *MessengerChannelCreate {
+	_c.mutation.SetTokenError(v)
+	return _c
+}
+
+// SetNillableTokenError sets the "token_error" field if the given value is not nil.
+func (_c *MessengerChannelCreate) SetNillableTokenError(v *string) *MessengerChannelCreate {
+	if v != nil {
+		_c.SetTokenError(*v)
+	}
+	return _c
+}
+
+// SetLastSendError sets the "last_send_error" field.
+func (_c *MessengerChannelCreate) SetLastSendError(v string) *MessengerChannelCreate {
+	_c.mutation.SetLastSendError(v)
+	return _c
+}
+
+// SetNillableLastSendError sets the "last_send_error" field if the given value is not nil.
+func (_c *MessengerChannelCreate) SetNillableLastSendError(v *string) *MessengerChannelCreate {
+	if v != nil {
+		_c.SetLastSendError(*v)
+	}
+	return _c
+}
+
 // SetWorkspace sets the "workspace" edge to the Workspace entity.
 func (_c *MessengerChannelCreate) SetWorkspace(v *Workspace) *MessengerChannelCreate {
 	return _c.SetWorkspaceID(v.ID)
@@ -384,6 +432,22 @@ func (_c *MessengerChannelCreate) createSpec() (*MessengerChannel, *sqlgraph.Cre
 	if value, ok := _c.mutation.RemovedAt(); ok {
 		_spec.SetField(messengerchannel.FieldRemovedAt, field.TypeTime, value)
 		_node.RemovedAt = &value
+	}
+	if value, ok := _c.mutation.AppID(); ok {
+		_spec.SetField(messengerchannel.FieldAppID, field.TypeString, value)
+		_node.AppID = &value
+	}
+	if value, ok := _c.mutation.SubscribedFields(); ok {
+		_spec.SetField(messengerchannel.FieldSubscribedFields, field.TypeJSON, value)
+		_node.SubscribedFields = value
+	}
+	if value, ok := _c.mutation.TokenError(); ok {
+		_spec.SetField(messengerchannel.FieldTokenError, field.TypeString, value)
+		_node.TokenError = &value
+	}
+	if value, ok := _c.mutation.LastSendError(); ok {
+		_spec.SetField(messengerchannel.FieldLastSendError, field.TypeString, value)
+		_node.LastSendError = &value
 	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -654,6 +718,78 @@ func (u *MessengerChannelUpsert) UpdateRemovedAt() *MessengerChannelUpsert {
 // ClearRemovedAt clears the value of the "removed_at" field.
 func (u *MessengerChannelUpsert) ClearRemovedAt() *MessengerChannelUpsert {
 	u.SetNull(messengerchannel.FieldRemovedAt)
+	return u
+}
+
+// SetAppID sets the "app_id" field.
+func (u *MessengerChannelUpsert) SetAppID(v string) *MessengerChannelUpsert {
+	u.Set(messengerchannel.FieldAppID, v)
+	return u
+}
+
+// UpdateAppID sets the "app_id" field to the value that was provided on create.
+func (u *MessengerChannelUpsert) UpdateAppID() *MessengerChannelUpsert {
+	u.SetExcluded(messengerchannel.FieldAppID)
+	return u
+}
+
+// ClearAppID clears the value of the "app_id" field.
+func (u *MessengerChannelUpsert) ClearAppID() *MessengerChannelUpsert {
+	u.SetNull(messengerchannel.FieldAppID)
+	return u
+}
+
+// SetSubscribedFields sets the "subscribed_fields" field.
+func (u *MessengerChannelUpsert) SetSubscribedFields(v []string) *MessengerChannelUpsert {
+	u.Set(messengerchannel.FieldSubscribedFields, v)
+	return u
+}
+
+// UpdateSubscribedFields sets the "subscribed_fields" field to the value that was provided on create.
+func (u *MessengerChannelUpsert) UpdateSubscribedFields() *MessengerChannelUpsert {
+	u.SetExcluded(messengerchannel.FieldSubscribedFields)
+	return u
+}
+
+// ClearSubscribedFields clears the value of the "subscribed_fields" field.
+func (u *MessengerChannelUpsert) ClearSubscribedFields() *MessengerChannelUpsert {
+	u.SetNull(messengerchannel.FieldSubscribedFields)
+	return u
+}
+
+// SetTokenError sets the "token_error" field.
+func (u *MessengerChannelUpsert) SetTokenError(v string) *MessengerChannelUpsert {
+	u.Set(messengerchannel.FieldTokenError, v)
+	return u
+}
+
+// UpdateTokenError sets the "token_error" field to the value that was provided on create.
+func (u *MessengerChannelUpsert) UpdateTokenError() *MessengerChannelUpsert {
+	u.SetExcluded(messengerchannel.FieldTokenError)
+	return u
+}
+
+// ClearTokenError clears the value of the "token_error" field.
+func (u *MessengerChannelUpsert) ClearTokenError() *MessengerChannelUpsert {
+	u.SetNull(messengerchannel.FieldTokenError)
+	return u
+}
+
+// SetLastSendError sets the "last_send_error" field.
+func (u *MessengerChannelUpsert) SetLastSendError(v string) *MessengerChannelUpsert {
+	u.Set(messengerchannel.FieldLastSendError, v)
+	return u
+}
+
+// UpdateLastSendError sets the "last_send_error" field to the value that was provided on create.
+func (u *MessengerChannelUpsert) UpdateLastSendError() *MessengerChannelUpsert {
+	u.SetExcluded(messengerchannel.FieldLastSendError)
+	return u
+}
+
+// ClearLastSendError clears the value of the "last_send_error" field.
+func (u *MessengerChannelUpsert) ClearLastSendError() *MessengerChannelUpsert {
+	u.SetNull(messengerchannel.FieldLastSendError)
 	return u
 }
 
@@ -928,6 +1064,90 @@ func (u *MessengerChannelUpsertOne) UpdateRemovedAt() *MessengerChannelUpsertOne
 func (u *MessengerChannelUpsertOne) ClearRemovedAt() *MessengerChannelUpsertOne {
 	return u.Update(func(s *MessengerChannelUpsert) {
 		s.ClearRemovedAt()
+	})
+}
+
+// SetAppID sets the "app_id" field.
+func (u *MessengerChannelUpsertOne) SetAppID(v string) *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.SetAppID(v)
+	})
+}
+
+// UpdateAppID sets the "app_id" field to the value that was provided on create.
+func (u *MessengerChannelUpsertOne) UpdateAppID() *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.UpdateAppID()
+	})
+}
+
+// ClearAppID clears the value of the "app_id" field.
+func (u *MessengerChannelUpsertOne) ClearAppID() *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.ClearAppID()
+	})
+}
+
+// SetSubscribedFields sets the "subscribed_fields" field.
+func (u *MessengerChannelUpsertOne) SetSubscribedFields(v []string) *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.SetSubscribedFields(v)
+	})
+}
+
+// UpdateSubscribedFields sets the "subscribed_fields" field to the value that was provided on create.
+func (u *MessengerChannelUpsertOne) UpdateSubscribedFields() *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.UpdateSubscribedFields()
+	})
+}
+
+// ClearSubscribedFields clears the value of the "subscribed_fields" field.
+func (u *MessengerChannelUpsertOne) ClearSubscribedFields() *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.ClearSubscribedFields()
+	})
+}
+
+// SetTokenError sets the "token_error" field.
+func (u *MessengerChannelUpsertOne) SetTokenError(v string) *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.SetTokenError(v)
+	})
+}
+
+// UpdateTokenError sets the "token_error" field to the value that was provided on create.
+func (u *MessengerChannelUpsertOne) UpdateTokenError() *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.UpdateTokenError()
+	})
+}
+
+// ClearTokenError clears the value of the "token_error" field.
+func (u *MessengerChannelUpsertOne) ClearTokenError() *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.ClearTokenError()
+	})
+}
+
+// SetLastSendError sets the "last_send_error" field.
+func (u *MessengerChannelUpsertOne) SetLastSendError(v string) *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.SetLastSendError(v)
+	})
+}
+
+// UpdateLastSendError sets the "last_send_error" field to the value that was provided on create.
+func (u *MessengerChannelUpsertOne) UpdateLastSendError() *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.UpdateLastSendError()
+	})
+}
+
+// ClearLastSendError clears the value of the "last_send_error" field.
+func (u *MessengerChannelUpsertOne) ClearLastSendError() *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.ClearLastSendError()
 	})
 }
 
@@ -1368,6 +1588,90 @@ func (u *MessengerChannelUpsertBulk) UpdateRemovedAt() *MessengerChannelUpsertBu
 func (u *MessengerChannelUpsertBulk) ClearRemovedAt() *MessengerChannelUpsertBulk {
 	return u.Update(func(s *MessengerChannelUpsert) {
 		s.ClearRemovedAt()
+	})
+}
+
+// SetAppID sets the "app_id" field.
+func (u *MessengerChannelUpsertBulk) SetAppID(v string) *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.SetAppID(v)
+	})
+}
+
+// UpdateAppID sets the "app_id" field to the value that was provided on create.
+func (u *MessengerChannelUpsertBulk) UpdateAppID() *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.UpdateAppID()
+	})
+}
+
+// ClearAppID clears the value of the "app_id" field.
+func (u *MessengerChannelUpsertBulk) ClearAppID() *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.ClearAppID()
+	})
+}
+
+// SetSubscribedFields sets the "subscribed_fields" field.
+func (u *MessengerChannelUpsertBulk) SetSubscribedFields(v []string) *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.SetSubscribedFields(v)
+	})
+}
+
+// UpdateSubscribedFields sets the "subscribed_fields" field to the value that was provided on create.
+func (u *MessengerChannelUpsertBulk) UpdateSubscribedFields() *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.UpdateSubscribedFields()
+	})
+}
+
+// ClearSubscribedFields clears the value of the "subscribed_fields" field.
+func (u *MessengerChannelUpsertBulk) ClearSubscribedFields() *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.ClearSubscribedFields()
+	})
+}
+
+// SetTokenError sets the "token_error" field.
+func (u *MessengerChannelUpsertBulk) SetTokenError(v string) *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.SetTokenError(v)
+	})
+}
+
+// UpdateTokenError sets the "token_error" field to the value that was provided on create.
+func (u *MessengerChannelUpsertBulk) UpdateTokenError() *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.UpdateTokenError()
+	})
+}
+
+// ClearTokenError clears the value of the "token_error" field.
+func (u *MessengerChannelUpsertBulk) ClearTokenError() *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.ClearTokenError()
+	})
+}
+
+// SetLastSendError sets the "last_send_error" field.
+func (u *MessengerChannelUpsertBulk) SetLastSendError(v string) *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.SetLastSendError(v)
+	})
+}
+
+// UpdateLastSendError sets the "last_send_error" field to the value that was provided on create.
+func (u *MessengerChannelUpsertBulk) UpdateLastSendError() *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.UpdateLastSendError()
+	})
+}
+
+// ClearLastSendError clears the value of the "last_send_error" field.
+func (u *MessengerChannelUpsertBulk) ClearLastSendError() *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.ClearLastSendError()
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/seachat/seachat/ent/messengerchannel"
 	"github.com/seachat/seachat/ent/predicate"
@@ -213,6 +214,84 @@ func (_u *MessengerChannelUpdate) ClearRemovedAt() *MessengerChannelUpdate {
 	return _u
 }
 
+// SetAppID sets the "app_id" field.
+func (_u *MessengerChannelUpdate) SetAppID(v string) *MessengerChannelUpdate {
+	_u.mutation.SetAppID(v)
+	return _u
+}
+
+// SetNillableAppID sets the "app_id" field if the given value is not nil.
+func (_u *MessengerChannelUpdate) SetNillableAppID(v *string) *MessengerChannelUpdate {
+	if v != nil {
+		_u.SetAppID(*v)
+	}
+	return _u
+}
+
+// ClearAppID clears the value of the "app_id" field.
+func (_u *MessengerChannelUpdate) ClearAppID() *MessengerChannelUpdate {
+	_u.mutation.ClearAppID()
+	return _u
+}
+
+// SetSubscribedFields sets the "subscribed_fields" field.
+func (_u *MessengerChannelUpdate) SetSubscribedFields(v []string) *MessengerChannelUpdate {
+	_u.mutation.SetSubscribedFields(v)
+	return _u
+}
+
+// AppendSubscribedFields appends value to the "subscribed_fields" field.
+func (_u *MessengerChannelUpdate) AppendSubscribedFields(v []string) *MessengerChannelUpdate {
+	_u.mutation.AppendSubscribedFields(v)
+	return _u
+}
+
+// ClearSubscribedFields clears the value of the "subscribed_fields" field.
+func (_u *MessengerChannelUpdate) ClearSubscribedFields() *MessengerChannelUpdate {
+	_u.mutation.ClearSubscribedFields()
+	return _u
+}
+
+// SetTokenError sets the "token_error" field.
+func (_u *MessengerChannelUpdate) SetTokenError(v string) *MessengerChannelUpdate {
+	_u.mutation.SetTokenError(v)
+	return _u
+}
+
+// SetNillableTokenError sets the "token_error" field if the given value is not nil.
+func (_u *MessengerChannelUpdate) SetNillableTokenError(v *string) *MessengerChannelUpdate {
+	if v != nil {
+		_u.SetTokenError(*v)
+	}
+	return _u
+}
+
+// ClearTokenError clears the value of the "token_error" field.
+func (_u *MessengerChannelUpdate) ClearTokenError() *MessengerChannelUpdate {
+	_u.mutation.ClearTokenError()
+	return _u
+}
+
+// SetLastSendError sets the "last_send_error" field.
+func (_u *MessengerChannelUpdate) SetLastSendError(v string) *MessengerChannelUpdate {
+	_u.mutation.SetLastSendError(v)
+	return _u
+}
+
+// SetNillableLastSendError sets the "last_send_error" field if the given value is not nil.
+func (_u *MessengerChannelUpdate) SetNillableLastSendError(v *string) *MessengerChannelUpdate {
+	if v != nil {
+		_u.SetLastSendError(*v)
+	}
+	return _u
+}
+
+// ClearLastSendError clears the value of the "last_send_error" field.
+func (_u *MessengerChannelUpdate) ClearLastSendError() *MessengerChannelUpdate {
+	_u.mutation.ClearLastSendError()
+	return _u
+}
+
 // Mutation returns the MessengerChannelMutation object of the builder.
 func (_u *MessengerChannelUpdate) Mutation() *MessengerChannelMutation {
 	return _u.mutation
@@ -353,6 +432,35 @@ func (_u *MessengerChannelUpdate) sqlSave(ctx context.Context) (_node int, err e
 	}
 	if _u.mutation.RemovedAtCleared() {
 		_spec.ClearField(messengerchannel.FieldRemovedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.AppID(); ok {
+		_spec.SetField(messengerchannel.FieldAppID, field.TypeString, value)
+	}
+	if _u.mutation.AppIDCleared() {
+		_spec.ClearField(messengerchannel.FieldAppID, field.TypeString)
+	}
+	if value, ok := _u.mutation.SubscribedFields(); ok {
+		_spec.SetField(messengerchannel.FieldSubscribedFields, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedSubscribedFields(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, messengerchannel.FieldSubscribedFields, value)
+		})
+	}
+	if _u.mutation.SubscribedFieldsCleared() {
+		_spec.ClearField(messengerchannel.FieldSubscribedFields, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.TokenError(); ok {
+		_spec.SetField(messengerchannel.FieldTokenError, field.TypeString, value)
+	}
+	if _u.mutation.TokenErrorCleared() {
+		_spec.ClearField(messengerchannel.FieldTokenError, field.TypeString)
+	}
+	if value, ok := _u.mutation.LastSendError(); ok {
+		_spec.SetField(messengerchannel.FieldLastSendError, field.TypeString, value)
+	}
+	if _u.mutation.LastSendErrorCleared() {
+		_spec.ClearField(messengerchannel.FieldLastSendError, field.TypeString)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -560,6 +668,84 @@ func (_u *MessengerChannelUpdateOne) ClearRemovedAt() *MessengerChannelUpdateOne
 	return _u
 }
 
+// SetAppID sets the "app_id" field.
+func (_u *MessengerChannelUpdateOne) SetAppID(v string) *MessengerChannelUpdateOne {
+	_u.mutation.SetAppID(v)
+	return _u
+}
+
+// SetNillableAppID sets the "app_id" field if the given value is not nil.
+func (_u *MessengerChannelUpdateOne) SetNillableAppID(v *string) *MessengerChannelUpdateOne {
+	if v != nil {
+		_u.SetAppID(*v)
+	}
+	return _u
+}
+
+// ClearAppID clears the value of the "app_id" field.
+func (_u *MessengerChannelUpdateOne) ClearAppID() *MessengerChannelUpdateOne {
+	_u.mutation.ClearAppID()
+	return _u
+}
+
+// SetSubscribedFields sets the "subscribed_fields" field.
+func (_u *MessengerChannelUpdateOne) SetSubscribedFields(v []string) *MessengerChannelUpdateOne {
+	_u.mutation.SetSubscribedFields(v)
+	return _u
+}
+
+// AppendSubscribedFields appends value to the "subscribed_fields" field.
+func (_u *MessengerChannelUpdateOne) AppendSubscribedFields(v []string) *MessengerChannelUpdateOne {
+	_u.mutation.AppendSubscribedFields(v)
+	return _u
+}
+
+// ClearSubscribedFields clears the value of the "subscribed_fields" field.
+func (_u *MessengerChannelUpdateOne) ClearSubscribedFields() *MessengerChannelUpdateOne {
+	_u.mutation.ClearSubscribedFields()
+	return _u
+}
+
+// SetTokenError sets the "token_error" field.
+func (_u *MessengerChannelUpdateOne) SetTokenError(v string) *MessengerChannelUpdateOne {
+	_u.mutation.SetTokenError(v)
+	return _u
+}
+
+// SetNillableTokenError sets the "token_error" field if the given value is not nil.
+func (_u *MessengerChannelUpdateOne) SetNillableTokenError(v *string) *MessengerChannelUpdateOne {
+	if v != nil {
+		_u.SetTokenError(*v)
+	}
+	return _u
+}
+
+// ClearTokenError clears the value of the "token_error" field.
+func (_u *MessengerChannelUpdateOne) ClearTokenError() *MessengerChannelUpdateOne {
+	_u.mutation.ClearTokenError()
+	return _u
+}
+
+// SetLastSendError sets the "last_send_error" field.
+func (_u *MessengerChannelUpdateOne) SetLastSendError(v string) *MessengerChannelUpdateOne {
+	_u.mutation.SetLastSendError(v)
+	return _u
+}
+
+// SetNillableLastSendError sets the "last_send_error" field if the given value is not nil.
+func (_u *MessengerChannelUpdateOne) SetNillableLastSendError(v *string) *MessengerChannelUpdateOne {
+	if v != nil {
+		_u.SetLastSendError(*v)
+	}
+	return _u
+}
+
+// ClearLastSendError clears the value of the "last_send_error" field.
+func (_u *MessengerChannelUpdateOne) ClearLastSendError() *MessengerChannelUpdateOne {
+	_u.mutation.ClearLastSendError()
+	return _u
+}
+
 // Mutation returns the MessengerChannelMutation object of the builder.
 func (_u *MessengerChannelUpdateOne) Mutation() *MessengerChannelMutation {
 	return _u.mutation
@@ -730,6 +916,35 @@ func (_u *MessengerChannelUpdateOne) sqlSave(ctx context.Context) (_node *Messen
 	}
 	if _u.mutation.RemovedAtCleared() {
 		_spec.ClearField(messengerchannel.FieldRemovedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.AppID(); ok {
+		_spec.SetField(messengerchannel.FieldAppID, field.TypeString, value)
+	}
+	if _u.mutation.AppIDCleared() {
+		_spec.ClearField(messengerchannel.FieldAppID, field.TypeString)
+	}
+	if value, ok := _u.mutation.SubscribedFields(); ok {
+		_spec.SetField(messengerchannel.FieldSubscribedFields, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedSubscribedFields(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, messengerchannel.FieldSubscribedFields, value)
+		})
+	}
+	if _u.mutation.SubscribedFieldsCleared() {
+		_spec.ClearField(messengerchannel.FieldSubscribedFields, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.TokenError(); ok {
+		_spec.SetField(messengerchannel.FieldTokenError, field.TypeString, value)
+	}
+	if _u.mutation.TokenErrorCleared() {
+		_spec.ClearField(messengerchannel.FieldTokenError, field.TypeString)
+	}
+	if value, ok := _u.mutation.LastSendError(); ok {
+		_spec.SetField(messengerchannel.FieldLastSendError, field.TypeString, value)
+	}
+	if _u.mutation.LastSendErrorCleared() {
+		_spec.ClearField(messengerchannel.FieldLastSendError, field.TypeString)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &MessengerChannel{config: _u.config}

@@ -6038,6 +6038,12 @@ type KnowledgeSourceMutation struct {
 	error            *string
 	chunk_count      *int
 	addchunk_count   *int
+	revision         *int
+	addrevision      *int
+	needs_embedding  *bool
+	attempts         *int
+	addattempts      *int
+	lease_until      *time.Time
 	clearedFields    map[string]struct{}
 	workspace        *int
 	clearedworkspace bool
@@ -6709,6 +6715,203 @@ func (m *KnowledgeSourceMutation) ResetChunkCount() {
 	m.addchunk_count = nil
 }
 
+// SetRevision sets the "revision" field.
+func (m *KnowledgeSourceMutation) SetRevision(i int) {
+	m.revision = &i
+	m.addrevision = nil
+}
+
+// Revision returns the value of the "revision" field in the mutation.
+func (m *KnowledgeSourceMutation) Revision() (r int, exists bool) {
+	v := m.revision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevision returns the old "revision" field's value of the KnowledgeSource entity.
+// If the KnowledgeSource object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeSourceMutation) OldRevision(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevision is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevision requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevision: %w", err)
+	}
+	return oldValue.Revision, nil
+}
+
+// AddRevision adds i to the "revision" field.
+func (m *KnowledgeSourceMutation) AddRevision(i int) {
+	if m.addrevision != nil {
+		*m.addrevision += i
+	} else {
+		m.addrevision = &i
+	}
+}
+
+// AddedRevision returns the value that was added to the "revision" field in this mutation.
+func (m *KnowledgeSourceMutation) AddedRevision() (r int, exists bool) {
+	v := m.addrevision
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRevision resets all changes to the "revision" field.
+func (m *KnowledgeSourceMutation) ResetRevision() {
+	m.revision = nil
+	m.addrevision = nil
+}
+
+// SetNeedsEmbedding sets the "needs_embedding" field.
+func (m *KnowledgeSourceMutation) SetNeedsEmbedding(b bool) {
+	m.needs_embedding = &b
+}
+
+// NeedsEmbedding returns the value of the "needs_embedding" field in the mutation.
+func (m *KnowledgeSourceMutation) NeedsEmbedding() (r bool, exists bool) {
+	v := m.needs_embedding
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNeedsEmbedding returns the old "needs_embedding" field's value of the KnowledgeSource entity.
+// If the KnowledgeSource object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeSourceMutation) OldNeedsEmbedding(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNeedsEmbedding is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNeedsEmbedding requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNeedsEmbedding: %w", err)
+	}
+	return oldValue.NeedsEmbedding, nil
+}
+
+// ResetNeedsEmbedding resets all changes to the "needs_embedding" field.
+func (m *KnowledgeSourceMutation) ResetNeedsEmbedding() {
+	m.needs_embedding = nil
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *KnowledgeSourceMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *KnowledgeSourceMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the KnowledgeSource entity.
+// If the KnowledgeSource object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeSourceMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *KnowledgeSourceMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *KnowledgeSourceMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *KnowledgeSourceMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (m *KnowledgeSourceMutation) SetLeaseUntil(t time.Time) {
+	m.lease_until = &t
+}
+
+// LeaseUntil returns the value of the "lease_until" field in the mutation.
+func (m *KnowledgeSourceMutation) LeaseUntil() (r time.Time, exists bool) {
+	v := m.lease_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseUntil returns the old "lease_until" field's value of the KnowledgeSource entity.
+// If the KnowledgeSource object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeSourceMutation) OldLeaseUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseUntil: %w", err)
+	}
+	return oldValue.LeaseUntil, nil
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (m *KnowledgeSourceMutation) ClearLeaseUntil() {
+	m.lease_until = nil
+	m.clearedFields[knowledgesource.FieldLeaseUntil] = struct{}{}
+}
+
+// LeaseUntilCleared returns if the "lease_until" field was cleared in this mutation.
+func (m *KnowledgeSourceMutation) LeaseUntilCleared() bool {
+	_, ok := m.clearedFields[knowledgesource.FieldLeaseUntil]
+	return ok
+}
+
+// ResetLeaseUntil resets all changes to the "lease_until" field.
+func (m *KnowledgeSourceMutation) ResetLeaseUntil() {
+	m.lease_until = nil
+	delete(m.clearedFields, knowledgesource.FieldLeaseUntil)
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *KnowledgeSourceMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -6851,7 +7054,7 @@ func (m *KnowledgeSourceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *KnowledgeSourceMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 17)
 	if m.workspace != nil {
 		fields = append(fields, knowledgesource.FieldWorkspaceID)
 	}
@@ -6891,6 +7094,18 @@ func (m *KnowledgeSourceMutation) Fields() []string {
 	if m.chunk_count != nil {
 		fields = append(fields, knowledgesource.FieldChunkCount)
 	}
+	if m.revision != nil {
+		fields = append(fields, knowledgesource.FieldRevision)
+	}
+	if m.needs_embedding != nil {
+		fields = append(fields, knowledgesource.FieldNeedsEmbedding)
+	}
+	if m.attempts != nil {
+		fields = append(fields, knowledgesource.FieldAttempts)
+	}
+	if m.lease_until != nil {
+		fields = append(fields, knowledgesource.FieldLeaseUntil)
+	}
 	return fields
 }
 
@@ -6925,6 +7140,14 @@ func (m *KnowledgeSourceMutation) Field(name string) (ent.Value, bool) {
 		return m.Error()
 	case knowledgesource.FieldChunkCount:
 		return m.ChunkCount()
+	case knowledgesource.FieldRevision:
+		return m.Revision()
+	case knowledgesource.FieldNeedsEmbedding:
+		return m.NeedsEmbedding()
+	case knowledgesource.FieldAttempts:
+		return m.Attempts()
+	case knowledgesource.FieldLeaseUntil:
+		return m.LeaseUntil()
 	}
 	return nil, false
 }
@@ -6960,6 +7183,14 @@ func (m *KnowledgeSourceMutation) OldField(ctx context.Context, name string) (en
 		return m.OldError(ctx)
 	case knowledgesource.FieldChunkCount:
 		return m.OldChunkCount(ctx)
+	case knowledgesource.FieldRevision:
+		return m.OldRevision(ctx)
+	case knowledgesource.FieldNeedsEmbedding:
+		return m.OldNeedsEmbedding(ctx)
+	case knowledgesource.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case knowledgesource.FieldLeaseUntil:
+		return m.OldLeaseUntil(ctx)
 	}
 	return nil, fmt.Errorf("unknown KnowledgeSource field %s", name)
 }
@@ -7060,6 +7291,34 @@ func (m *KnowledgeSourceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetChunkCount(v)
 		return nil
+	case knowledgesource.FieldRevision:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevision(v)
+		return nil
+	case knowledgesource.FieldNeedsEmbedding:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNeedsEmbedding(v)
+		return nil
+	case knowledgesource.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case knowledgesource.FieldLeaseUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseUntil(v)
+		return nil
 	}
 	return fmt.Errorf("unknown KnowledgeSource field %s", name)
 }
@@ -7074,6 +7333,12 @@ func (m *KnowledgeSourceMutation) AddedFields() []string {
 	if m.addchunk_count != nil {
 		fields = append(fields, knowledgesource.FieldChunkCount)
 	}
+	if m.addrevision != nil {
+		fields = append(fields, knowledgesource.FieldRevision)
+	}
+	if m.addattempts != nil {
+		fields = append(fields, knowledgesource.FieldAttempts)
+	}
 	return fields
 }
 
@@ -7086,6 +7351,10 @@ func (m *KnowledgeSourceMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedBytes()
 	case knowledgesource.FieldChunkCount:
 		return m.AddedChunkCount()
+	case knowledgesource.FieldRevision:
+		return m.AddedRevision()
+	case knowledgesource.FieldAttempts:
+		return m.AddedAttempts()
 	}
 	return nil, false
 }
@@ -7109,6 +7378,20 @@ func (m *KnowledgeSourceMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddChunkCount(v)
 		return nil
+	case knowledgesource.FieldRevision:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRevision(v)
+		return nil
+	case knowledgesource.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
 	}
 	return fmt.Errorf("unknown KnowledgeSource numeric field %s", name)
 }
@@ -7128,6 +7411,9 @@ func (m *KnowledgeSourceMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(knowledgesource.FieldError) {
 		fields = append(fields, knowledgesource.FieldError)
+	}
+	if m.FieldCleared(knowledgesource.FieldLeaseUntil) {
+		fields = append(fields, knowledgesource.FieldLeaseUntil)
 	}
 	return fields
 }
@@ -7154,6 +7440,9 @@ func (m *KnowledgeSourceMutation) ClearField(name string) error {
 		return nil
 	case knowledgesource.FieldError:
 		m.ClearError()
+		return nil
+	case knowledgesource.FieldLeaseUntil:
+		m.ClearLeaseUntil()
 		return nil
 	}
 	return fmt.Errorf("unknown KnowledgeSource nullable field %s", name)
@@ -7201,6 +7490,18 @@ func (m *KnowledgeSourceMutation) ResetField(name string) error {
 		return nil
 	case knowledgesource.FieldChunkCount:
 		m.ResetChunkCount()
+		return nil
+	case knowledgesource.FieldRevision:
+		m.ResetRevision()
+		return nil
+	case knowledgesource.FieldNeedsEmbedding:
+		m.ResetNeedsEmbedding()
+		return nil
+	case knowledgesource.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case knowledgesource.FieldLeaseUntil:
+		m.ResetLeaseUntil()
 		return nil
 	}
 	return fmt.Errorf("unknown KnowledgeSource field %s", name)
@@ -7351,6 +7652,11 @@ type MessageMutation struct {
 	attempts            *int
 	addattempts         *int
 	event_time          *time.Time
+	in_reply_to_id      *int
+	addin_reply_to_id   *int
+	bot_handled_at      *time.Time
+	offer_handoff       *bool
+	last_attempt_at     *time.Time
 	clearedFields       map[string]struct{}
 	workspace           *int
 	clearedworkspace    bool
@@ -8206,6 +8512,210 @@ func (m *MessageMutation) ResetEventTime() {
 	delete(m.clearedFields, message.FieldEventTime)
 }
 
+// SetInReplyToID sets the "in_reply_to_id" field.
+func (m *MessageMutation) SetInReplyToID(i int) {
+	m.in_reply_to_id = &i
+	m.addin_reply_to_id = nil
+}
+
+// InReplyToID returns the value of the "in_reply_to_id" field in the mutation.
+func (m *MessageMutation) InReplyToID() (r int, exists bool) {
+	v := m.in_reply_to_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInReplyToID returns the old "in_reply_to_id" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldInReplyToID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInReplyToID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInReplyToID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInReplyToID: %w", err)
+	}
+	return oldValue.InReplyToID, nil
+}
+
+// AddInReplyToID adds i to the "in_reply_to_id" field.
+func (m *MessageMutation) AddInReplyToID(i int) {
+	if m.addin_reply_to_id != nil {
+		*m.addin_reply_to_id += i
+	} else {
+		m.addin_reply_to_id = &i
+	}
+}
+
+// AddedInReplyToID returns the value that was added to the "in_reply_to_id" field in this mutation.
+func (m *MessageMutation) AddedInReplyToID() (r int, exists bool) {
+	v := m.addin_reply_to_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearInReplyToID clears the value of the "in_reply_to_id" field.
+func (m *MessageMutation) ClearInReplyToID() {
+	m.in_reply_to_id = nil
+	m.addin_reply_to_id = nil
+	m.clearedFields[message.FieldInReplyToID] = struct{}{}
+}
+
+// InReplyToIDCleared returns if the "in_reply_to_id" field was cleared in this mutation.
+func (m *MessageMutation) InReplyToIDCleared() bool {
+	_, ok := m.clearedFields[message.FieldInReplyToID]
+	return ok
+}
+
+// ResetInReplyToID resets all changes to the "in_reply_to_id" field.
+func (m *MessageMutation) ResetInReplyToID() {
+	m.in_reply_to_id = nil
+	m.addin_reply_to_id = nil
+	delete(m.clearedFields, message.FieldInReplyToID)
+}
+
+// SetBotHandledAt sets the "bot_handled_at" field.
+func (m *MessageMutation) SetBotHandledAt(t time.Time) {
+	m.bot_handled_at = &t
+}
+
+// BotHandledAt returns the value of the "bot_handled_at" field in the mutation.
+func (m *MessageMutation) BotHandledAt() (r time.Time, exists bool) {
+	v := m.bot_handled_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBotHandledAt returns the old "bot_handled_at" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldBotHandledAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBotHandledAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBotHandledAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBotHandledAt: %w", err)
+	}
+	return oldValue.BotHandledAt, nil
+}
+
+// ClearBotHandledAt clears the value of the "bot_handled_at" field.
+func (m *MessageMutation) ClearBotHandledAt() {
+	m.bot_handled_at = nil
+	m.clearedFields[message.FieldBotHandledAt] = struct{}{}
+}
+
+// BotHandledAtCleared returns if the "bot_handled_at" field was cleared in this mutation.
+func (m *MessageMutation) BotHandledAtCleared() bool {
+	_, ok := m.clearedFields[message.FieldBotHandledAt]
+	return ok
+}
+
+// ResetBotHandledAt resets all changes to the "bot_handled_at" field.
+func (m *MessageMutation) ResetBotHandledAt() {
+	m.bot_handled_at = nil
+	delete(m.clearedFields, message.FieldBotHandledAt)
+}
+
+// SetOfferHandoff sets the "offer_handoff" field.
+func (m *MessageMutation) SetOfferHandoff(b bool) {
+	m.offer_handoff = &b
+}
+
+// OfferHandoff returns the value of the "offer_handoff" field in the mutation.
+func (m *MessageMutation) OfferHandoff() (r bool, exists bool) {
+	v := m.offer_handoff
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOfferHandoff returns the old "offer_handoff" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldOfferHandoff(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOfferHandoff is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOfferHandoff requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOfferHandoff: %w", err)
+	}
+	return oldValue.OfferHandoff, nil
+}
+
+// ResetOfferHandoff resets all changes to the "offer_handoff" field.
+func (m *MessageMutation) ResetOfferHandoff() {
+	m.offer_handoff = nil
+}
+
+// SetLastAttemptAt sets the "last_attempt_at" field.
+func (m *MessageMutation) SetLastAttemptAt(t time.Time) {
+	m.last_attempt_at = &t
+}
+
+// LastAttemptAt returns the value of the "last_attempt_at" field in the mutation.
+func (m *MessageMutation) LastAttemptAt() (r time.Time, exists bool) {
+	v := m.last_attempt_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastAttemptAt returns the old "last_attempt_at" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldLastAttemptAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastAttemptAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastAttemptAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastAttemptAt: %w", err)
+	}
+	return oldValue.LastAttemptAt, nil
+}
+
+// ClearLastAttemptAt clears the value of the "last_attempt_at" field.
+func (m *MessageMutation) ClearLastAttemptAt() {
+	m.last_attempt_at = nil
+	m.clearedFields[message.FieldLastAttemptAt] = struct{}{}
+}
+
+// LastAttemptAtCleared returns if the "last_attempt_at" field was cleared in this mutation.
+func (m *MessageMutation) LastAttemptAtCleared() bool {
+	_, ok := m.clearedFields[message.FieldLastAttemptAt]
+	return ok
+}
+
+// ResetLastAttemptAt resets all changes to the "last_attempt_at" field.
+func (m *MessageMutation) ResetLastAttemptAt() {
+	m.last_attempt_at = nil
+	delete(m.clearedFields, message.FieldLastAttemptAt)
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *MessageMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -8294,7 +8804,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 21)
 	if m.workspace != nil {
 		fields = append(fields, message.FieldWorkspaceID)
 	}
@@ -8346,6 +8856,18 @@ func (m *MessageMutation) Fields() []string {
 	if m.event_time != nil {
 		fields = append(fields, message.FieldEventTime)
 	}
+	if m.in_reply_to_id != nil {
+		fields = append(fields, message.FieldInReplyToID)
+	}
+	if m.bot_handled_at != nil {
+		fields = append(fields, message.FieldBotHandledAt)
+	}
+	if m.offer_handoff != nil {
+		fields = append(fields, message.FieldOfferHandoff)
+	}
+	if m.last_attempt_at != nil {
+		fields = append(fields, message.FieldLastAttemptAt)
+	}
 	return fields
 }
 
@@ -8388,6 +8910,14 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.Attempts()
 	case message.FieldEventTime:
 		return m.EventTime()
+	case message.FieldInReplyToID:
+		return m.InReplyToID()
+	case message.FieldBotHandledAt:
+		return m.BotHandledAt()
+	case message.FieldOfferHandoff:
+		return m.OfferHandoff()
+	case message.FieldLastAttemptAt:
+		return m.LastAttemptAt()
 	}
 	return nil, false
 }
@@ -8431,6 +8961,14 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldAttempts(ctx)
 	case message.FieldEventTime:
 		return m.OldEventTime(ctx)
+	case message.FieldInReplyToID:
+		return m.OldInReplyToID(ctx)
+	case message.FieldBotHandledAt:
+		return m.OldBotHandledAt(ctx)
+	case message.FieldOfferHandoff:
+		return m.OldOfferHandoff(ctx)
+	case message.FieldLastAttemptAt:
+		return m.OldLastAttemptAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Message field %s", name)
 }
@@ -8559,6 +9097,34 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetEventTime(v)
 		return nil
+	case message.FieldInReplyToID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInReplyToID(v)
+		return nil
+	case message.FieldBotHandledAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBotHandledAt(v)
+		return nil
+	case message.FieldOfferHandoff:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOfferHandoff(v)
+		return nil
+	case message.FieldLastAttemptAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastAttemptAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)
 }
@@ -8573,6 +9139,9 @@ func (m *MessageMutation) AddedFields() []string {
 	if m.addattempts != nil {
 		fields = append(fields, message.FieldAttempts)
 	}
+	if m.addin_reply_to_id != nil {
+		fields = append(fields, message.FieldInReplyToID)
+	}
 	return fields
 }
 
@@ -8585,6 +9154,8 @@ func (m *MessageMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedChannelID()
 	case message.FieldAttempts:
 		return m.AddedAttempts()
+	case message.FieldInReplyToID:
+		return m.AddedInReplyToID()
 	}
 	return nil, false
 }
@@ -8608,6 +9179,13 @@ func (m *MessageMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddAttempts(v)
 		return nil
+	case message.FieldInReplyToID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddInReplyToID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Message numeric field %s", name)
 }
@@ -8630,6 +9208,15 @@ func (m *MessageMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(message.FieldEventTime) {
 		fields = append(fields, message.FieldEventTime)
+	}
+	if m.FieldCleared(message.FieldInReplyToID) {
+		fields = append(fields, message.FieldInReplyToID)
+	}
+	if m.FieldCleared(message.FieldBotHandledAt) {
+		fields = append(fields, message.FieldBotHandledAt)
+	}
+	if m.FieldCleared(message.FieldLastAttemptAt) {
+		fields = append(fields, message.FieldLastAttemptAt)
 	}
 	return fields
 }
@@ -8659,6 +9246,15 @@ func (m *MessageMutation) ClearField(name string) error {
 		return nil
 	case message.FieldEventTime:
 		m.ClearEventTime()
+		return nil
+	case message.FieldInReplyToID:
+		m.ClearInReplyToID()
+		return nil
+	case message.FieldBotHandledAt:
+		m.ClearBotHandledAt()
+		return nil
+	case message.FieldLastAttemptAt:
+		m.ClearLastAttemptAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Message nullable field %s", name)
@@ -8718,6 +9314,18 @@ func (m *MessageMutation) ResetField(name string) error {
 		return nil
 	case message.FieldEventTime:
 		m.ResetEventTime()
+		return nil
+	case message.FieldInReplyToID:
+		m.ResetInReplyToID()
+		return nil
+	case message.FieldBotHandledAt:
+		m.ResetBotHandledAt()
+		return nil
+	case message.FieldOfferHandoff:
+		m.ResetOfferHandoff()
+		return nil
+	case message.FieldLastAttemptAt:
+		m.ResetLastAttemptAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)
@@ -8818,31 +9426,36 @@ func (m *MessageMutation) ResetEdge(name string) error {
 // MessengerChannelMutation represents an operation that mutates the MessengerChannel nodes in the graph.
 type MessengerChannelMutation struct {
 	config
-	op               Op
-	typ              string
-	id               *int
-	created_at       *time.Time
-	updated_at       *time.Time
-	webhook_key      *string
-	verify_token     *string
-	status           *messengerchannel.Status
-	verified_at      *time.Time
-	page_id          *string
-	page_name        *string
-	page_token_enc   *[]byte
-	app_secret_enc   *[]byte
-	last_event_at    *time.Time
-	last_error       *string
-	token_checked_at *time.Time
-	removed_at       *time.Time
-	clearedFields    map[string]struct{}
-	workspace        *int
-	clearedworkspace bool
-	agent            *int
-	clearedagent     bool
-	done             bool
-	oldValue         func(context.Context) (*MessengerChannel, error)
-	predicates       []predicate.MessengerChannel
+	op                      Op
+	typ                     string
+	id                      *int
+	created_at              *time.Time
+	updated_at              *time.Time
+	webhook_key             *string
+	verify_token            *string
+	status                  *messengerchannel.Status
+	verified_at             *time.Time
+	page_id                 *string
+	page_name               *string
+	page_token_enc          *[]byte
+	app_secret_enc          *[]byte
+	last_event_at           *time.Time
+	last_error              *string
+	token_checked_at        *time.Time
+	removed_at              *time.Time
+	app_id                  *string
+	subscribed_fields       *[]string
+	appendsubscribed_fields []string
+	token_error             *string
+	last_send_error         *string
+	clearedFields           map[string]struct{}
+	workspace               *int
+	clearedworkspace        bool
+	agent                   *int
+	clearedagent            bool
+	done                    bool
+	oldValue                func(context.Context) (*MessengerChannel, error)
+	predicates              []predicate.MessengerChannel
 }
 
 var _ ent.Mutation = (*MessengerChannelMutation)(nil)
@@ -9636,6 +10249,218 @@ func (m *MessengerChannelMutation) ResetRemovedAt() {
 	delete(m.clearedFields, messengerchannel.FieldRemovedAt)
 }
 
+// SetAppID sets the "app_id" field.
+func (m *MessengerChannelMutation) SetAppID(s string) {
+	m.app_id = &s
+}
+
+// AppID returns the value of the "app_id" field in the mutation.
+func (m *MessengerChannelMutation) AppID() (r string, exists bool) {
+	v := m.app_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppID returns the old "app_id" field's value of the MessengerChannel entity.
+// If the MessengerChannel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessengerChannelMutation) OldAppID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppID: %w", err)
+	}
+	return oldValue.AppID, nil
+}
+
+// ClearAppID clears the value of the "app_id" field.
+func (m *MessengerChannelMutation) ClearAppID() {
+	m.app_id = nil
+	m.clearedFields[messengerchannel.FieldAppID] = struct{}{}
+}
+
+// AppIDCleared returns if the "app_id" field was cleared in this mutation.
+func (m *MessengerChannelMutation) AppIDCleared() bool {
+	_, ok := m.clearedFields[messengerchannel.FieldAppID]
+	return ok
+}
+
+// ResetAppID resets all changes to the "app_id" field.
+func (m *MessengerChannelMutation) ResetAppID() {
+	m.app_id = nil
+	delete(m.clearedFields, messengerchannel.FieldAppID)
+}
+
+// SetSubscribedFields sets the "subscribed_fields" field.
+func (m *MessengerChannelMutation) SetSubscribedFields(s []string) {
+	m.subscribed_fields = &s
+	m.appendsubscribed_fields = nil
+}
+
+// SubscribedFields returns the value of the "subscribed_fields" field in the mutation.
+func (m *MessengerChannelMutation) SubscribedFields() (r []string, exists bool) {
+	v := m.subscribed_fields
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubscribedFields returns the old "subscribed_fields" field's value of the MessengerChannel entity.
+// If the MessengerChannel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessengerChannelMutation) OldSubscribedFields(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubscribedFields is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubscribedFields requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubscribedFields: %w", err)
+	}
+	return oldValue.SubscribedFields, nil
+}
+
+// AppendSubscribedFields adds s to the "subscribed_fields" field.
+func (m *MessengerChannelMutation) AppendSubscribedFields(s []string) {
+	m.appendsubscribed_fields = append(m.appendsubscribed_fields, s...)
+}
+
+// AppendedSubscribedFields returns the list of values that were appended to the "subscribed_fields" field in this mutation.
+func (m *MessengerChannelMutation) AppendedSubscribedFields() ([]string, bool) {
+	if len(m.appendsubscribed_fields) == 0 {
+		return nil, false
+	}
+	return m.appendsubscribed_fields, true
+}
+
+// ClearSubscribedFields clears the value of the "subscribed_fields" field.
+func (m *MessengerChannelMutation) ClearSubscribedFields() {
+	m.subscribed_fields = nil
+	m.appendsubscribed_fields = nil
+	m.clearedFields[messengerchannel.FieldSubscribedFields] = struct{}{}
+}
+
+// SubscribedFieldsCleared returns if the "subscribed_fields" field was cleared in this mutation.
+func (m *MessengerChannelMutation) SubscribedFieldsCleared() bool {
+	_, ok := m.clearedFields[messengerchannel.FieldSubscribedFields]
+	return ok
+}
+
+// ResetSubscribedFields resets all changes to the "subscribed_fields" field.
+func (m *MessengerChannelMutation) ResetSubscribedFields() {
+	m.subscribed_fields = nil
+	m.appendsubscribed_fields = nil
+	delete(m.clearedFields, messengerchannel.FieldSubscribedFields)
+}
+
+// SetTokenError sets the "token_error" field.
+func (m *MessengerChannelMutation) SetTokenError(s string) {
+	m.token_error = &s
+}
+
+// TokenError returns the value of the "token_error" field in the mutation.
+func (m *MessengerChannelMutation) TokenError() (r string, exists bool) {
+	v := m.token_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTokenError returns the old "token_error" field's value of the MessengerChannel entity.
+// If the MessengerChannel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessengerChannelMutation) OldTokenError(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTokenError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTokenError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTokenError: %w", err)
+	}
+	return oldValue.TokenError, nil
+}
+
+// ClearTokenError clears the value of the "token_error" field.
+func (m *MessengerChannelMutation) ClearTokenError() {
+	m.token_error = nil
+	m.clearedFields[messengerchannel.FieldTokenError] = struct{}{}
+}
+
+// TokenErrorCleared returns if the "token_error" field was cleared in this mutation.
+func (m *MessengerChannelMutation) TokenErrorCleared() bool {
+	_, ok := m.clearedFields[messengerchannel.FieldTokenError]
+	return ok
+}
+
+// ResetTokenError resets all changes to the "token_error" field.
+func (m *MessengerChannelMutation) ResetTokenError() {
+	m.token_error = nil
+	delete(m.clearedFields, messengerchannel.FieldTokenError)
+}
+
+// SetLastSendError sets the "last_send_error" field.
+func (m *MessengerChannelMutation) SetLastSendError(s string) {
+	m.last_send_error = &s
+}
+
+// LastSendError returns the value of the "last_send_error" field in the mutation.
+func (m *MessengerChannelMutation) LastSendError() (r string, exists bool) {
+	v := m.last_send_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastSendError returns the old "last_send_error" field's value of the MessengerChannel entity.
+// If the MessengerChannel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessengerChannelMutation) OldLastSendError(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastSendError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastSendError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastSendError: %w", err)
+	}
+	return oldValue.LastSendError, nil
+}
+
+// ClearLastSendError clears the value of the "last_send_error" field.
+func (m *MessengerChannelMutation) ClearLastSendError() {
+	m.last_send_error = nil
+	m.clearedFields[messengerchannel.FieldLastSendError] = struct{}{}
+}
+
+// LastSendErrorCleared returns if the "last_send_error" field was cleared in this mutation.
+func (m *MessengerChannelMutation) LastSendErrorCleared() bool {
+	_, ok := m.clearedFields[messengerchannel.FieldLastSendError]
+	return ok
+}
+
+// ResetLastSendError resets all changes to the "last_send_error" field.
+func (m *MessengerChannelMutation) ResetLastSendError() {
+	m.last_send_error = nil
+	delete(m.clearedFields, messengerchannel.FieldLastSendError)
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *MessengerChannelMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -9724,7 +10549,7 @@ func (m *MessengerChannelMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessengerChannelMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 20)
 	if m.workspace != nil {
 		fields = append(fields, messengerchannel.FieldWorkspaceID)
 	}
@@ -9773,6 +10598,18 @@ func (m *MessengerChannelMutation) Fields() []string {
 	if m.removed_at != nil {
 		fields = append(fields, messengerchannel.FieldRemovedAt)
 	}
+	if m.app_id != nil {
+		fields = append(fields, messengerchannel.FieldAppID)
+	}
+	if m.subscribed_fields != nil {
+		fields = append(fields, messengerchannel.FieldSubscribedFields)
+	}
+	if m.token_error != nil {
+		fields = append(fields, messengerchannel.FieldTokenError)
+	}
+	if m.last_send_error != nil {
+		fields = append(fields, messengerchannel.FieldLastSendError)
+	}
 	return fields
 }
 
@@ -9813,6 +10650,14 @@ func (m *MessengerChannelMutation) Field(name string) (ent.Value, bool) {
 		return m.TokenCheckedAt()
 	case messengerchannel.FieldRemovedAt:
 		return m.RemovedAt()
+	case messengerchannel.FieldAppID:
+		return m.AppID()
+	case messengerchannel.FieldSubscribedFields:
+		return m.SubscribedFields()
+	case messengerchannel.FieldTokenError:
+		return m.TokenError()
+	case messengerchannel.FieldLastSendError:
+		return m.LastSendError()
 	}
 	return nil, false
 }
@@ -9854,6 +10699,14 @@ func (m *MessengerChannelMutation) OldField(ctx context.Context, name string) (e
 		return m.OldTokenCheckedAt(ctx)
 	case messengerchannel.FieldRemovedAt:
 		return m.OldRemovedAt(ctx)
+	case messengerchannel.FieldAppID:
+		return m.OldAppID(ctx)
+	case messengerchannel.FieldSubscribedFields:
+		return m.OldSubscribedFields(ctx)
+	case messengerchannel.FieldTokenError:
+		return m.OldTokenError(ctx)
+	case messengerchannel.FieldLastSendError:
+		return m.OldLastSendError(ctx)
 	}
 	return nil, fmt.Errorf("unknown MessengerChannel field %s", name)
 }
@@ -9975,6 +10828,34 @@ func (m *MessengerChannelMutation) SetField(name string, value ent.Value) error 
 		}
 		m.SetRemovedAt(v)
 		return nil
+	case messengerchannel.FieldAppID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppID(v)
+		return nil
+	case messengerchannel.FieldSubscribedFields:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubscribedFields(v)
+		return nil
+	case messengerchannel.FieldTokenError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTokenError(v)
+		return nil
+	case messengerchannel.FieldLastSendError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastSendError(v)
+		return nil
 	}
 	return fmt.Errorf("unknown MessengerChannel field %s", name)
 }
@@ -10035,6 +10916,18 @@ func (m *MessengerChannelMutation) ClearedFields() []string {
 	if m.FieldCleared(messengerchannel.FieldRemovedAt) {
 		fields = append(fields, messengerchannel.FieldRemovedAt)
 	}
+	if m.FieldCleared(messengerchannel.FieldAppID) {
+		fields = append(fields, messengerchannel.FieldAppID)
+	}
+	if m.FieldCleared(messengerchannel.FieldSubscribedFields) {
+		fields = append(fields, messengerchannel.FieldSubscribedFields)
+	}
+	if m.FieldCleared(messengerchannel.FieldTokenError) {
+		fields = append(fields, messengerchannel.FieldTokenError)
+	}
+	if m.FieldCleared(messengerchannel.FieldLastSendError) {
+		fields = append(fields, messengerchannel.FieldLastSendError)
+	}
 	return fields
 }
 
@@ -10075,6 +10968,18 @@ func (m *MessengerChannelMutation) ClearField(name string) error {
 		return nil
 	case messengerchannel.FieldRemovedAt:
 		m.ClearRemovedAt()
+		return nil
+	case messengerchannel.FieldAppID:
+		m.ClearAppID()
+		return nil
+	case messengerchannel.FieldSubscribedFields:
+		m.ClearSubscribedFields()
+		return nil
+	case messengerchannel.FieldTokenError:
+		m.ClearTokenError()
+		return nil
+	case messengerchannel.FieldLastSendError:
+		m.ClearLastSendError()
 		return nil
 	}
 	return fmt.Errorf("unknown MessengerChannel nullable field %s", name)
@@ -10131,6 +11036,18 @@ func (m *MessengerChannelMutation) ResetField(name string) error {
 		return nil
 	case messengerchannel.FieldRemovedAt:
 		m.ResetRemovedAt()
+		return nil
+	case messengerchannel.FieldAppID:
+		m.ResetAppID()
+		return nil
+	case messengerchannel.FieldSubscribedFields:
+		m.ResetSubscribedFields()
+		return nil
+	case messengerchannel.FieldTokenError:
+		m.ResetTokenError()
+		return nil
+	case messengerchannel.FieldLastSendError:
+		m.ResetLastSendError()
 		return nil
 	}
 	return fmt.Errorf("unknown MessengerChannel field %s", name)

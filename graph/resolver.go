@@ -12,30 +12,31 @@ import (
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/graph/generated"
 	"github.com/seachat/seachat/internal/auth"
+	"github.com/seachat/seachat/internal/channel"
 )
 
 // Resolver is the root resolver and the only place dependencies are injected.
 type Resolver struct {
-	client    *ent.Client
-	auth      *auth.Service
-	publicURL string
-	logger    *slog.Logger
+	client   *ent.Client
+	auth     *auth.Service
+	channels *channel.Service
+	logger   *slog.Logger
 }
 
 // Deps are what the resolvers need.
 type Deps struct {
-	Client    *ent.Client
-	Auth      *auth.Service
-	PublicURL string // base of callback URLs, without a trailing slash
-	Logger    *slog.Logger
+	Client   *ent.Client
+	Auth     *auth.Service
+	Channels *channel.Service
+	Logger   *slog.Logger
 }
 
 // NewSchema returns the executable schema.
 func NewSchema(d Deps) graphql.ExecutableSchema {
 	return generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{
-		client:    d.Client,
-		auth:      d.Auth,
-		publicURL: d.PublicURL,
-		logger:    d.Logger,
+		client:   d.Client,
+		auth:     d.Auth,
+		channels: d.Channels,
+		logger:   d.Logger,
 	}})
 }

@@ -36,11 +36,6 @@ func (r *messageResolver) Citations(ctx context.Context, obj *ent.Message) ([]*m
 	return r.citations(ctx, obj.Citations)
 }
 
-// CallbackURL is the resolver for the callbackUrl field.
-func (r *messengerChannelResolver) CallbackURL(ctx context.Context, obj *ent.MessengerChannel) (string, error) {
-	return r.publicURL + "/webhooks/messenger/" + obj.WebhookKey, nil
-}
-
 // CreateWorkspace is the resolver for the createWorkspace field.
 func (r *mutationResolver) CreateWorkspace(ctx context.Context, name string) (*model.CreateWorkspacePayload, error) {
 	ws, token, err := r.auth.CreateWorkspace(ctx, name)

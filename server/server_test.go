@@ -18,12 +18,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/seachat/seachat/graph"
-	"github.com/seachat/seachat/internal/auth"
+	"github.com/seachat/seachat/internal/app"
 	"github.com/seachat/seachat/internal/config"
+	"github.com/seachat/seachat/internal/secret"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/store/storetest"
-	"github.com/seachat/seachat/server"
 )
 
 const adminToken = "sct_test_admin_token"
@@ -34,40 +33,29 @@ type env struct {
 	url string
 	st  *store.Store
 	log *bytes.Buffer
+	app *app.App
 }
 
-func newEnv(t *testing.T, st *store.Store) *env {
+func newEnv(t *testing.T, st *store.Store, settings ...string) *env {
 	t.Helper()
-	cfg, err := config.Load(func(k string) string {
-		if k == "SEACHAT_ADMIN_TOKEN" {
-			return adminToken
-		}
-		if k == "DATABASE_URL" {
-			return "sqlite://unused.db"
-		}
-		return ""
-	})
+	vars := map[string]string{"SEACHAT_ADMIN_TOKEN": adminToken, "DATABASE_URL": "sqlite://unused.db"}
+	for i := 0; i+1 < len(settings); i += 2 {
+		vars[settings[i]] = settings[i+1]
+	}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
 	require.NoError(t, err)
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	authSvc := auth.New(st.Client, logger, time.Now)
-	_, err = authSvc.EnsureAdmin(context.Background(), adminToken)
+	box, err := secret.New(bytes.Repeat([]byte{1}, secret.KeySize))
 	require.NoError(t, err)
-	srv := server.New(server.Options{
-		Config:   cfg,
-		Client:   st.Client,
-		Ready:    st,
-		Auth:     authSvc,
-		Registry: prometheus.NewRegistry(),
-		Logger:   logger,
-		Schema:   graph.NewSchema(graph.Deps{Client: st.Client, Auth: authSvc, PublicURL: cfg.PublicURL, Logger: logger}),
-	})
-	hs := httptest.NewServer(srv)
+	a, err := app.New(context.Background(), cfg, st, box, prometheus.NewRegistry(), logger)
+	require.NoError(t, err)
+	hs := httptest.NewServer(a.Server)
 	t.Cleanup(func() {
-		srv.CloseWebsockets()
+		a.Server.CloseWebsockets()
 		hs.Close()
 	})
-	return &env{t: t, url: hs.URL, st: st, log: logs}
+	return &env{t: t, url: hs.URL, st: st, log: logs, app: a}
 }
 
 type gqlError struct {

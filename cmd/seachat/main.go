@@ -20,13 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/seachat/seachat/graph"
-	"github.com/seachat/seachat/internal/auth"
+	"github.com/seachat/seachat/internal/app"
 	"github.com/seachat/seachat/internal/config"
 	"github.com/seachat/seachat/internal/requestid"
 	"github.com/seachat/seachat/internal/secret"
 	"github.com/seachat/seachat/internal/store"
-	"github.com/seachat/seachat/server"
 )
 
 func main() {
@@ -60,7 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 }
 
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer) error {
-	if _, err := secretBox(cfg, logger); err != nil {
+	box, err := secretBox(cfg, logger)
+	if err != nil {
 		return err
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
@@ -69,40 +68,24 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout i
 	}
 	defer st.Close()
 
-	authSvc := auth.New(st.Client, logger, time.Now)
-	adminToken, err := authSvc.EnsureAdmin(ctx, cfg.AdminToken)
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a, err := app.New(ctx, cfg, st, box, registry, logger)
 	if err != nil {
 		return err
 	}
-
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := server.New(server.Options{
-		Config:   cfg,
-		Client:   st.Client,
-		Ready:    st,
-		Auth:     authSvc,
-		Registry: registry,
-		Logger:   logger,
-		Schema: graph.NewSchema(graph.Deps{
-			Client:    st.Client,
-			Auth:      authSvc,
-			PublicURL: cfg.PublicURL,
-			Logger:    logger,
-		}),
-	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("SEACHAT_ADDR: %w", err)
 	}
 	httpSrv := &http.Server{
-		Handler:           srv,
+		Handler:           a.Server,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	httpSrv.RegisterOnShutdown(srv.CloseWebsockets)
+	httpSrv.RegisterOnShutdown(a.Server.CloseWebsockets)
 
 	local := "http://" + ln.Addr().String()
 	dbKind := "SQLite " + cfg.SQLitePath()
@@ -111,28 +94,44 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout i
 	}
 	logger.Info("seachat is serving", "addr", ln.Addr().String(), "database", dbKind, "public_url", cfg.PublicURL)
 	fmt.Fprintf(stdout, "\nSeaChat is running.\n  GraphQL playground: %s/\n  GraphQL endpoint:   %s/graphql\n", local, local)
-	if adminToken != "" {
+	if a.AdminToken != "" {
 		// Shown once, on the first start: only its hash is stored.
-		fmt.Fprintf(stdout, "  Admin token (shown once, keep it safe): %s\n", adminToken)
+		fmt.Fprintf(stdout, "  Admin token (shown once, keep it safe): %s\n", a.AdminToken)
 		fmt.Fprintln(stdout, `  In the playground, open Headers and paste: {"Authorization": "Bearer <the admin token>"}`)
 	}
 	fmt.Fprintln(stdout)
 
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	workersDone := make(chan struct{})
+	go func() {
+		a.RunWorkers(workCtx)
+		close(workersDone)
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	select {
-	case err := <-errc:
-		return err
+	case err = <-errc:
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("draining connections: %w", err)
+	if serr := httpSrv.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = fmt.Errorf("draining connections: %w", serr)
+	}
+	// Workers stop after the last request is served, so nothing accepted is
+	// left half done by a worker that quit first.
+	stopWork()
+	select {
+	case <-workersDone:
+	case <-shutdownCtx.Done():
+		logger.Warn("background workers did not stop in time")
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
 	}
 	logger.Info("stopped")
-	return nil
+	return err
 }
 
 // secretBox returns the box that encrypts page tokens and app secrets. On

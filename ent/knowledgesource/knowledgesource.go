@@ -44,6 +44,14 @@ const (
 	FieldError = "error"
 	// FieldChunkCount holds the string denoting the chunk_count field in the database.
 	FieldChunkCount = "chunk_count"
+	// FieldRevision holds the string denoting the revision field in the database.
+	FieldRevision = "revision"
+	// FieldNeedsEmbedding holds the string denoting the needs_embedding field in the database.
+	FieldNeedsEmbedding = "needs_embedding"
+	// FieldAttempts holds the string denoting the attempts field in the database.
+	FieldAttempts = "attempts"
+	// FieldLeaseUntil holds the string denoting the lease_until field in the database.
+	FieldLeaseUntil = "lease_until"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// EdgeAgent holds the string denoting the agent edge name in mutations.
@@ -91,6 +99,10 @@ var Columns = []string{
 	FieldStatus,
 	FieldError,
 	FieldChunkCount,
+	FieldRevision,
+	FieldNeedsEmbedding,
+	FieldAttempts,
+	FieldLeaseUntil,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -123,6 +135,12 @@ var (
 	DefaultBytes int
 	// DefaultChunkCount holds the default value on creation for the "chunk_count" field.
 	DefaultChunkCount int
+	// DefaultRevision holds the default value on creation for the "revision" field.
+	DefaultRevision int
+	// DefaultNeedsEmbedding holds the default value on creation for the "needs_embedding" field.
+	DefaultNeedsEmbedding bool
+	// DefaultAttempts holds the default value on creation for the "attempts" field.
+	DefaultAttempts int
 )
 
 // Kind defines the type for the "kind" enum field.
@@ -243,6 +261,26 @@ func ByError(opts ...sql.OrderTermOption) OrderOption {
 // ByChunkCount orders the results by the chunk_count field.
 func ByChunkCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldChunkCount, opts...).ToFunc()
+}
+
+// ByRevision orders the results by the revision field.
+func ByRevision(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRevision, opts...).ToFunc()
+}
+
+// ByNeedsEmbedding orders the results by the needs_embedding field.
+func ByNeedsEmbedding(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldNeedsEmbedding, opts...).ToFunc()
+}
+
+// ByAttempts orders the results by the attempts field.
+func ByAttempts(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAttempts, opts...).ToFunc()
+}
+
+// ByLeaseUntil orders the results by the lease_until field.
+func ByLeaseUntil(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLeaseUntil, opts...).ToFunc()
 }
 
 // ByWorkspaceField orders the results by workspace field.

@@ -110,6 +110,26 @@ func ChunkCount(v int) predicate.KnowledgeSource {
 	return predicate.KnowledgeSource(sql.FieldEQ(FieldChunkCount, v))
 }
 
+// Revision applies equality check predicate on the "revision" field. It's identical to RevisionEQ.
+func Revision(v int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldEQ(FieldRevision, v))
+}
+
+// NeedsEmbedding applies equality check predicate on the "needs_embedding" field. It's identical to NeedsEmbeddingEQ.
+func NeedsEmbedding(v bool) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldEQ(FieldNeedsEmbedding, v))
+}
+
+// Attempts applies equality check predicate on the "attempts" field. It's identical to AttemptsEQ.
+func Attempts(v int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldEQ(FieldAttempts, v))
+}
+
+// LeaseUntil applies equality check predicate on the "lease_until" field. It's identical to LeaseUntilEQ.
+func LeaseUntil(v time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldEQ(FieldLeaseUntil, v))
+}
+
 // WorkspaceIDEQ applies the EQ predicate on the "workspace_id" field.
 func WorkspaceIDEQ(v int) predicate.KnowledgeSource {
 	return predicate.KnowledgeSource(sql.FieldEQ(FieldWorkspaceID, v))
@@ -688,6 +708,146 @@ func ChunkCountLT(v int) predicate.KnowledgeSource {
 // ChunkCountLTE applies the LTE predicate on the "chunk_count" field.
 func ChunkCountLTE(v int) predicate.KnowledgeSource {
 	return predicate.KnowledgeSource(sql.FieldLTE(FieldChunkCount, v))
+}
+
+// RevisionEQ applies the EQ predicate on the "revision" field.
+func RevisionEQ(v int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldEQ(FieldRevision, v))
+}
+
+// RevisionNEQ applies the NEQ predicate on the "revision" field.
+func RevisionNEQ(v int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldNEQ(FieldRevision, v))
+}
+
+// RevisionIn applies the In predicate on the "revision" field.
+func RevisionIn(vs ...int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldIn(FieldRevision, vs...))
+}
+
+// RevisionNotIn applies the NotIn predicate on the "revision" field.
+func RevisionNotIn(vs ...int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldNotIn(FieldRevision, vs...))
+}
+
+// RevisionGT applies the GT predicate on the "revision" field.
+func RevisionGT(v int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldGT(FieldRevision, v))
+}
+
+// RevisionGTE applies the GTE predicate on the "revision" field.
+func RevisionGTE(v int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldGTE(FieldRevision, v))
+}
+
+// RevisionLT applies the LT predicate on the "revision" field.
+func RevisionLT(v int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldLT(FieldRevision, v))
+}
+
+// RevisionLTE applies the LTE predicate on the "revision" field.
+func RevisionLTE(v int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldLTE(FieldRevision, v))
+}
+
+// NeedsEmbeddingEQ applies the EQ predicate on the "needs_embedding" field.
+func NeedsEmbeddingEQ(v bool) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldEQ(FieldNeedsEmbedding, v))
+}
+
+// NeedsEmbeddingNEQ applies the NEQ predicate on the "needs_embedding" field.
+func NeedsEmbeddingNEQ(v bool) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldNEQ(FieldNeedsEmbedding, v))
+}
+
+// AttemptsEQ applies the EQ predicate on the "attempts" field.
+func AttemptsEQ(v int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldEQ(FieldAttempts, v))
+}
+
+// AttemptsNEQ applies the NEQ predicate on the "attempts" field.
+func AttemptsNEQ(v int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldNEQ(FieldAttempts, v))
+}
+
+// AttemptsIn applies the In predicate on the "attempts" field.
+func AttemptsIn(vs ...int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldIn(FieldAttempts, vs...))
+}
+
+// AttemptsNotIn applies the NotIn predicate on the "attempts" field.
+func AttemptsNotIn(vs ...int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldNotIn(FieldAttempts, vs...))
+}
+
+// AttemptsGT applies the GT predicate on the "attempts" field.
+func AttemptsGT(v int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldGT(FieldAttempts, v))
+}
+
+// AttemptsGTE applies the GTE predicate on the "attempts" field.
+func AttemptsGTE(v int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldGTE(FieldAttempts, v))
+}
+
+// AttemptsLT applies the LT predicate on the "attempts" field.
+func AttemptsLT(v int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldLT(FieldAttempts, v))
+}
+
+// AttemptsLTE applies the LTE predicate on the "attempts" field.
+func AttemptsLTE(v int) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldLTE(FieldAttempts, v))
+}
+
+// LeaseUntilEQ applies the EQ predicate on the "lease_until" field.
+func LeaseUntilEQ(v time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldEQ(FieldLeaseUntil, v))
+}
+
+// LeaseUntilNEQ applies the NEQ predicate on the "lease_until" field.
+func LeaseUntilNEQ(v time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldNEQ(FieldLeaseUntil, v))
+}
+
+// LeaseUntilIn applies the In predicate on the "lease_until" field.
+func LeaseUntilIn(vs ...time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldIn(FieldLeaseUntil, vs...))
+}
+
+// LeaseUntilNotIn applies the NotIn predicate on the "lease_until" field.
+func LeaseUntilNotIn(vs ...time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldNotIn(FieldLeaseUntil, vs...))
+}
+
+// LeaseUntilGT applies the GT predicate on the "lease_until" field.
+func LeaseUntilGT(v time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldGT(FieldLeaseUntil, v))
+}
+
+// LeaseUntilGTE applies the GTE predicate on the "lease_until" field.
+func LeaseUntilGTE(v time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldGTE(FieldLeaseUntil, v))
+}
+
+// LeaseUntilLT applies the LT predicate on the "lease_until" field.
+func LeaseUntilLT(v time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldLT(FieldLeaseUntil, v))
+}
+
+// LeaseUntilLTE applies the LTE predicate on the "lease_until" field.
+func LeaseUntilLTE(v time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldLTE(FieldLeaseUntil, v))
+}
+
+// LeaseUntilIsNil applies the IsNil predicate on the "lease_until" field.
+func LeaseUntilIsNil() predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldIsNull(FieldLeaseUntil))
+}
+
+// LeaseUntilNotNil applies the NotNil predicate on the "lease_until" field.
+func LeaseUntilNotNil() predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldNotNull(FieldLeaseUntil))
 }
 
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.

@@ -53,6 +53,14 @@ const (
 	FieldAttempts = "attempts"
 	// FieldEventTime holds the string denoting the event_time field in the database.
 	FieldEventTime = "event_time"
+	// FieldInReplyToID holds the string denoting the in_reply_to_id field in the database.
+	FieldInReplyToID = "in_reply_to_id"
+	// FieldBotHandledAt holds the string denoting the bot_handled_at field in the database.
+	FieldBotHandledAt = "bot_handled_at"
+	// FieldOfferHandoff holds the string denoting the offer_handoff field in the database.
+	FieldOfferHandoff = "offer_handoff"
+	// FieldLastAttemptAt holds the string denoting the last_attempt_at field in the database.
+	FieldLastAttemptAt = "last_attempt_at"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// EdgeConversation holds the string denoting the conversation edge name in mutations.
@@ -95,6 +103,10 @@ var Columns = []string{
 	FieldSentBy,
 	FieldAttempts,
 	FieldEventTime,
+	FieldInReplyToID,
+	FieldBotHandledAt,
+	FieldOfferHandoff,
+	FieldLastAttemptAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -129,6 +141,8 @@ var (
 	DefaultCitations []schematype.Citation
 	// DefaultAttempts holds the default value on creation for the "attempts" field.
 	DefaultAttempts int
+	// DefaultOfferHandoff holds the default value on creation for the "offer_handoff" field.
+	DefaultOfferHandoff bool
 )
 
 // Direction defines the type for the "direction" enum field.
@@ -288,6 +302,26 @@ func ByAttempts(opts ...sql.OrderTermOption) OrderOption {
 // ByEventTime orders the results by the event_time field.
 func ByEventTime(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEventTime, opts...).ToFunc()
+}
+
+// ByInReplyToID orders the results by the in_reply_to_id field.
+func ByInReplyToID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldInReplyToID, opts...).ToFunc()
+}
+
+// ByBotHandledAt orders the results by the bot_handled_at field.
+func ByBotHandledAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBotHandledAt, opts...).ToFunc()
+}
+
+// ByOfferHandoff orders the results by the offer_handoff field.
+func ByOfferHandoff(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOfferHandoff, opts...).ToFunc()
+}
+
+// ByLastAttemptAt orders the results by the last_attempt_at field.
+func ByLastAttemptAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastAttemptAt, opts...).ToFunc()
 }
 
 // ByWorkspaceField orders the results by workspace field.

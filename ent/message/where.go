@@ -115,6 +115,26 @@ func EventTime(v time.Time) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldEventTime, v))
 }
 
+// InReplyToID applies equality check predicate on the "in_reply_to_id" field. It's identical to InReplyToIDEQ.
+func InReplyToID(v int) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldInReplyToID, v))
+}
+
+// BotHandledAt applies equality check predicate on the "bot_handled_at" field. It's identical to BotHandledAtEQ.
+func BotHandledAt(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldBotHandledAt, v))
+}
+
+// OfferHandoff applies equality check predicate on the "offer_handoff" field. It's identical to OfferHandoffEQ.
+func OfferHandoff(v bool) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldOfferHandoff, v))
+}
+
+// LastAttemptAt applies equality check predicate on the "last_attempt_at" field. It's identical to LastAttemptAtEQ.
+func LastAttemptAt(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldLastAttemptAt, v))
+}
+
 // WorkspaceIDEQ applies the EQ predicate on the "workspace_id" field.
 func WorkspaceIDEQ(v int) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldWorkspaceID, v))
@@ -733,6 +753,166 @@ func EventTimeIsNil() predicate.Message {
 // EventTimeNotNil applies the NotNil predicate on the "event_time" field.
 func EventTimeNotNil() predicate.Message {
 	return predicate.Message(sql.FieldNotNull(FieldEventTime))
+}
+
+// InReplyToIDEQ applies the EQ predicate on the "in_reply_to_id" field.
+func InReplyToIDEQ(v int) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldInReplyToID, v))
+}
+
+// InReplyToIDNEQ applies the NEQ predicate on the "in_reply_to_id" field.
+func InReplyToIDNEQ(v int) predicate.Message {
+	return predicate.Message(sql.FieldNEQ(FieldInReplyToID, v))
+}
+
+// InReplyToIDIn applies the In predicate on the "in_reply_to_id" field.
+func InReplyToIDIn(vs ...int) predicate.Message {
+	return predicate.Message(sql.FieldIn(FieldInReplyToID, vs...))
+}
+
+// InReplyToIDNotIn applies the NotIn predicate on the "in_reply_to_id" field.
+func InReplyToIDNotIn(vs ...int) predicate.Message {
+	return predicate.Message(sql.FieldNotIn(FieldInReplyToID, vs...))
+}
+
+// InReplyToIDGT applies the GT predicate on the "in_reply_to_id" field.
+func InReplyToIDGT(v int) predicate.Message {
+	return predicate.Message(sql.FieldGT(FieldInReplyToID, v))
+}
+
+// InReplyToIDGTE applies the GTE predicate on the "in_reply_to_id" field.
+func InReplyToIDGTE(v int) predicate.Message {
+	return predicate.Message(sql.FieldGTE(FieldInReplyToID, v))
+}
+
+// InReplyToIDLT applies the LT predicate on the "in_reply_to_id" field.
+func InReplyToIDLT(v int) predicate.Message {
+	return predicate.Message(sql.FieldLT(FieldInReplyToID, v))
+}
+
+// InReplyToIDLTE applies the LTE predicate on the "in_reply_to_id" field.
+func InReplyToIDLTE(v int) predicate.Message {
+	return predicate.Message(sql.FieldLTE(FieldInReplyToID, v))
+}
+
+// InReplyToIDIsNil applies the IsNil predicate on the "in_reply_to_id" field.
+func InReplyToIDIsNil() predicate.Message {
+	return predicate.Message(sql.FieldIsNull(FieldInReplyToID))
+}
+
+// InReplyToIDNotNil applies the NotNil predicate on the "in_reply_to_id" field.
+func InReplyToIDNotNil() predicate.Message {
+	return predicate.Message(sql.FieldNotNull(FieldInReplyToID))
+}
+
+// BotHandledAtEQ applies the EQ predicate on the "bot_handled_at" field.
+func BotHandledAtEQ(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldBotHandledAt, v))
+}
+
+// BotHandledAtNEQ applies the NEQ predicate on the "bot_handled_at" field.
+func BotHandledAtNEQ(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldNEQ(FieldBotHandledAt, v))
+}
+
+// BotHandledAtIn applies the In predicate on the "bot_handled_at" field.
+func BotHandledAtIn(vs ...time.Time) predicate.Message {
+	return predicate.Message(sql.FieldIn(FieldBotHandledAt, vs...))
+}
+
+// BotHandledAtNotIn applies the NotIn predicate on the "bot_handled_at" field.
+func BotHandledAtNotIn(vs ...time.Time) predicate.Message {
+	return predicate.Message(sql.FieldNotIn(FieldBotHandledAt, vs...))
+}
+
+// BotHandledAtGT applies the GT predicate on the "bot_handled_at" field.
+func BotHandledAtGT(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldGT(FieldBotHandledAt, v))
+}
+
+// BotHandledAtGTE applies the GTE predicate on the "bot_handled_at" field.
+func BotHandledAtGTE(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldGTE(FieldBotHandledAt, v))
+}
+
+// BotHandledAtLT applies the LT predicate on the "bot_handled_at" field.
+func BotHandledAtLT(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldLT(FieldBotHandledAt, v))
+}
+
+// BotHandledAtLTE applies the LTE predicate on the "bot_handled_at" field.
+func BotHandledAtLTE(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldLTE(FieldBotHandledAt, v))
+}
+
+// BotHandledAtIsNil applies the IsNil predicate on the "bot_handled_at" field.
+func BotHandledAtIsNil() predicate.Message {
+	return predicate.Message(sql.FieldIsNull(FieldBotHandledAt))
+}
+
+// BotHandledAtNotNil applies the NotNil predicate on the "bot_handled_at" field.
+func BotHandledAtNotNil() predicate.Message {
+	return predicate.Message(sql.FieldNotNull(FieldBotHandledAt))
+}
+
+// OfferHandoffEQ applies the EQ predicate on the "offer_handoff" field.
+func OfferHandoffEQ(v bool) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldOfferHandoff, v))
+}
+
+// OfferHandoffNEQ applies the NEQ predicate on the "offer_handoff" field.
+func OfferHandoffNEQ(v bool) predicate.Message {
+	return predicate.Message(sql.FieldNEQ(FieldOfferHandoff, v))
+}
+
+// LastAttemptAtEQ applies the EQ predicate on the "last_attempt_at" field.
+func LastAttemptAtEQ(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldLastAttemptAt, v))
+}
+
+// LastAttemptAtNEQ applies the NEQ predicate on the "last_attempt_at" field.
+func LastAttemptAtNEQ(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldNEQ(FieldLastAttemptAt, v))
+}
+
+// LastAttemptAtIn applies the In predicate on the "last_attempt_at" field.
+func LastAttemptAtIn(vs ...time.Time) predicate.Message {
+	return predicate.Message(sql.FieldIn(FieldLastAttemptAt, vs...))
+}
+
+// LastAttemptAtNotIn applies the NotIn predicate on the "last_attempt_at" field.
+func LastAttemptAtNotIn(vs ...time.Time) predicate.Message {
+	return predicate.Message(sql.FieldNotIn(FieldLastAttemptAt, vs...))
+}
+
+// LastAttemptAtGT applies the GT predicate on the "last_attempt_at" field.
+func LastAttemptAtGT(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldGT(FieldLastAttemptAt, v))
+}
+
+// LastAttemptAtGTE applies the GTE predicate on the "last_attempt_at" field.
+func LastAttemptAtGTE(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldGTE(FieldLastAttemptAt, v))
+}
+
+// LastAttemptAtLT applies the LT predicate on the "last_attempt_at" field.
+func LastAttemptAtLT(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldLT(FieldLastAttemptAt, v))
+}
+
+// LastAttemptAtLTE applies the LTE predicate on the "last_attempt_at" field.
+func LastAttemptAtLTE(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldLTE(FieldLastAttemptAt, v))
+}
+
+// LastAttemptAtIsNil applies the IsNil predicate on the "last_attempt_at" field.
+func LastAttemptAtIsNil() predicate.Message {
+	return predicate.Message(sql.FieldIsNull(FieldLastAttemptAt))
+}
+
+// LastAttemptAtNotNil applies the NotNil predicate on the "last_attempt_at" field.
+func LastAttemptAtNotNil() predicate.Message {
+	return predicate.Message(sql.FieldNotNull(FieldLastAttemptAt))
 }
 
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.

@@ -50,6 +50,14 @@ const (
 	FieldTokenCheckedAt = "token_checked_at"
 	// FieldRemovedAt holds the string denoting the removed_at field in the database.
 	FieldRemovedAt = "removed_at"
+	// FieldAppID holds the string denoting the app_id field in the database.
+	FieldAppID = "app_id"
+	// FieldSubscribedFields holds the string denoting the subscribed_fields field in the database.
+	FieldSubscribedFields = "subscribed_fields"
+	// FieldTokenError holds the string denoting the token_error field in the database.
+	FieldTokenError = "token_error"
+	// FieldLastSendError holds the string denoting the last_send_error field in the database.
+	FieldLastSendError = "last_send_error"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// EdgeAgent holds the string denoting the agent edge name in mutations.
@@ -91,6 +99,10 @@ var Columns = []string{
 	FieldLastError,
 	FieldTokenCheckedAt,
 	FieldRemovedAt,
+	FieldAppID,
+	FieldSubscribedFields,
+	FieldTokenError,
+	FieldLastSendError,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -224,6 +236,21 @@ func ByTokenCheckedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByRemovedAt orders the results by the removed_at field.
 func ByRemovedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRemovedAt, opts...).ToFunc()
+}
+
+// ByAppID orders the results by the app_id field.
+func ByAppID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAppID, opts...).ToFunc()
+}
+
+// ByTokenError orders the results by the token_error field.
+func ByTokenError(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTokenError, opts...).ToFunc()
+}
+
+// ByLastSendError orders the results by the last_send_error field.
+func ByLastSendError(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastSendError, opts...).ToFunc()
 }
 
 // ByWorkspaceField orders the results by workspace field.

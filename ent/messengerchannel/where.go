@@ -130,6 +130,21 @@ func RemovedAt(v time.Time) predicate.MessengerChannel {
 	return predicate.MessengerChannel(sql.FieldEQ(FieldRemovedAt, v))
 }
 
+// AppID applies equality check predicate on the "app_id" field. It's identical to AppIDEQ.
+func AppID(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEQ(FieldAppID, v))
+}
+
+// TokenError applies equality check predicate on the "token_error" field. It's identical to TokenErrorEQ.
+func TokenError(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEQ(FieldTokenError, v))
+}
+
+// LastSendError applies equality check predicate on the "last_send_error" field. It's identical to LastSendErrorEQ.
+func LastSendError(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEQ(FieldLastSendError, v))
+}
+
 // WorkspaceIDEQ applies the EQ predicate on the "workspace_id" field.
 func WorkspaceIDEQ(v int) predicate.MessengerChannel {
 	return predicate.MessengerChannel(sql.FieldEQ(FieldWorkspaceID, v))
@@ -923,6 +938,241 @@ func RemovedAtIsNil() predicate.MessengerChannel {
 // RemovedAtNotNil applies the NotNil predicate on the "removed_at" field.
 func RemovedAtNotNil() predicate.MessengerChannel {
 	return predicate.MessengerChannel(sql.FieldNotNull(FieldRemovedAt))
+}
+
+// AppIDEQ applies the EQ predicate on the "app_id" field.
+func AppIDEQ(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEQ(FieldAppID, v))
+}
+
+// AppIDNEQ applies the NEQ predicate on the "app_id" field.
+func AppIDNEQ(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNEQ(FieldAppID, v))
+}
+
+// AppIDIn applies the In predicate on the "app_id" field.
+func AppIDIn(vs ...string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldIn(FieldAppID, vs...))
+}
+
+// AppIDNotIn applies the NotIn predicate on the "app_id" field.
+func AppIDNotIn(vs ...string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNotIn(FieldAppID, vs...))
+}
+
+// AppIDGT applies the GT predicate on the "app_id" field.
+func AppIDGT(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldGT(FieldAppID, v))
+}
+
+// AppIDGTE applies the GTE predicate on the "app_id" field.
+func AppIDGTE(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldGTE(FieldAppID, v))
+}
+
+// AppIDLT applies the LT predicate on the "app_id" field.
+func AppIDLT(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldLT(FieldAppID, v))
+}
+
+// AppIDLTE applies the LTE predicate on the "app_id" field.
+func AppIDLTE(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldLTE(FieldAppID, v))
+}
+
+// AppIDContains applies the Contains predicate on the "app_id" field.
+func AppIDContains(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldContains(FieldAppID, v))
+}
+
+// AppIDHasPrefix applies the HasPrefix predicate on the "app_id" field.
+func AppIDHasPrefix(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldHasPrefix(FieldAppID, v))
+}
+
+// AppIDHasSuffix applies the HasSuffix predicate on the "app_id" field.
+func AppIDHasSuffix(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldHasSuffix(FieldAppID, v))
+}
+
+// AppIDIsNil applies the IsNil predicate on the "app_id" field.
+func AppIDIsNil() predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldIsNull(FieldAppID))
+}
+
+// AppIDNotNil applies the NotNil predicate on the "app_id" field.
+func AppIDNotNil() predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNotNull(FieldAppID))
+}
+
+// AppIDEqualFold applies the EqualFold predicate on the "app_id" field.
+func AppIDEqualFold(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEqualFold(FieldAppID, v))
+}
+
+// AppIDContainsFold applies the ContainsFold predicate on the "app_id" field.
+func AppIDContainsFold(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldContainsFold(FieldAppID, v))
+}
+
+// SubscribedFieldsIsNil applies the IsNil predicate on the "subscribed_fields" field.
+func SubscribedFieldsIsNil() predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldIsNull(FieldSubscribedFields))
+}
+
+// SubscribedFieldsNotNil applies the NotNil predicate on the "subscribed_fields" field.
+func SubscribedFieldsNotNil() predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNotNull(FieldSubscribedFields))
+}
+
+// TokenErrorEQ applies the EQ predicate on the "token_error" field.
+func TokenErrorEQ(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEQ(FieldTokenError, v))
+}
+
+// TokenErrorNEQ applies the NEQ predicate on the "token_error" field.
+func TokenErrorNEQ(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNEQ(FieldTokenError, v))
+}
+
+// TokenErrorIn applies the In predicate on the "token_error" field.
+func TokenErrorIn(vs ...string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldIn(FieldTokenError, vs...))
+}
+
+// TokenErrorNotIn applies the NotIn predicate on the "token_error" field.
+func TokenErrorNotIn(vs ...string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNotIn(FieldTokenError, vs...))
+}
+
+// TokenErrorGT applies the GT predicate on the "token_error" field.
+func TokenErrorGT(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldGT(FieldTokenError, v))
+}
+
+// TokenErrorGTE applies the GTE predicate on the "token_error" field.
+func TokenErrorGTE(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldGTE(FieldTokenError, v))
+}
+
+// TokenErrorLT applies the LT predicate on the "token_error" field.
+func TokenErrorLT(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldLT(FieldTokenError, v))
+}
+
+// TokenErrorLTE applies the LTE predicate on the "token_error" field.
+func TokenErrorLTE(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldLTE(FieldTokenError, v))
+}
+
+// TokenErrorContains applies the Contains predicate on the "token_error" field.
+func TokenErrorContains(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldContains(FieldTokenError, v))
+}
+
+// TokenErrorHasPrefix applies the HasPrefix predicate on the "token_error" field.
+func TokenErrorHasPrefix(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldHasPrefix(FieldTokenError, v))
+}
+
+// TokenErrorHasSuffix applies the HasSuffix predicate on the "token_error" field.
+func TokenErrorHasSuffix(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldHasSuffix(FieldTokenError, v))
+}
+
+// TokenErrorIsNil applies the IsNil predicate on the "token_error" field.
+func TokenErrorIsNil() predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldIsNull(FieldTokenError))
+}
+
+// TokenErrorNotNil applies the NotNil predicate on the "token_error" field.
+func TokenErrorNotNil() predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNotNull(FieldTokenError))
+}
+
+// TokenErrorEqualFold applies the EqualFold predicate on the "token_error" field.
+func TokenErrorEqualFold(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEqualFold(FieldTokenError, v))
+}
+
+// TokenErrorContainsFold applies the ContainsFold predicate on the "token_error" field.
+func TokenErrorContainsFold(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldContainsFold(FieldTokenError, v))
+}
+
+// LastSendErrorEQ applies the EQ predicate on the "last_send_error" field.
+func LastSendErrorEQ(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEQ(FieldLastSendError, v))
+}
+
+// LastSendErrorNEQ applies the NEQ predicate on the "last_send_error" field.
+func LastSendErrorNEQ(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNEQ(FieldLastSendError, v))
+}
+
+// LastSendErrorIn applies the In predicate on the "last_send_error" field.
+func LastSendErrorIn(vs ...string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldIn(FieldLastSendError, vs...))
+}
+
+// LastSendErrorNotIn applies the NotIn predicate on the "last_send_error" field.
+func LastSendErrorNotIn(vs ...string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNotIn(FieldLastSendError, vs...))
+}
+
+// LastSendErrorGT applies the GT predicate on the "last_send_error" field.
+func LastSendErrorGT(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldGT(FieldLastSendError, v))
+}
+
+// LastSendErrorGTE applies the GTE predicate on the "last_send_error" field.
+func LastSendErrorGTE(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldGTE(FieldLastSendError, v))
+}
+
+// LastSendErrorLT applies the LT predicate on the "last_send_error" field.
+func LastSendErrorLT(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldLT(FieldLastSendError, v))
+}
+
+// LastSendErrorLTE applies the LTE predicate on the "last_send_error" field.
+func LastSendErrorLTE(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldLTE(FieldLastSendError, v))
+}
+
+// LastSendErrorContains applies the Contains predicate on the "last_send_error" field.
+func LastSendErrorContains(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldContains(FieldLastSendError, v))
+}
+
+// LastSendErrorHasPrefix applies the HasPrefix predicate on the "last_send_error" field.
+func LastSendErrorHasPrefix(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldHasPrefix(FieldLastSendError, v))
+}
+
+// LastSendErrorHasSuffix applies the HasSuffix predicate on the "last_send_error" field.
+func LastSendErrorHasSuffix(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldHasSuffix(FieldLastSendError, v))
+}
+
+// LastSendErrorIsNil applies the IsNil predicate on the "last_send_error" field.
+func LastSendErrorIsNil() predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldIsNull(FieldLastSendError))
+}
+
+// LastSendErrorNotNil applies the NotNil predicate on the "last_send_error" field.
+func LastSendErrorNotNil() predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNotNull(FieldLastSendError))
+}
+
+// LastSendErrorEqualFold applies the EqualFold predicate on the "last_send_error" field.
+func LastSendErrorEqualFold(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEqualFold(FieldLastSendError, v))
+}
+
+// LastSendErrorContainsFold applies the ContainsFold predicate on the "last_send_error" field.
+func LastSendErrorContainsFold(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldContainsFold(FieldLastSendError, v))
 }
 
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.

@@ -235,6 +235,16 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{InboxEventsColumns[5], InboxEventsColumns[7]},
 			},
+			{
+				Name:    "inboxevent_status_event_time",
+				Unique:  false,
+				Columns: []*schema.Column{InboxEventsColumns[5], InboxEventsColumns[9]},
+			},
+			{
+				Name:    "inboxevent_channel_id_psid_status_event_time",
+				Unique:  false,
+				Columns: []*schema.Column{InboxEventsColumns[1], InboxEventsColumns[3], InboxEventsColumns[5], InboxEventsColumns[9]},
+			},
 		},
 	}
 	// KnowledgeChunksColumns holds the columns for the "knowledge_chunks" table.
@@ -299,6 +309,10 @@ var (
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"PROCESSING", "READY", "FAILED"}, Default: "PROCESSING"},
 		{Name: "error", Type: field.TypeString, Nullable: true},
 		{Name: "chunk_count", Type: field.TypeInt, Default: 0},
+		{Name: "revision", Type: field.TypeInt, Default: 0},
+		{Name: "needs_embedding", Type: field.TypeBool, Default: false},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true},
 		{Name: "agent_id", Type: field.TypeInt},
 		{Name: "workspace_id", Type: field.TypeInt},
 	}
@@ -310,13 +324,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "knowledge_sources_agents_knowledge_sources",
-				Columns:    []*schema.Column{KnowledgeSourcesColumns[12]},
+				Columns:    []*schema.Column{KnowledgeSourcesColumns[16]},
 				RefColumns: []*schema.Column{AgentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "knowledge_sources_workspaces_workspace",
-				Columns:    []*schema.Column{KnowledgeSourcesColumns[13]},
+				Columns:    []*schema.Column{KnowledgeSourcesColumns[17]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -324,6 +338,21 @@ var (
 		Indexes: []*schema.Index{
 			{
 				Name:    "knowledgesource_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{KnowledgeSourcesColumns[17]},
+			},
+			{
+				Name:    "knowledgesource_agent_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{KnowledgeSourcesColumns[16], KnowledgeSourcesColumns[9]},
+			},
+			{
+				Name:    "knowledgesource_status",
+				Unique:  false,
+				Columns: []*schema.Column{KnowledgeSourcesColumns[9]},
+			},
+			{
+				Name:    "knowledgesource_needs_embedding",
 				Unique:  false,
 				Columns: []*schema.Column{KnowledgeSourcesColumns[13]},
 			},
@@ -347,6 +376,10 @@ var (
 		{Name: "sent_by", Type: field.TypeString, Nullable: true},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "event_time", Type: field.TypeTime, Nullable: true},
+		{Name: "in_reply_to_id", Type: field.TypeInt, Nullable: true},
+		{Name: "bot_handled_at", Type: field.TypeTime, Nullable: true},
+		{Name: "offer_handoff", Type: field.TypeBool, Default: false},
+		{Name: "last_attempt_at", Type: field.TypeTime, Nullable: true},
 		{Name: "conversation_id", Type: field.TypeInt},
 		{Name: "workspace_id", Type: field.TypeInt},
 	}
@@ -358,13 +391,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messages_conversations_messages",
-				Columns:    []*schema.Column{MessagesColumns[16]},
+				Columns:    []*schema.Column{MessagesColumns[20]},
 				RefColumns: []*schema.Column{ConversationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_workspaces_workspace",
-				Columns:    []*schema.Column{MessagesColumns[17]},
+				Columns:    []*schema.Column{MessagesColumns[21]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -373,7 +406,7 @@ var (
 			{
 				Name:    "message_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[17]},
+				Columns: []*schema.Column{MessagesColumns[21]},
 			},
 			{
 				Name:    "message_channel_id_mid",
@@ -383,7 +416,12 @@ var (
 			{
 				Name:    "message_conversation_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[16], MessagesColumns[1]},
+				Columns: []*schema.Column{MessagesColumns[20], MessagesColumns[1]},
+			},
+			{
+				Name:    "message_in_reply_to_id",
+				Unique:  false,
+				Columns: []*schema.Column{MessagesColumns[16]},
 			},
 		},
 	}
@@ -404,6 +442,10 @@ var (
 		{Name: "last_error", Type: field.TypeString, Nullable: true},
 		{Name: "token_checked_at", Type: field.TypeTime, Nullable: true},
 		{Name: "removed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "app_id", Type: field.TypeString, Nullable: true},
+		{Name: "subscribed_fields", Type: field.TypeJSON, Nullable: true},
+		{Name: "token_error", Type: field.TypeString, Nullable: true},
+		{Name: "last_send_error", Type: field.TypeString, Nullable: true},
 		{Name: "agent_id", Type: field.TypeInt},
 		{Name: "workspace_id", Type: field.TypeInt},
 	}
@@ -415,13 +457,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messenger_channels_agents_messenger_channels",
-				Columns:    []*schema.Column{MessengerChannelsColumns[15]},
+				Columns:    []*schema.Column{MessengerChannelsColumns[19]},
 				RefColumns: []*schema.Column{AgentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messenger_channels_workspaces_workspace",
-				Columns:    []*schema.Column{MessengerChannelsColumns[16]},
+				Columns:    []*schema.Column{MessengerChannelsColumns[20]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -430,12 +472,20 @@ var (
 			{
 				Name:    "messengerchannel_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessengerChannelsColumns[16]},
+				Columns: []*schema.Column{MessengerChannelsColumns[20]},
 			},
 			{
 				Name:    "messengerchannel_page_id",
 				Unique:  false,
 				Columns: []*schema.Column{MessengerChannelsColumns[7]},
+			},
+			{
+				Name:    "messengerchannel_live_page_id",
+				Unique:  true,
+				Columns: []*schema.Column{MessengerChannelsColumns[7]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "status <> 'REMOVED'",
+				},
 			},
 		},
 	}

@@ -325,6 +325,18 @@ func init() {
 	knowledgesourceDescChunkCount := knowledgesourceFields[9].Descriptor()
 	// knowledgesource.DefaultChunkCount holds the default value on creation for the chunk_count field.
 	knowledgesource.DefaultChunkCount = knowledgesourceDescChunkCount.Default.(int)
+	// knowledgesourceDescRevision is the schema descriptor for revision field.
+	knowledgesourceDescRevision := knowledgesourceFields[10].Descriptor()
+	// knowledgesource.DefaultRevision holds the default value on creation for the revision field.
+	knowledgesource.DefaultRevision = knowledgesourceDescRevision.Default.(int)
+	// knowledgesourceDescNeedsEmbedding is the schema descriptor for needs_embedding field.
+	knowledgesourceDescNeedsEmbedding := knowledgesourceFields[11].Descriptor()
+	// knowledgesource.DefaultNeedsEmbedding holds the default value on creation for the needs_embedding field.
+	knowledgesource.DefaultNeedsEmbedding = knowledgesourceDescNeedsEmbedding.Default.(bool)
+	// knowledgesourceDescAttempts is the schema descriptor for attempts field.
+	knowledgesourceDescAttempts := knowledgesourceFields[12].Descriptor()
+	// knowledgesource.DefaultAttempts holds the default value on creation for the attempts field.
+	knowledgesource.DefaultAttempts = knowledgesourceDescAttempts.Default.(int)
 	messageMixin := schema.Message{}.Mixin()
 	message.Policy = privacy.NewPolicies(messageMixin[0], schema.Message{})
 	message.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -365,6 +377,10 @@ func init() {
 	messageDescAttempts := messageFields[12].Descriptor()
 	// message.DefaultAttempts holds the default value on creation for the attempts field.
 	message.DefaultAttempts = messageDescAttempts.Default.(int)
+	// messageDescOfferHandoff is the schema descriptor for offer_handoff field.
+	messageDescOfferHandoff := messageFields[16].Descriptor()
+	// message.DefaultOfferHandoff holds the default value on creation for the offer_handoff field.
+	message.DefaultOfferHandoff = messageDescOfferHandoff.Default.(bool)
 	messengerchannelMixin := schema.MessengerChannel{}.Mixin()
 	messengerchannel.Policy = privacy.NewPolicies(messengerchannelMixin[0], schema.MessengerChannel{})
 	messengerchannel.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -23,12 +23,14 @@ func (InboxEvent) Fields() []ent.Field {
 		field.Int("channel_id").Immutable(),
 		field.String("dedup_key").Immutable().Comment("mid, or kind+psid+timestamp: Meta redelivers."),
 		field.String("psid").Default("").Immutable().Comment("Events of one user are processed in order."),
-		field.Bytes("payload").Immutable().Comment("The raw messaging object as Meta sent it."),
+		field.Bytes("payload").Immutable().
+			Comment(`{"page_id","standby","event"}: the raw messaging object as Meta sent it, and its entry (see inbox.EncodeEvent).`),
 		field.Enum("status").Values("PENDING", "DONE", "FAILED").Default("PENDING"),
-		field.Int("attempts").Default(0),
+		field.Int("attempts").Default(0).Comment("Claims so far; also fences a worker whose lease was lost."),
 		field.Time("available_at").Default(time.Now).Comment("Not processed before; moves on retries and claims."),
 		field.String("last_error").Optional().Nillable(),
-		field.Time("event_time").Optional().Nillable(),
+		field.Time("event_time").Optional().Nillable().
+			Comment("Meta's timestamp, or received_at when absent. Always set by the inbox: it orders a user's events."),
 		field.Time("received_at").Default(time.Now).Immutable(),
 		field.Time("processed_at").Optional().Nillable(),
 	}
@@ -39,6 +41,10 @@ func (InboxEvent) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("channel_id", "dedup_key").Unique(),
 		index.Fields("status", "available_at"),
+		// The claim walks pending events oldest first, and checks that no
+		// other event of the same user is older or leased.
+		index.Fields("status", "event_time"),
+		index.Fields("channel_id", "psid", "status", "event_time"),
 	}
 }
 

@@ -31,6 +31,15 @@ func (KnowledgeSource) Fields() []ent.Field {
 			Annotations(entgql.Type("KnowledgeStatus")),
 		field.String("error").Optional().Nillable(),
 		field.Int("chunk_count").Default(0),
+		field.Int("revision").Default(0).Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("Bumped whenever the source's chunks or their embeddings change, so that the " +
+				"retrieval index cached by every replica knows to reload them."),
+		field.Bool("needs_embedding").Default(false).Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("Some chunks have no embedding yet: embedded in the background once Gemini is configured and answers."),
+		field.Int("attempts").Default(0).Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("Ingest attempts so far; a file that keeps crashing its worker is given up on."),
+		field.Time("lease_until").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("While in the future, a worker (of any replica) is ingesting the source."),
 	}
 }
 
@@ -41,6 +50,11 @@ func (KnowledgeSource) Edges() []ent.Edge {
 		edge.To("chunks", KnowledgeChunk.Type).
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 	}
+}
+
+// Indexes of the KnowledgeSource.
+func (KnowledgeSource) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("agent_id", "status"), index.Fields("status"), index.Fields("needs_embedding")}
 }
 
 // Policy of the KnowledgeSource.

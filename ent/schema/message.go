@@ -40,6 +40,19 @@ func (Message) Fields() []ent.Field {
 		field.String("sent_by").Optional().Nillable(),
 		field.Int("attempts").Default(0),
 		field.Time("event_time").Optional().Nillable().Comment("Messenger's timestamp of the event."),
+		// Bookkeeping of the bot engine and the outbound pipeline; internal.
+		field.Int("in_reply_to_id").Optional().Nillable().Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("On BOT and SYSTEM replies: the inbound message they answer."),
+		field.Time("bot_handled_at").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("On inbound USER messages: when the bot decided on them (replies stored, or none due)."),
+		field.Bool("offer_handoff").Default(false).Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment(`The message carries the quick reply "Talk to a human".`),
+		field.Time("last_attempt_at").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("When the last send attempt started; a PENDING message attempted recently is being sent."),
 	}
 }
 
@@ -56,6 +69,7 @@ func (Message) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("channel_id", "mid").Unique(),
 		index.Fields("conversation_id", "created_at"),
+		index.Fields("in_reply_to_id"),
 	}
 }
 

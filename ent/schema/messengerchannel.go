@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
@@ -34,6 +35,17 @@ func (MessengerChannel) Fields() []ent.Field {
 		field.String("last_error").Optional().Nillable(),
 		field.Time("token_checked_at").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Time("removed_at").Optional().Nillable(),
+
+		// Diagnostics that internal/channel stores so that the health field
+		// is computed from the row alone, without calling Meta.
+		field.String("app_id").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("The Meta app subscribed to the page at Step 2, when it could be told apart from other apps."),
+		field.JSON("subscribed_fields", []string{}).Optional().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("The page's webhook fields for the app, as Meta last reported them; null: never read."),
+		field.String("token_error").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("Why the page access token failed its last check, with the fix; null: it passed."),
+		field.String("last_send_error").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("The fix for the last Send API failure caused by the app's setup; null after a send succeeds."),
 	}
 }
 
@@ -47,7 +59,13 @@ func (MessengerChannel) Edges() []ent.Edge {
 
 // Indexes of the MessengerChannel.
 func (MessengerChannel) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("page_id")}
+	return []ent.Index{
+		index.Fields("page_id"),
+		// A Page feeds at most one live channel, across all workspaces: two
+		// would both answer every message.
+		index.Fields("page_id").Unique().StorageKey("messengerchannel_live_page_id").
+			Annotations(entsql.IndexWhere("status <> 'REMOVED'")),
+	}
 }
 
 // Policy of the MessengerChannel.

@@ -22,6 +22,7 @@ import (
 	"github.com/seachat/seachat/ent/messengerchannel"
 	"github.com/seachat/seachat/ent/schema/schematype"
 	"github.com/seachat/seachat/graph/model"
+	"github.com/seachat/seachat/internal/channel"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -36,6 +37,8 @@ type MessageResolver interface {
 }
 type MessengerChannelResolver interface {
 	CallbackURL(ctx context.Context, obj *ent.MessengerChannel) (string, error)
+
+	Health(ctx context.Context, obj *ent.MessengerChannel) (*channel.Health, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
@@ -2395,6 +2398,38 @@ func (ec *executionContext) _MessengerChannel_pageId(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_MessengerChannel_pageId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MessengerChannel", field, false, false, "String")
+}
+
+func (ec *executionContext) _MessengerChannel_health(ctx context.Context, field graphql.CollectedField, obj *ent.MessengerChannel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessengerChannel_health(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MessengerChannel().Health(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *channel.Health) graphql.Marshaler {
+			return ec.marshalNChannelHealth2ᚖgithubᚗcomᚋseachatᚋseachatᚋinternalᚋchannelᚐHealth(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessengerChannel_health(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MessengerChannel",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelHealth(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
@@ -9469,6 +9504,12 @@ func (ec *executionContext) _MessengerChannel(ctx context.Context, sel ast.Selec
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "health":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MessengerChannel_health(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/apitoken"
+	"github.com/seachat/seachat/graph/model"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -66,6 +67,11 @@ type ComplexityRoot struct {
 		URL  func(childComplexity int) int
 	}
 
+	ChannelHealth struct {
+		Checks func(childComplexity int) int
+		OK     func(childComplexity int) int
+	}
+
 	Citation struct {
 		Score   func(childComplexity int) int
 		Snippet func(childComplexity int) int
@@ -117,6 +123,12 @@ type ComplexityRoot struct {
 		Workspace func(childComplexity int) int
 	}
 
+	HealthCheck struct {
+		Detail func(childComplexity int) int
+		Name   func(childComplexity int) int
+		OK     func(childComplexity int) int
+	}
+
 	KnowledgeSource struct {
 		Agent       func(childComplexity int) int
 		Bytes       func(childComplexity int) int
@@ -166,6 +178,7 @@ type ComplexityRoot struct {
 		Agent       func(childComplexity int) int
 		CallbackURL func(childComplexity int) int
 		CreatedAt   func(childComplexity int) int
+		Health      func(childComplexity int) int
 		ID          func(childComplexity int) int
 		LastError   func(childComplexity int) int
 		LastEventAt func(childComplexity int) int
@@ -179,11 +192,15 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateAPIToken  func(childComplexity int, name string, role apitoken.Role) int
-		CreateAgent     func(childComplexity int, input ent.CreateAgentInput) int
-		CreateWorkspace func(childComplexity int, name string) int
-		RevokeAPIToken  func(childComplexity int, id int) int
-		UpdateAgent     func(childComplexity int, id int, input ent.UpdateAgentInput) int
+		CheckMessengerChannel  func(childComplexity int, channelID int) int
+		ConnectMessengerPage   func(childComplexity int, channelID int, input model.ConnectMessengerPageInput) int
+		CreateAPIToken         func(childComplexity int, name string, role apitoken.Role) int
+		CreateAgent            func(childComplexity int, input ent.CreateAgentInput) int
+		CreateWorkspace        func(childComplexity int, name string) int
+		RemoveMessengerChannel func(childComplexity int, channelID int) int
+		RevokeAPIToken         func(childComplexity int, id int) int
+		SetupMessengerChannel  func(childComplexity int, agentID int) int
+		UpdateAgent            func(childComplexity int, id int, input ent.UpdateAgentInput) int
 	}
 
 	PageInfo struct {
@@ -359,6 +376,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Attachment.URL(childComplexity), true
+
+	case "ChannelHealth.checks":
+		if e.ComplexityRoot.ChannelHealth.Checks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelHealth.Checks(childComplexity), true
+	case "ChannelHealth.ok":
+		if e.ComplexityRoot.ChannelHealth.OK == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelHealth.OK(childComplexity), true
 
 	case "Citation.score":
 		if e.ComplexityRoot.Citation.Score == nil {
@@ -551,6 +581,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateWorkspacePayload.Workspace(childComplexity), true
+
+	case "HealthCheck.detail":
+		if e.ComplexityRoot.HealthCheck.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HealthCheck.Detail(childComplexity), true
+	case "HealthCheck.name":
+		if e.ComplexityRoot.HealthCheck.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HealthCheck.Name(childComplexity), true
+	case "HealthCheck.ok":
+		if e.ComplexityRoot.HealthCheck.OK == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HealthCheck.OK(childComplexity), true
 
 	case "KnowledgeSource.agent":
 		if e.ComplexityRoot.KnowledgeSource.Agent == nil {
@@ -772,6 +821,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MessengerChannel.CreatedAt(childComplexity), true
+	case "MessengerChannel.health":
+		if e.ComplexityRoot.MessengerChannel.Health == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessengerChannel.Health(childComplexity), true
 	case "MessengerChannel.id":
 		if e.ComplexityRoot.MessengerChannel.ID == nil {
 			break
@@ -833,6 +888,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MessengerChannel.VerifyToken(childComplexity), true
 
+	case "Mutation.checkMessengerChannel":
+		if e.ComplexityRoot.Mutation.CheckMessengerChannel == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_checkMessengerChannel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CheckMessengerChannel(childComplexity, args["channelId"].(int)), true
+	case "Mutation.connectMessengerPage":
+		if e.ComplexityRoot.Mutation.ConnectMessengerPage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_connectMessengerPage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConnectMessengerPage(childComplexity, args["channelId"].(int), args["input"].(model.ConnectMessengerPageInput)), true
 	case "Mutation.createAPIToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -866,6 +943,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateWorkspace(childComplexity, args["name"].(string)), true
+	case "Mutation.removeMessengerChannel":
+		if e.ComplexityRoot.Mutation.RemoveMessengerChannel == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeMessengerChannel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveMessengerChannel(childComplexity, args["channelId"].(int)), true
 	case "Mutation.revokeAPIToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -877,6 +965,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(int)), true
+	case "Mutation.setupMessengerChannel":
+		if e.ComplexityRoot.Mutation.SetupMessengerChannel == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setupMessengerChannel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetupMessengerChannel(childComplexity, args["agentId"].(int)), true
 	case "Mutation.updateAgent":
 		if e.ComplexityRoot.Mutation.UpdateAgent == nil {
 			break
@@ -1030,6 +1129,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("APITokenWhereInput", ec.unmarshalInputAPITokenWhereInput),
 			graphql.NewInputUnmarshaler("AgentOrder", ec.unmarshalInputAgentOrder),
 			graphql.NewInputUnmarshaler("AgentWhereInput", ec.unmarshalInputAgentWhereInput),
+			graphql.NewInputUnmarshaler("ConnectMessengerPageInput", ec.unmarshalInputConnectMessengerPageInput),
 			graphql.NewInputUnmarshaler("ContactWhereInput", ec.unmarshalInputContactWhereInput),
 			graphql.NewInputUnmarshaler("ConversationOrder", ec.unmarshalInputConversationOrder),
 			graphql.NewInputUnmarshaler("ConversationWhereInput", ec.unmarshalInputConversationWhereInput),
@@ -2632,6 +2732,48 @@ input WorkspaceWhereInput {
   nameContainsFold: String
 }
 `, BuiltIn: false},
+	{Name: "../../schema/messenger.graphqls", Input: `"Result of the channel diagnostics: ok when every check passes."
+type ChannelHealth {
+  ok: Boolean!
+  checks: [HealthCheck!]!
+}
+
+"One diagnostic. detail names the fix in plain words when ok is false."
+type HealthCheck {
+  "WEBHOOK_VERIFIED, PAGE_TOKEN_VALID, PAGE_SUBSCRIBED_TO_MESSAGES, EVENTS_RECEIVED, SEND_API_OK"
+  name: String!
+  ok: Boolean!
+  detail: String!
+}
+
+extend type MessengerChannel {
+  "Step 1: paste into the Callback URL field of the Meta app's webhook settings."
+  callbackUrl: String!
+  "Step 2: the Facebook Page, learned from the page access token."
+  pageId: String
+  "The last known health, from stored state; checkMessengerChannel runs the checks again."
+  health: ChannelHealth!
+}
+
+"Step 2 of the Messenger setup."
+input ConnectMessengerPageInput {
+  "A Page Access Token with pages_messaging (Meta app → Messenger → Settings → Access tokens)."
+  pageAccessToken: String!
+  "The Meta app's App Secret (App settings → Basic): it verifies webhook signatures."
+  appSecret: String!
+}
+
+extend type Mutation {
+  "Step 1: returns the Callback URL and Verify token to paste into the Meta app's webhook settings. OWNER only."
+  setupMessengerChannel(agentId: ID!): MessengerChannel!
+  "Step 2: checks the page access token, subscribes the page and stores the secrets encrypted. OWNER only."
+  connectMessengerPage(channelId: ID!, input: ConnectMessengerPageInput!): MessengerChannel!
+  "Runs the channel diagnostics against Meta now."
+  checkMessengerChannel(channelId: ID!): ChannelHealth!
+  "The Remove button: unsubscribes the page, erases the secrets, keeps transcripts. OWNER only."
+  removeMessengerChannel(channelId: ID!): MessengerChannel!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/seachat.graphqls", Input: `# SeaChat's hand-written GraphQL schema. Types generated from the ent model
 # are in ent.graphqls; the public contract is shared/API.md.
 
@@ -2665,12 +2807,6 @@ extend type Agent {
   knowledgeSources: [KnowledgeSource!]!
 }
 
-extend type MessengerChannel {
-  "Step 1: paste into the Callback URL field of the Meta app's webhook settings."
-  callbackUrl: String!
-  "Step 2: the Facebook Page, learned from the page access token."
-  pageId: String
-}
 
 extend type Query {
   "The token making the request."
@@ -2799,6 +2935,16 @@ func (ec *executionContext) childFields_Attachment(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type Attachment", field.Name)
 }
 
+func (ec *executionContext) childFields_ChannelHealth(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_ChannelHealth_ok(ctx, field)
+	case "checks":
+		return ec.fieldContext_ChannelHealth_checks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChannelHealth", field.Name)
+}
+
 func (ec *executionContext) childFields_Citation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "source":
@@ -2899,6 +3045,18 @@ func (ec *executionContext) childFields_CreateWorkspacePayload(ctx context.Conte
 		return ec.fieldContext_CreateWorkspacePayload_token(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateWorkspacePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_HealthCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_HealthCheck_name(ctx, field)
+	case "ok":
+		return ec.fieldContext_HealthCheck_ok(ctx, field)
+	case "detail":
+		return ec.fieldContext_HealthCheck_detail(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HealthCheck", field.Name)
 }
 
 func (ec *executionContext) childFields_KnowledgeSource(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3019,6 +3177,8 @@ func (ec *executionContext) childFields_MessengerChannel(ctx context.Context, fi
 		return ec.fieldContext_MessengerChannel_callbackUrl(ctx, field)
 	case "pageId":
 		return ec.fieldContext_MessengerChannel_pageId(ctx, field)
+	case "health":
+		return ec.fieldContext_MessengerChannel_health(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MessengerChannel", field.Name)
 }

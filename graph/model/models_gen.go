@@ -14,6 +14,14 @@ type Citation struct {
 	Score   float64              `json:"score"`
 }
 
+// Step 2 of the Messenger setup.
+type ConnectMessengerPageInput struct {
+	// A Page Access Token with pages_messaging (Meta app → Messenger → Settings → Access tokens).
+	PageAccessToken string `json:"pageAccessToken"`
+	// The Meta app's App Secret (App settings → Basic): it verifies webhook signatures.
+	AppSecret string `json:"appSecret"`
+}
+
 type CreateTokenPayload struct {
 	// The token itself: shown once, stored hashed.
 	Token    string        `json:"token"`
