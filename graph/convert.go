@@ -7,6 +7,7 @@ import (
 	"github.com/seachat/seachat/ent/knowledgesource"
 	"github.com/seachat/seachat/ent/schema/schematype"
 	"github.com/seachat/seachat/graph/model"
+	"github.com/seachat/seachat/internal/knowledge"
 )
 
 // citations resolves stored citations to their sources in one query, leaving
@@ -34,4 +35,19 @@ func (r *Resolver) citations(ctx context.Context, stored []schematype.Citation) 
 		}
 	}
 	return out, nil
+}
+
+func faqPairs(in []*model.FAQPairInput) []knowledge.FAQPair {
+	out := make([]knowledge.FAQPair, len(in))
+	for i, p := range in {
+		out[i] = knowledge.FAQPair{Question: p.Question, Answer: p.Answer}
+	}
+	return out
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -25,6 +25,9 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 // Agent returns generated.AgentResolver implementation.
 func (r *Resolver) Agent() generated.AgentResolver { return &agentResolver{r} }
 
+// Conversation returns generated.ConversationResolver implementation.
+func (r *Resolver) Conversation() generated.ConversationResolver { return &conversationResolver{r} }
+
 // Message returns generated.MessageResolver implementation.
 func (r *Resolver) Message() generated.MessageResolver { return &messageResolver{r} }
 
@@ -43,6 +46,7 @@ func (r *Resolver) ConversationWhereInput() generated.ConversationWhereInputReso
 
 type (
 	agentResolver                  struct{ *Resolver }
+	conversationResolver           struct{ *Resolver }
 	messageResolver                struct{ *Resolver }
 	messengerChannelResolver       struct{ *Resolver }
 	queryResolver                  struct{ *Resolver }

@@ -6,6 +6,7 @@ package graph
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -13,30 +14,44 @@ import (
 	"github.com/seachat/seachat/graph/generated"
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/channel"
+	"github.com/seachat/seachat/internal/conversation"
+	"github.com/seachat/seachat/internal/knowledge"
+	"github.com/seachat/seachat/internal/pubsub"
 )
 
 // Resolver is the root resolver and the only place dependencies are injected.
 type Resolver struct {
-	client   *ent.Client
-	auth     *auth.Service
-	channels *channel.Service
-	logger   *slog.Logger
+	client        *ent.Client
+	auth          *auth.Service
+	channels      *channel.Service
+	conversations *conversation.Service
+	knowledge     *knowledge.Service
+	bus           pubsub.Bus
+	logger        *slog.Logger
+	now           func() time.Time
 }
 
 // Deps are what the resolvers need.
 type Deps struct {
-	Client   *ent.Client
-	Auth     *auth.Service
-	Channels *channel.Service
-	Logger   *slog.Logger
+	Client        *ent.Client
+	Auth          *auth.Service
+	Channels      *channel.Service
+	Conversations *conversation.Service
+	Knowledge     *knowledge.Service
+	Bus           pubsub.Bus
+	Logger        *slog.Logger
 }
 
 // NewSchema returns the executable schema.
 func NewSchema(d Deps) graphql.ExecutableSchema {
 	return generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{
-		client:   d.Client,
-		auth:     d.Auth,
-		channels: d.Channels,
-		logger:   d.Logger,
+		client:        d.Client,
+		auth:          d.Auth,
+		channels:      d.Channels,
+		conversations: d.Conversations,
+		knowledge:     d.Knowledge,
+		bus:           d.Bus,
+		logger:        d.Logger,
+		now:           time.Now,
 	}})
 }

@@ -25,6 +25,13 @@ import (
 // complexityLimit bounds the work one GraphQL operation can ask for.
 const complexityLimit = 2000
 
+// networkMutations call Meta or Gemini. They run without the mutation-wide
+// transaction: their services use short transactions of their own, so a slow
+// network never holds the database (on SQLite, its one write lock).
+var networkMutations = []string{
+	"connectMessengerPage", "checkMessengerChannel", "removeMessengerChannel", "sendAgentMessage",
+}
+
 // websocketConn is an open GraphQL websocket, ended by CloseWebsockets.
 type websocketConn struct{ cancel context.CancelFunc }
 
@@ -48,7 +55,7 @@ func (s *Server) graphqlHandler(o Options) http.Handler {
 	srv.Use(extension.Introspection{}) // only reachable with a valid token
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.Use(extension.FixedComplexityLimit(complexityLimit))
-	srv.Use(entgql.Transactioner{TxOpener: o.Client})
+	srv.Use(entgql.Transactioner{TxOpener: o.Client, SkipTxFunc: entgql.SkipIfHasFields(networkMutations...)})
 	srv.SetErrorPresenter(graph.ErrorPresenter(o.Logger))
 	srv.SetRecoverFunc(graph.RecoverFunc(o.Logger))
 

@@ -31,6 +31,7 @@ type Options struct {
 	Client   *ent.Client
 	Ready    Readiness
 	Auth     *auth.Service
+	Webhooks http.Handler // Meta's verification GET and event POSTs, at /webhooks/messenger/{key}
 	Schema   graphql.ExecutableSchema
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
@@ -54,6 +55,8 @@ func New(o Options) *Server {
 	mux := http.NewServeMux()
 	mux.Handle("POST /graphql", gql)
 	mux.Handle("GET /graphql", gql) // websocket upgrades, and queries over GET
+	mux.Handle("GET /webhooks/messenger/{key}", o.Webhooks)
+	mux.Handle("POST /webhooks/messenger/{key}", o.Webhooks)
 	mux.Handle("GET /{$}", playground.Handler("SeaChat GraphQL", "/graphql",
 		playground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer <paste your token here>"}),
 		playground.WithStoragePrefix("seachat:")))

@@ -51,9 +51,18 @@ func newEnv(t *testing.T, st *store.Store, settings ...string) *env {
 	a, err := app.New(context.Background(), cfg, st, box, prometheus.NewRegistry(), logger)
 	require.NoError(t, err)
 	hs := httptest.NewServer(a.Server)
+	ctx, stopWorkers := context.WithCancel(context.Background())
+	workersDone := make(chan struct{})
+	go func() {
+		a.RunWorkers(ctx)
+		close(workersDone)
+	}()
 	t.Cleanup(func() {
 		a.Server.CloseWebsockets()
 		hs.Close()
+		stopWorkers()
+		<-workersDone
+		a.Close()
 	})
 	return &env{t: t, url: hs.URL, st: st, log: logs, app: a}
 }

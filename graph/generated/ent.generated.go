@@ -16,13 +16,14 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/apitoken"
-	"github.com/seachat/seachat/ent/conversation"
+	conversation1 "github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/knowledgesource"
 	"github.com/seachat/seachat/ent/message"
 	"github.com/seachat/seachat/ent/messengerchannel"
 	"github.com/seachat/seachat/ent/schema/schematype"
 	"github.com/seachat/seachat/graph/model"
 	"github.com/seachat/seachat/internal/channel"
+	"github.com/seachat/seachat/internal/conversation"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -31,6 +32,9 @@ import (
 type AgentResolver interface {
 	MessengerChannels(ctx context.Context, obj *ent.Agent) ([]*ent.MessengerChannel, error)
 	KnowledgeSources(ctx context.Context, obj *ent.Agent) ([]*ent.KnowledgeSource, error)
+}
+type ConversationResolver interface {
+	ReplyWindow(ctx context.Context, obj *ent.Conversation) (*conversation.Window, error)
 }
 type MessageResolver interface {
 	Citations(ctx context.Context, obj *ent.Message) ([]*model.Citation, error)
@@ -43,6 +47,7 @@ type MessengerChannelResolver interface {
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []int) ([]ent.Noder, error)
+	Answer(ctx context.Context, agentID int, question string) (*model.Answer, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Agents(ctx context.Context) ([]*ent.Agent, error)
 	APITokens(ctx context.Context) ([]*ent.APIToken, error)
@@ -122,6 +127,28 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_answer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "agentId",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["agentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "question",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["question"] = arg1
 	return args, nil
 }
 
@@ -862,7 +889,7 @@ func (ec *executionContext) _Conversation_status(ctx context.Context, field grap
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v conversation.Status) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v conversation1.Status) graphql.Marshaler {
 			return ec.marshalNConversationStatus2githubᚗcomᚋseachatᚋseachatᚋentᚋconversationᚐStatus(ctx, selections, v)
 		},
 		true,
@@ -1124,6 +1151,38 @@ func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Conte
 	if fc.Args, err = ec.field_Conversation_messages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Conversation_replyWindow(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_replyWindow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Conversation().ReplyWindow(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *conversation.Window) graphql.Marshaler {
+			return ec.marshalNReplyWindow2ᚖgithubᚗcomᚋseachatᚋseachatᚋinternalᚋconversationᚐWindow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_replyWindow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Conversation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReplyWindow(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -2606,6 +2665,50 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_answer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_answer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Answer(ctx, fc.Args["agentId"].(int), fc.Args["question"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Answer) graphql.Marshaler {
+			return ec.marshalNAnswer2ᚖgithubᚗcomᚋseachatᚋseachatᚋgraphᚋmodelᚐAnswer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_answer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Answer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_answer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9048,6 +9151,12 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Conversation_messages(ctx, field, obj)
 				})
+		case "replyWindow":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conversation_replyWindow(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9606,6 +9715,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_nodes(ctx, field)
 				})
+		case "answer":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_answer(ctx, field)
+				})
 		case "viewer":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -9862,13 +9977,13 @@ func (ec *executionContext) marshalNConversationOrderField2ᚖgithubᚗcomᚋsea
 	return v
 }
 
-func (ec *executionContext) unmarshalNConversationStatus2githubᚗcomᚋseachatᚋseachatᚋentᚋconversationᚐStatus(ctx context.Context, v any) (conversation.Status, error) {
-	var res conversation.Status
+func (ec *executionContext) unmarshalNConversationStatus2githubᚗcomᚋseachatᚋseachatᚋentᚋconversationᚐStatus(ctx context.Context, v any) (conversation1.Status, error) {
+	var res conversation1.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNConversationStatus2githubᚗcomᚋseachatᚋseachatᚋentᚋconversationᚐStatus(ctx context.Context, sel ast.SelectionSet, v conversation.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNConversationStatus2githubᚗcomᚋseachatᚋseachatᚋentᚋconversationᚐStatus(ctx context.Context, sel ast.SelectionSet, v conversation1.Status) graphql.Marshaler {
 	return v
 }
 
@@ -9973,6 +10088,14 @@ func (ec *executionContext) unmarshalNKnowledgeStatus2githubᚗcomᚋseachatᚋs
 
 func (ec *executionContext) marshalNKnowledgeStatus2githubᚗcomᚋseachatᚋseachatᚋentᚋknowledgesourceᚐStatus(ctx context.Context, sel ast.SelectionSet, v knowledgesource.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNMessage2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚐMessage(ctx context.Context, sel ast.SelectionSet, v *ent.Message) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Message!")
+		return graphql.Null
+	}
+	return ec._Message(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNMessageConnection2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚐMessageConnection(ctx context.Context, sel ast.SelectionSet, v *ent.MessageConnection) graphql.Marshaler {
@@ -10325,13 +10448,13 @@ func (ec *executionContext) unmarshalOConversationOrder2ᚖgithubᚗcomᚋseacha
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOConversationStatus2ᚕgithubᚗcomᚋseachatᚋseachatᚋentᚋconversationᚐStatusᚄ(ctx context.Context, v any) ([]conversation.Status, error) {
+func (ec *executionContext) unmarshalOConversationStatus2ᚕgithubᚗcomᚋseachatᚋseachatᚋentᚋconversationᚐStatusᚄ(ctx context.Context, v any) ([]conversation1.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]conversation.Status, len(vSlice))
+	res := make([]conversation1.Status, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
 		res[i], err = ec.unmarshalNConversationStatus2githubᚗcomᚋseachatᚋseachatᚋentᚋconversationᚐStatus(ctx, vSlice[i])
@@ -10342,7 +10465,7 @@ func (ec *executionContext) unmarshalOConversationStatus2ᚕgithubᚗcomᚋseach
 	return res, nil
 }
 
-func (ec *executionContext) marshalOConversationStatus2ᚕgithubᚗcomᚋseachatᚋseachatᚋentᚋconversationᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []conversation.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOConversationStatus2ᚕgithubᚗcomᚋseachatᚋseachatᚋentᚋconversationᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []conversation1.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -10361,16 +10484,16 @@ func (ec *executionContext) marshalOConversationStatus2ᚕgithubᚗcomᚋseachat
 	return ret
 }
 
-func (ec *executionContext) unmarshalOConversationStatus2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚋconversationᚐStatus(ctx context.Context, v any) (*conversation.Status, error) {
+func (ec *executionContext) unmarshalOConversationStatus2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚋconversationᚐStatus(ctx context.Context, v any) (*conversation1.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(conversation.Status)
+	var res = new(conversation1.Status)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOConversationStatus2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚋconversationᚐStatus(ctx context.Context, sel ast.SelectionSet, v *conversation.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOConversationStatus2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚋconversationᚐStatus(ctx context.Context, sel ast.SelectionSet, v *conversation1.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

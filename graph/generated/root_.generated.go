@@ -26,10 +26,12 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Agent() AgentResolver
+	Conversation() ConversationResolver
 	Message() MessageResolver
 	MessengerChannel() MessengerChannelResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 	ConversationWhereInput() ConversationWhereInputResolver
 }
 
@@ -60,6 +62,12 @@ type ComplexityRoot struct {
 		Name                  func(childComplexity int) int
 		PauseBotOnEcho        func(childComplexity int) int
 		UpdatedAt             func(childComplexity int) int
+	}
+
+	Answer struct {
+		Answered  func(childComplexity int) int
+		Citations func(childComplexity int) int
+		Text      func(childComplexity int) int
 	}
 
 	Attachment struct {
@@ -97,6 +105,7 @@ type ComplexityRoot struct {
 		LastMessageAt      func(childComplexity int) int
 		LastUserMessageAt  func(childComplexity int) int
 		Messages           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.MessageOrder, where *ent.MessageWhereInput) int
+		ReplyWindow        func(childComplexity int) int
 		Status             func(childComplexity int) int
 		Tags               func(childComplexity int) int
 		UpdatedAt          func(childComplexity int) int
@@ -192,15 +201,24 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcceptHandoff          func(childComplexity int, conversationID int) int
+		AddKnowledgeFaq        func(childComplexity int, agentID int, title string, pairs []*model.FAQPairInput) int
+		AddKnowledgeText       func(childComplexity int, agentID int, title string, text string) int
 		CheckMessengerChannel  func(childComplexity int, channelID int) int
+		CloseConversation      func(childComplexity int, conversationID int) int
 		ConnectMessengerPage   func(childComplexity int, channelID int, input model.ConnectMessengerPageInput) int
 		CreateAPIToken         func(childComplexity int, name string, role apitoken.Role) int
 		CreateAgent            func(childComplexity int, input ent.CreateAgentInput) int
 		CreateWorkspace        func(childComplexity int, name string) int
+		DeleteKnowledgeSource  func(childComplexity int, id int) int
 		RemoveMessengerChannel func(childComplexity int, channelID int) int
+		ReturnToBot            func(childComplexity int, conversationID int) int
 		RevokeAPIToken         func(childComplexity int, id int) int
+		SendAgentMessage       func(childComplexity int, conversationID int, text string) int
 		SetupMessengerChannel  func(childComplexity int, agentID int) int
+		TagConversation        func(childComplexity int, conversationID int, tags []string) int
 		UpdateAgent            func(childComplexity int, id int, input ent.UpdateAgentInput) int
+		UploadKnowledge        func(childComplexity int, agentID int, file graphql.Upload, title *string) int
 	}
 
 	PageInfo struct {
@@ -213,10 +231,22 @@ type ComplexityRoot struct {
 	Query struct {
 		APITokens     func(childComplexity int) int
 		Agents        func(childComplexity int) int
+		Answer        func(childComplexity int, agentID int, question string) int
 		Conversations func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) int
 		Node          func(childComplexity int, id int) int
 		Nodes         func(childComplexity int, ids []int) int
 		Viewer        func(childComplexity int) int
+	}
+
+	ReplyWindow struct {
+		EndsAt func(childComplexity int) int
+		State  func(childComplexity int) int
+	}
+
+	Subscription struct {
+		ConversationUpdated func(childComplexity int, agentID *int) int
+		HandoffRequested    func(childComplexity int, agentID *int) int
+		MessageAdded        func(childComplexity int, agentID *int, conversationID *int) int
 	}
 
 	Viewer struct {
@@ -364,6 +394,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Agent.UpdatedAt(childComplexity), true
 
+	case "Answer.answered":
+		if e.ComplexityRoot.Answer.Answered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Answer.Answered(childComplexity), true
+	case "Answer.citations":
+		if e.ComplexityRoot.Answer.Citations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Answer.Citations(childComplexity), true
+	case "Answer.text":
+		if e.ComplexityRoot.Answer.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Answer.Text(childComplexity), true
+
 	case "Attachment.type":
 		if e.ComplexityRoot.Attachment.Type == nil {
 			break
@@ -505,6 +554,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.Messages(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.MessageOrder), args["where"].(*ent.MessageWhereInput)), true
+	case "Conversation.replyWindow":
+		if e.ComplexityRoot.Conversation.ReplyWindow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.ReplyWindow(childComplexity), true
 	case "Conversation.status":
 		if e.ComplexityRoot.Conversation.Status == nil {
 			break
@@ -888,6 +943,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MessengerChannel.VerifyToken(childComplexity), true
 
+	case "Mutation.acceptHandoff":
+		if e.ComplexityRoot.Mutation.AcceptHandoff == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptHandoff_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptHandoff(childComplexity, args["conversationId"].(int)), true
+	case "Mutation.addKnowledgeFAQ":
+		if e.ComplexityRoot.Mutation.AddKnowledgeFaq == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addKnowledgeFAQ_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddKnowledgeFaq(childComplexity, args["agentId"].(int), args["title"].(string), args["pairs"].([]*model.FAQPairInput)), true
+	case "Mutation.addKnowledgeText":
+		if e.ComplexityRoot.Mutation.AddKnowledgeText == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addKnowledgeText_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddKnowledgeText(childComplexity, args["agentId"].(int), args["title"].(string), args["text"].(string)), true
 	case "Mutation.checkMessengerChannel":
 		if e.ComplexityRoot.Mutation.CheckMessengerChannel == nil {
 			break
@@ -899,6 +987,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CheckMessengerChannel(childComplexity, args["channelId"].(int)), true
+	case "Mutation.closeConversation":
+		if e.ComplexityRoot.Mutation.CloseConversation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_closeConversation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CloseConversation(childComplexity, args["conversationId"].(int)), true
 	case "Mutation.connectMessengerPage":
 		if e.ComplexityRoot.Mutation.ConnectMessengerPage == nil {
 			break
@@ -943,6 +1042,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateWorkspace(childComplexity, args["name"].(string)), true
+	case "Mutation.deleteKnowledgeSource":
+		if e.ComplexityRoot.Mutation.DeleteKnowledgeSource == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteKnowledgeSource_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteKnowledgeSource(childComplexity, args["id"].(int)), true
 	case "Mutation.removeMessengerChannel":
 		if e.ComplexityRoot.Mutation.RemoveMessengerChannel == nil {
 			break
@@ -954,6 +1064,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveMessengerChannel(childComplexity, args["channelId"].(int)), true
+	case "Mutation.returnToBot":
+		if e.ComplexityRoot.Mutation.ReturnToBot == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_returnToBot_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReturnToBot(childComplexity, args["conversationId"].(int)), true
 	case "Mutation.revokeAPIToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -965,6 +1086,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(int)), true
+	case "Mutation.sendAgentMessage":
+		if e.ComplexityRoot.Mutation.SendAgentMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendAgentMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendAgentMessage(childComplexity, args["conversationId"].(int), args["text"].(string)), true
 	case "Mutation.setupMessengerChannel":
 		if e.ComplexityRoot.Mutation.SetupMessengerChannel == nil {
 			break
@@ -976,6 +1108,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetupMessengerChannel(childComplexity, args["agentId"].(int)), true
+	case "Mutation.tagConversation":
+		if e.ComplexityRoot.Mutation.TagConversation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_tagConversation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TagConversation(childComplexity, args["conversationId"].(int), args["tags"].([]string)), true
 	case "Mutation.updateAgent":
 		if e.ComplexityRoot.Mutation.UpdateAgent == nil {
 			break
@@ -987,6 +1130,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateAgent(childComplexity, args["id"].(int), args["input"].(ent.UpdateAgentInput)), true
+	case "Mutation.uploadKnowledge":
+		if e.ComplexityRoot.Mutation.UploadKnowledge == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadKnowledge_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadKnowledge(childComplexity, args["agentId"].(int), args["file"].(graphql.Upload), args["title"].(*string)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1025,6 +1179,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Agents(childComplexity), true
+	case "Query.answer":
+		if e.ComplexityRoot.Query.Answer == nil {
+			break
+		}
+
+		args, err := ec.field_Query_answer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Answer(childComplexity, args["agentId"].(int), args["question"].(string)), true
 	case "Query.conversations":
 		if e.ComplexityRoot.Query.Conversations == nil {
 			break
@@ -1065,6 +1230,53 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "ReplyWindow.endsAt":
+		if e.ComplexityRoot.ReplyWindow.EndsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReplyWindow.EndsAt(childComplexity), true
+	case "ReplyWindow.state":
+		if e.ComplexityRoot.ReplyWindow.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReplyWindow.State(childComplexity), true
+
+	case "Subscription.conversationUpdated":
+		if e.ComplexityRoot.Subscription.ConversationUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_conversationUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ConversationUpdated(childComplexity, args["agentId"].(*int)), true
+	case "Subscription.handoffRequested":
+		if e.ComplexityRoot.Subscription.HandoffRequested == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_handoffRequested_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.HandoffRequested(childComplexity, args["agentId"].(*int)), true
+	case "Subscription.messageAdded":
+		if e.ComplexityRoot.Subscription.MessageAdded == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_messageAdded_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.MessageAdded(childComplexity, args["agentId"].(*int), args["conversationId"].(*int)), true
 
 	case "Viewer.admin":
 		if e.ComplexityRoot.Viewer.Admin == nil {
@@ -1134,6 +1346,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ConversationOrder", ec.unmarshalInputConversationOrder),
 			graphql.NewInputUnmarshaler("ConversationWhereInput", ec.unmarshalInputConversationWhereInput),
 			graphql.NewInputUnmarshaler("CreateAgentInput", ec.unmarshalInputCreateAgentInput),
+			graphql.NewInputUnmarshaler("FAQPairInput", ec.unmarshalInputFAQPairInput),
 			graphql.NewInputUnmarshaler("KnowledgeSourceOrder", ec.unmarshalInputKnowledgeSourceOrder),
 			graphql.NewInputUnmarshaler("KnowledgeSourceWhereInput", ec.unmarshalInputKnowledgeSourceWhereInput),
 			graphql.NewInputUnmarshaler("MessageOrder", ec.unmarshalInputMessageOrder),
@@ -1193,6 +1406,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1219,6 +1449,46 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../../schema/conversations.graphqls", Input: `enum ReplyWindowState {
+  "Within 24 h of the user's last message: a normal reply."
+  STANDARD
+  "24 h to 7 days: sent with Meta's HUMAN_AGENT tag (humans only)."
+  HUMAN_AGENT_TAG
+  "More than 7 days: Meta allows no reply until the user writes again."
+  CLOSED
+}
+
+"How a human reply would go out right now, and until when."
+type ReplyWindow {
+  state: ReplyWindowState!
+  endsAt: Time
+}
+
+extend type Conversation {
+  replyWindow: ReplyWindow!
+}
+
+extend type Mutation {
+  "A human takes the conversation over: HANDOFF_REQUESTED or BOT → HUMAN."
+  acceptHandoff(conversationId: ID!): Conversation!
+  "Sends a human reply within Meta's messaging windows (takes the conversation over first)."
+  sendAgentMessage(conversationId: ID!, text: String!): Message!
+  "Gives the conversation back to the bot: HUMAN or HANDOFF_REQUESTED → BOT."
+  returnToBot(conversationId: ID!): Conversation!
+  closeConversation(conversationId: ID!): Conversation!
+  "Replaces the conversation's tags."
+  tagConversation(conversationId: ID!, tags: [String!]!): Conversation!
+}
+
+type Subscription {
+  "Every stored message, any author, of the workspace; narrowed by agent or conversation."
+  messageAdded(agentId: ID, conversationId: ID): Message!
+  "New handoff requests."
+  handoffRequested(agentId: ID): Conversation!
+  "Status, tags and assignment changes."
+  conversationUpdated(agentId: ID): Conversation!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/ent.graphqls", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
 type APIToken implements Node {
@@ -2732,6 +3002,35 @@ input WorkspaceWhereInput {
   nameContainsFold: String
 }
 `, BuiltIn: false},
+	{Name: "../../schema/knowledge.graphqls", Input: `"What the bot would reply."
+type Answer {
+  text: String!
+  "False when the knowledge base has no answer: the bot then sends the agent's fallbackMessage."
+  answered: Boolean!
+  citations: [Citation!]!
+}
+
+input FAQPairInput {
+  question: String!
+  answer: String!
+}
+
+extend type Query {
+  "Previews exactly what the bot would reply to question, with citations. Sends nothing."
+  answer(agentId: ID!, question: String!): Answer!
+}
+
+extend type Mutation {
+  "Adds a text to the agent's knowledge. OWNER only."
+  addKnowledgeText(agentId: ID!, title: String!, text: String!): KnowledgeSource!
+  "Adds question/answer pairs. OWNER only."
+  addKnowledgeFAQ(agentId: ID!, title: String!, pairs: [FAQPairInput!]!): KnowledgeSource!
+  "Uploads a PDF, DOCX, HTML, Markdown, CSV or text file (multipart request). It is PROCESSING until READY or FAILED. OWNER only."
+  uploadKnowledge(agentId: ID!, file: Upload!, title: String): KnowledgeSource!
+  "Deletes a source; its chunks leave retrieval at once. Returns its id. OWNER only."
+  deleteKnowledgeSource(id: ID!): ID!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/messenger.graphqls", Input: `"Result of the channel diagnostics: ok when every check passes."
 type ChannelHealth {
   ok: Boolean!
@@ -2925,6 +3224,18 @@ func (ec *executionContext) childFields_Agent(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Agent", field.Name)
 }
 
+func (ec *executionContext) childFields_Answer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "text":
+		return ec.fieldContext_Answer_text(ctx, field)
+	case "answered":
+		return ec.fieldContext_Answer_answered(ctx, field)
+	case "citations":
+		return ec.fieldContext_Answer_citations(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Answer", field.Name)
+}
+
 func (ec *executionContext) childFields_Attachment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "type":
@@ -3001,6 +3312,8 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 		return ec.fieldContext_Conversation_contact(ctx, field)
 	case "messages":
 		return ec.fieldContext_Conversation_messages(ctx, field)
+	case "replyWindow":
+		return ec.fieldContext_Conversation_replyWindow(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Conversation", field.Name)
 }
@@ -3195,6 +3508,16 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_ReplyWindow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "state":
+		return ec.fieldContext_ReplyWindow_state(ctx, field)
+	case "endsAt":
+		return ec.fieldContext_ReplyWindow_endsAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReplyWindow", field.Name)
 }
 
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

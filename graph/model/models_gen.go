@@ -7,6 +7,14 @@ import (
 	"github.com/seachat/seachat/ent/apitoken"
 )
 
+// What the bot would reply.
+type Answer struct {
+	Text string `json:"text"`
+	// False when the knowledge base has no answer: the bot then sends the agent's fallbackMessage.
+	Answered  bool        `json:"answered"`
+	Citations []*Citation `json:"citations"`
+}
+
 // The knowledge a bot answer was built from.
 type Citation struct {
 	Source  *ent.KnowledgeSource `json:"source"`
@@ -32,6 +40,14 @@ type CreateWorkspacePayload struct {
 	Workspace *ent.Workspace `json:"workspace"`
 	// An OWNER token of the new workspace: shown once, stored hashed.
 	Token string `json:"token"`
+}
+
+type FAQPairInput struct {
+	Question string `json:"question"`
+	Answer   string `json:"answer"`
+}
+
+type Subscription struct {
 }
 
 // Who the request's token is: its workspace and role.

@@ -6,18 +6,27 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seachat/seachat/graph"
 	"github.com/seachat/seachat/internal/auth"
+	"github.com/seachat/seachat/internal/bot"
 	"github.com/seachat/seachat/internal/channel"
 	"github.com/seachat/seachat/internal/config"
+	"github.com/seachat/seachat/internal/conversation"
+	"github.com/seachat/seachat/internal/inbox"
+	"github.com/seachat/seachat/internal/knowledge"
+	"github.com/seachat/seachat/internal/llm"
 	"github.com/seachat/seachat/internal/messenger"
+	"github.com/seachat/seachat/internal/pubsub"
 	"github.com/seachat/seachat/internal/secret"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/server"
@@ -25,14 +34,19 @@ import (
 
 // App is a wired SeaChat.
 type App struct {
-	Server   *server.Server
-	Auth     *auth.Service
-	Channels *channel.Service
+	Server        *server.Server
+	Auth          *auth.Service
+	Channels      *channel.Service
+	Conversations *conversation.Service
+	Knowledge     *knowledge.Service
+	Inbox         *inbox.Inbox
+	Bus           pubsub.Bus
 
 	// AdminToken is the generated admin token on the first start, else "".
 	AdminToken string
 
 	workers []func(context.Context)
+	closers []io.Closer
 }
 
 // New builds SeaChat on st. registry receives the metrics.
@@ -49,21 +63,105 @@ func New(ctx context.Context, cfg config.Config, st *store.Store, box *secret.Bo
 	a.Channels = channel.New(st.Client, graphAPI, box, cfg.PublicURL, logger, time.Now)
 	a.workers = append(a.workers, func(ctx context.Context) { a.Channels.RecheckTokens(ctx, channel.DefaultRecheckEvery) })
 
+	// Events fan out in process on SQLite (one process), and through
+	// LISTEN/NOTIFY on Postgres so every replica's subscribers see them.
+	busMetrics := pubsub.WithMetrics(pubsub.NewMetrics(registry))
+	if st.Dialect == dialect.Postgres {
+		listenCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		a.Bus, err = pubsub.NewPostgres(listenCtx, st.URL, st.DB, logger, busMetrics)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("listening for events on postgres: %w", err)
+		}
+	} else {
+		a.Bus = pubsub.NewMemory(busMetrics)
+	}
+	a.Conversations = conversation.New(conversation.Deps{
+		Client: st.Client,
+		Bus:    a.Bus,
+		Sender: a.Channels,
+		Logger: logger,
+	})
+
+	responder, embedder, err := models(ctx, cfg, registry, logger)
+	if err != nil {
+		return nil, err
+	}
+	var knowledgeEmbedder llm.Embedder // a nil *Gemini must stay a nil interface
+	if embedder != nil {
+		a.closers = append(a.closers, embedder)
+		knowledgeEmbedder = embedder
+	}
+	a.Knowledge = knowledge.New(st.Client, responder, knowledgeEmbedder, knowledge.Options{
+		MaxUploadBytes: cfg.MaxUploadBytes,
+		Registerer:     registry,
+	}, logger)
+	a.workers = append(a.workers, a.Knowledge.Run)
+
+	engine := bot.New(a.Conversations, bot.KnowledgeFunc(func(ctx context.Context, agentID int, q string, history []llm.Turn) (bot.Answer, error) {
+		ans, err := a.Knowledge.Answer(ctx, agentID, q, history)
+		return bot.Answer(ans), err
+	}), a.Channels, logger)
+	a.Inbox = inbox.New(st, a.Channels, engine, inbox.Options{Logger: logger, Metrics: inbox.NewMetrics(registry)})
+	a.workers = append(a.workers, func(ctx context.Context) {
+		if err := a.Inbox.Run(ctx); err != nil {
+			logger.Warn("inbox stopped", "error", err)
+		}
+	})
+
 	a.Server = server.New(server.Options{
 		Config:   cfg,
 		Client:   st.Client,
 		Ready:    st,
 		Auth:     a.Auth,
+		Webhooks: a.Inbox.Handler(),
 		Registry: registry,
 		Logger:   logger,
 		Schema: graph.NewSchema(graph.Deps{
-			Client:   st.Client,
-			Auth:     a.Auth,
-			Channels: a.Channels,
-			Logger:   logger,
+			Client:        st.Client,
+			Auth:          a.Auth,
+			Channels:      a.Channels,
+			Conversations: a.Conversations,
+			Knowledge:     a.Knowledge,
+			Bus:           a.Bus,
+			Logger:        logger,
 		}),
 	})
 	return a, nil
+}
+
+// Close releases what New acquired beyond the store.
+func (a *App) Close() error {
+	for _, c := range a.closers {
+		c.Close()
+	}
+	return a.Bus.Close()
+}
+
+// models returns the responder and the embedder: Gemini, falling back to the
+// offline responder for any reply it fails, when GEMINI_API_KEY is set; else
+// the offline responder and no embeddings.
+func models(ctx context.Context, cfg config.Config, registry prometheus.Registerer, logger *slog.Logger) (llm.Responder, *llm.Gemini, error) {
+	if cfg.GeminiAPIKey == "" {
+		logger.Info("GEMINI_API_KEY is unset: answers come from the offline responder")
+		return llm.Offline{}, nil, nil
+	}
+	g, err := llm.NewGemini(ctx, llm.GeminiConfig{
+		APIKey:         cfg.GeminiAPIKey,
+		BaseURL:        cfg.GeminiBaseURL,
+		Model:          cfg.GeminiModel,
+		EmbeddingModel: cfg.GeminiEmbeddingModel,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("GEMINI_API_KEY: %w", err)
+	}
+	fallbacks := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "seachat_llm_fallbacks_total",
+		Help: "Replies the offline responder gave because Gemini failed.",
+	})
+	registry.MustRegister(fallbacks)
+	return &llm.Fallback{Primary: g, Secondary: llm.Offline{}, Logger: logger,
+		OnFallback: func(error) { fallbacks.Inc() }}, g, nil
 }
 
 // RunWorkers runs the background workers until ctx is done and they return.

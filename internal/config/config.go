@@ -29,8 +29,13 @@ type Config struct {
 	GraphAPIURL   string // SEACHAT_GRAPH_API_URL
 	GeminiAPIKey  string // GEMINI_API_KEY
 	GeminiBaseURL string // SEACHAT_GEMINI_BASE_URL
-	LogFormat     string // SEACHAT_LOG_FORMAT: "text", "json", or "" for text on a terminal, else json
-	LogLevel      string // SEACHAT_LOG_LEVEL: debug, info, warn, error
+	// GeminiModel and GeminiEmbeddingModel name the models
+	// (SEACHAT_GEMINI_MODEL, SEACHAT_GEMINI_EMBEDDING_MODEL); empty: the
+	// llm package's defaults.
+	GeminiModel          string
+	GeminiEmbeddingModel string
+	LogFormat            string // SEACHAT_LOG_FORMAT: "text", "json", or "" for text on a terminal, else json
+	LogLevel             string // SEACHAT_LOG_LEVEL: debug, info, warn, error
 
 	// AllowedOrigins are the browser origins (host patterns, as in
 	// coder/websocket's OriginPatterns) allowed to open GraphQL websockets
@@ -48,17 +53,19 @@ type Config struct {
 // Load reads the configuration through getenv (os.Getenv in production).
 func Load(getenv func(string) string) (Config, error) {
 	c := Config{
-		Addr:            or(getenv("SEACHAT_ADDR"), "127.0.0.1:8080"),
-		AdminToken:      strings.TrimSpace(getenv("SEACHAT_ADMIN_TOKEN")),
-		GraphAPIURL:     strings.TrimRight(or(getenv("SEACHAT_GRAPH_API_URL"), "https://graph.facebook.com"), "/"),
-		GeminiAPIKey:    strings.TrimSpace(getenv("GEMINI_API_KEY")),
-		GeminiBaseURL:   strings.TrimRight(getenv("SEACHAT_GEMINI_BASE_URL"), "/"),
-		LogFormat:       getenv("SEACHAT_LOG_FORMAT"),
-		LogLevel:        or(getenv("SEACHAT_LOG_LEVEL"), "info"),
-		AllowedOrigins:  splitList(getenv("SEACHAT_ALLOWED_ORIGINS")),
-		MaxBodyBytes:    1 << 20,
-		MaxUploadBytes:  20 << 20,
-		ShutdownTimeout: 15 * time.Second,
+		Addr:                 or(getenv("SEACHAT_ADDR"), "127.0.0.1:8080"),
+		AdminToken:           strings.TrimSpace(getenv("SEACHAT_ADMIN_TOKEN")),
+		GraphAPIURL:          strings.TrimRight(or(getenv("SEACHAT_GRAPH_API_URL"), "https://graph.facebook.com"), "/"),
+		GeminiAPIKey:         strings.TrimSpace(getenv("GEMINI_API_KEY")),
+		GeminiBaseURL:        strings.TrimRight(getenv("SEACHAT_GEMINI_BASE_URL"), "/"),
+		GeminiModel:          strings.TrimSpace(getenv("SEACHAT_GEMINI_MODEL")),
+		GeminiEmbeddingModel: strings.TrimSpace(getenv("SEACHAT_GEMINI_EMBEDDING_MODEL")),
+		LogFormat:            getenv("SEACHAT_LOG_FORMAT"),
+		LogLevel:             or(getenv("SEACHAT_LOG_LEVEL"), "info"),
+		AllowedOrigins:       splitList(getenv("SEACHAT_ALLOWED_ORIGINS")),
+		MaxBodyBytes:         1 << 20,
+		MaxUploadBytes:       20 << 20,
+		ShutdownTimeout:      15 * time.Second,
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return Config{}, fmt.Errorf("SEACHAT_ADDR %q: want host:port: %w", c.Addr, err)

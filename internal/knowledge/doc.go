@@ -7,4 +7,11 @@
 // stay inside one section; lexical.go is an in-memory BM25 index; fusion.go
 // merges ranked lists and compares embedding vectors. They touch neither the
 // database nor the network.
+//
+// [Service] puts them to work on the database: service.go stores texts, FAQs
+// and uploads; ingest.go is the background pipeline that extracts, chunks and
+// embeds uploaded files (claimed with a lease, so replicas share the work and
+// a crash loses nothing); retrieve.go keeps a per-agent retrieval index in
+// memory, checks it against the database before every search, fuses BM25
+// with embedding similarity, and asks the responder for a cited answer.
 package knowledge

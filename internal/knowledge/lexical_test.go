@@ -16,7 +16,8 @@ func TestTokenize(t *testing.T) {
 		{"Returns, returned & RETURNING!", []string{"return", "return", "return"}},
 		{"What are your opening hours?", []string{"open", "hour"}},
 		{"shipping ships shipped", []string{"ship", "ship", "ship"}},
-		{"warranty warranties", []string{"warranty", "warranty"}},
+		{"warranty warranties", []string{"warrant", "warrant"}},
+		{"delivery deliveries delivered", []string{"deliver", "deliver", "deliver"}},
 		{"price prices priced pricing", []string{"pric", "pric", "pric", "pric"}},
 		{"boxes classes business", []string{"box", "class", "business"}},
 		{"Café 24h e-bikes 9am", []string{"café", "24h", "bik", "9am"}},
@@ -126,4 +127,50 @@ func hitIDs(hits []Hit) []int {
 		ids[i] = h.ID
 	}
 	return ids
+}
+
+// TestIndexCompaction removes most of a large index, which compacts it,
+// and checks that it searches exactly like an index of what is left.
+func TestIndexCompaction(t *testing.T) {
+	idx, fresh := NewIndex(), NewIndex()
+	text := func(i int) string {
+		return fmt.Sprintf("chunk %d about bikes %d and repairs %d tune-up w%d", i, i%7, i%13, i%101)
+	}
+	for i := range 5000 {
+		idx.Add(i, text(i))
+	}
+	for i := range 5000 {
+		if i%5 != 0 {
+			idx.Remove(i)
+		} else {
+			fresh.Add(i, text(i))
+		}
+	}
+	idx.Add(7, "replaced text about bikes")
+	fresh.Add(7, "replaced text about bikes")
+	require.Less(t, len(idx.docs), 2000, "not compacted")
+	require.Equal(t, fresh.Len(), idx.Len())
+	for _, q := range []string{"bikes 3", "repairs 5 w17", "tune-up", "replaced", "chunk 4995"} {
+		require.Equal(t, fresh.Search(q, 10), idx.Search(q, 10), q)
+	}
+	ids := []int{0, 5, 7, 8, 4995}
+	require.Equal(t, fresh.Coverage("bikes w0 kayaks", ids), idx.Coverage("bikes w0 kayaks", ids))
+}
+
+func TestCoverage(t *testing.T) {
+	idx := NewIndex()
+	idx.Add(1, "We rent city bikes and e-bikes by the day.")
+	idx.Add(2, "Opening hours: 9am to 6pm, closed on Sundays.")
+	idx.Add(3, "Bike repairs take two days.")
+	got := idx.Coverage("Hi! Can you tell me if you rent bikes, please?", []int{1, 2, 3, 99})
+	require.Equal(t, 1.0, got[0], "filler words count for nothing")
+	require.Zero(t, got[1])
+	require.Greater(t, got[2], 0.0)
+	require.Less(t, got[2], 0.5, "bike is common, rent is not")
+	require.Zero(t, got[3], "unknown id")
+
+	kayaks := idx.Coverage("Do you rent kayaks?", []int{1})[0]
+	require.Less(t, kayaks, 0.5, "a term the index has never seen weighs the most")
+	require.Greater(t, kayaks, 0.0)
+	require.Equal(t, []float64{0}, idx.Coverage("the and of", []int{1}))
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,7 @@ type Store struct {
 	Client  *ent.Client
 	DB      *sql.DB
 	Dialect string // dialect.SQLite or dialect.Postgres
+	URL     string // the database URL it was opened with; may hold a password
 
 	migrated atomic.Bool
 }
@@ -54,7 +56,7 @@ func connect(databaseURL string) (*Store, error) {
 		db.SetMaxOpenConns(20)
 		db.SetMaxIdleConns(10)
 		db.SetConnMaxIdleTime(5 * time.Minute)
-		return newStore(db, dialect.Postgres), nil
+		return newStore(db, dialect.Postgres, databaseURL), nil
 	}
 	path, ok := strings.CutPrefix(databaseURL, "sqlite://")
 	if !ok || path == "" {
@@ -73,12 +75,16 @@ func connect(databaseURL string) (*Store, error) {
 		return nil, fmt.Errorf("opening sqlite: %w", err)
 	}
 	db.SetMaxOpenConns(8)
-	return newStore(db, dialect.SQLite), nil
+	return newStore(db, dialect.SQLite, databaseURL), nil
 }
 
-func newStore(db *sql.DB, d string) *Store {
-	return &Store{Client: ent.NewClient(ent.Driver(entsql.OpenDB(d, db))), DB: db, Dialect: d}
+func newStore(db *sql.DB, d, url string) *Store {
+	return &Store{Client: ent.NewClient(ent.Driver(entsql.OpenDB(d, db))), DB: db, Dialect: d, URL: url}
 }
+
+// migrating serialises migrations within a process: ent's migration
+// mutates the package-level table definitions it works from.
+var migrating sync.Mutex
 
 // Migrate brings the schema up to date. It is safe to run on every start and
 // from several replicas.
@@ -86,6 +92,8 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.DB.PingContext(ctx); err != nil {
 		return fmt.Errorf("connecting to the database: %w", err)
 	}
+	migrating.Lock()
+	defer migrating.Unlock()
 	if err := s.Client.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrating the database: %w", err)
 	}

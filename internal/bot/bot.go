@@ -1,0 +1,227 @@
+// Package bot decides what SeaChat answers to one inbound Messenger event:
+// the handoff command or quick reply asks for a human, a question in a BOT
+// conversation gets an answer from the agent's knowledge base (or the
+// agent's fallback message with a "Talk to a human" quick reply), and
+// conversations a human has, or has been asked for, get no reply at all.
+//
+// The bot only ever replies to an inbound event; it never starts a
+// conversation. Storing, state changes and sending belong to package
+// conversation, which makes Process safe to run again for the same event.
+package bot
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/seachat/seachat/ent"
+	"github.com/seachat/seachat/ent/conversation"
+	"github.com/seachat/seachat/ent/message"
+	"github.com/seachat/seachat/ent/schema/schematype"
+	"github.com/seachat/seachat/internal/apperr"
+	"github.com/seachat/seachat/internal/auth"
+	conv "github.com/seachat/seachat/internal/conversation"
+	"github.com/seachat/seachat/internal/llm"
+	"github.com/seachat/seachat/internal/messenger"
+)
+
+// HistoryTurns is how many earlier messages go with a question to the
+// knowledge base.
+const HistoryTurns = 10
+
+// NoTextReply answers a message without text (a photo, a sticker, an empty
+// message): the bot reads text only.
+const NoTextReply = "Thanks! I can only read text messages for now. Please type your question, or tap \"Talk to a human\"."
+
+// Answer is the knowledge base's answer to a question.
+type Answer struct {
+	Text      string
+	Answered  bool // false: the knowledge base has no answer; Text is then ignored
+	Citations []schematype.Citation
+}
+
+// Knowledge answers a customer's question from an agent's knowledge base.
+// The knowledge service provides it (wrap it with KnowledgeFunc when its
+// answer type differs).
+type Knowledge interface {
+	Answer(ctx context.Context, agentID int, question string, history []llm.Turn) (Answer, error)
+}
+
+// KnowledgeFunc adapts a function to Knowledge.
+type KnowledgeFunc func(ctx context.Context, agentID int, question string, history []llm.Turn) (Answer, error)
+
+// Answer calls f.
+func (f KnowledgeFunc) Answer(ctx context.Context, agentID int, question string, history []llm.Turn) (Answer, error) {
+	return f(ctx, agentID, question, history)
+}
+
+// Actions shows the person that the Page read their message and is typing.
+// The channel service provides it.
+type Actions interface {
+	SenderAction(ctx context.Context, channelID int, psid string, a messenger.Action) error
+}
+
+// Engine is the bot.
+type Engine struct {
+	conv      *conv.Service
+	knowledge Knowledge
+	actions   Actions
+	logger    *slog.Logger
+}
+
+// New returns an engine. actions may be nil (no read receipts or typing
+// indicators); logger nil discards.
+func New(conversations *conv.Service, knowledge Knowledge, actions Actions, logger *slog.Logger) *Engine {
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Engine{conv: conversations, knowledge: knowledge, actions: actions, logger: logger}
+}
+
+// Process handles one webhook event of channel ch. It is safe to call again
+// for the same event (Meta redelivers; the inbox retries after a crash): a
+// message is stored and answered once, and a reply that was stored but not
+// sent is sent. Errors are worth retrying later; among them
+// conversation.ErrReplyInFlight, when another process is sending the reply.
+//
+// Messages and postbacks are recorded and answered; echoes and handovers go
+// to conversation.RecordEcho; deliveries, reads, reactions, edits,
+// referrals, opt-ins and unknown events need no answer and are ignored.
+func (e *Engine) Process(ctx context.Context, ch *ent.MessengerChannel, ev messenger.Event) (err error) {
+	if ch == nil {
+		return apperr.Errorf(apperr.InvalidArgument, "bot.Process: no channel")
+	}
+	defer apperr.Wrap(&err, "bot.Process(channel %d, %s %s)", ch.ID, ev.Kind, ev.MID)
+	ctx = auth.SystemContext(ctx)
+	switch ev.Kind {
+	case messenger.KindMessage, messenger.KindPostback:
+		if ev.PSID() == "" {
+			e.logger.Warn("ignoring a message that names no person", "channel_id", ch.ID, "kind", ev.Kind)
+			return nil
+		}
+		return e.inbound(ctx, ch, ev)
+	case messenger.KindEcho, messenger.KindTakeThreadControl, messenger.KindPassThreadControl,
+		messenger.KindRequestThreadControl:
+		if ev.PSID() == "" {
+			return nil
+		}
+		return e.conv.RecordEcho(ctx, ch, ev)
+	}
+	return nil
+}
+
+func (e *Engine) inbound(ctx context.Context, ch *ent.MessengerChannel, ev messenger.Event) error {
+	in, err := e.conv.RecordInbound(ctx, ch, ev)
+	if err != nil {
+		return err
+	}
+	if in.Message.BotHandledAt != nil {
+		// Decided before: send whatever of that reply is still pending.
+		_, err := e.conv.ResumeReplies(ctx, in.Message)
+		return err
+	}
+	if ev.Standby {
+		// Another app owns the thread: the bot may not answer.
+		return e.conv.MarkHandled(ctx, in.Message)
+	}
+	ag := in.Agent
+	if IsHandoff(ag.HandoffCommand, ev) {
+		if in.Conversation.Status != conversation.StatusBOT {
+			// Already asked for, or a human has it: no second notice.
+			return e.conv.MarkHandled(ctx, in.Message)
+		}
+		return e.reply(ctx, in.Message, conv.Reply{
+			Author: message.AuthorSYSTEM, Text: ag.HandoffMessage, RequestHandoff: true,
+		})
+	}
+	if in.Conversation.Status != conversation.StatusBOT {
+		return e.conv.MarkHandled(ctx, in.Message)
+	}
+
+	psid := in.Contact.Psid
+	e.action(ctx, ch.ID, psid, messenger.ActionMarkSeen)
+	e.action(ctx, ch.ID, psid, messenger.ActionTypingOn)
+
+	question := strings.TrimSpace(in.Message.Text)
+	if question == "" {
+		return e.reply(ctx, in.Message, conv.Reply{Text: NoTextReply, OfferHandoff: true})
+	}
+	history, err := e.history(ctx, in.Message)
+	if err != nil {
+		return err
+	}
+	ans, err := e.knowledge.Answer(ctx, ag.ID, question, history)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		// The person gets the fallback rather than silence; the failure is
+		// ours, so it is logged and the question is not marked unanswered.
+		e.logger.Error("answering a question", "agent_id", ag.ID, "message_id", in.Message.ID, "error", err)
+		return e.reply(ctx, in.Message, conv.Reply{Text: ag.FallbackMessage, OfferHandoff: true})
+	}
+	answered := ans.Answered && strings.TrimSpace(ans.Text) != ""
+	if !answered {
+		return e.reply(ctx, in.Message, conv.Reply{Text: ag.FallbackMessage, Answered: &answered, OfferHandoff: true})
+	}
+	return e.reply(ctx, in.Message, conv.Reply{Text: ans.Text, Answered: &answered, Citations: ans.Citations})
+}
+
+func (e *Engine) reply(ctx context.Context, inbound *ent.Message, r conv.Reply) error {
+	_, err := e.conv.ReplyTo(ctx, inbound, r)
+	return err
+}
+
+// action sends a sender action, best effort: it only decorates the reply.
+func (e *Engine) action(ctx context.Context, channelID int, psid string, a messenger.Action) {
+	if e.actions == nil {
+		return
+	}
+	if err := e.actions.SenderAction(ctx, channelID, psid, a); err != nil && !errors.Is(err, context.Canceled) {
+		e.logger.Debug("sending sender action", "channel_id", channelID, "action", a, "error", err)
+	}
+}
+
+// history returns the conversation before m as turns for the knowledge
+// base.
+func (e *Engine) history(ctx context.Context, m *ent.Message) ([]llm.Turn, error) {
+	ms, err := e.conv.Recent(ctx, m.ConversationID, m.ID, HistoryTurns)
+	if err != nil {
+		return nil, err
+	}
+	turns := make([]llm.Turn, 0, len(ms))
+	for _, h := range ms {
+		if strings.TrimSpace(h.Text) == "" {
+			continue
+		}
+		role := "user"
+		switch h.Author {
+		case message.AuthorBOT, message.AuthorSYSTEM:
+			role = "assistant"
+		case message.AuthorAGENT:
+			role = "agent"
+		}
+		turns = append(turns, llm.Turn{Role: role, Text: h.Text})
+	}
+	return turns, nil
+}
+
+// IsHandoff reports whether ev asks for a human: the "Talk to a human" quick
+// reply or postback (payload conversation.HandoffPayload), or text that is
+// exactly the agent's handoff command, ignoring case and surrounding and
+// repeated spaces. The command inside a longer sentence does not count.
+func IsHandoff(command string, ev messenger.Event) bool {
+	if ev.QuickReplyPayload == conv.HandoffPayload || ev.PostbackPayload == conv.HandoffPayload {
+		return true
+	}
+	text := ev.Text
+	if ev.Kind == messenger.KindPostback {
+		text = ev.PostbackTitle
+	}
+	cmd := normalize(command)
+	return cmd != "" && strings.EqualFold(normalize(text), cmd)
+}
+
+func normalize(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,436 @@
+package conversation
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/seachat/seachat/ent"
+	"github.com/seachat/seachat/ent/conversation"
+	"github.com/seachat/seachat/ent/message"
+	"github.com/seachat/seachat/ent/schema/schematype"
+	"github.com/seachat/seachat/internal/apperr"
+	"github.com/seachat/seachat/internal/auth"
+	"github.com/seachat/seachat/internal/messenger"
+)
+
+// Reasons stored on messages that were not sent for reasons of our own.
+const (
+	reasonEarlierPart = "not sent: an earlier part of this reply failed"
+	reasonTakenOver   = "not sent: a human took the conversation over first"
+)
+
+// Reply is the bot engine's answer to one inbound message.
+type Reply struct {
+	// Author is BOT (the default) for answers and fallbacks, SYSTEM for
+	// canned notices such as the handoff message.
+	Author message.Author
+	// Text is split into several messages when longer than MaxTextLength.
+	Text string
+	// Answered records, on BOT answers, whether the knowledge base had the
+	// answer; false marks the question as unanswered.
+	Answered *bool
+	// Citations are stored on the last part.
+	Citations []schematype.Citation
+	// OfferHandoff attaches the "Talk to a human" quick reply to the last
+	// part.
+	OfferHandoff bool
+	// RequestHandoff moves the conversation BOT → HANDOFF_REQUESTED in the
+	// transaction that stores the reply (and publishes KindHandoffRequested).
+	RequestHandoff bool
+}
+
+// ReplyTo answers an inbound USER message once, however often it is called
+// (Meta redelivers; the inbox retries after crashes). The first call claims
+// the message, stores the reply PENDING (as several messages when long, each
+// linked to the inbound message) and sends it; later calls only send what is
+// still PENDING. The bot answers only in BOT conversations: if the
+// conversation is not BOT (or, with RequestHandoff, is no longer BOT) when
+// the reply would be stored, the message is claimed and nothing is sent. It
+// returns the reply's messages, or ErrReplyInFlight when another process is
+// sending them right now.
+func (s *Service) ReplyTo(ctx context.Context, inbound *ent.Message, r Reply) (replies []*ent.Message, err error) {
+	if err := checkInbound(inbound); err != nil {
+		return nil, err
+	}
+	defer apperr.Wrap(&err, "conversation.ReplyTo(%d)", inbound.ID)
+	ctx = auth.SystemContext(ctx)
+	parts := Split(cleanText(r.Text), MaxTextLength)
+	if len(parts) == 0 {
+		return nil, apperr.Errorf(apperr.InvalidArgument, "a reply needs text")
+	}
+	author := r.Author
+	if author == "" {
+		author = message.AuthorBOT
+	}
+	if author != message.AuthorBOT && author != message.AuthorSYSTEM {
+		return nil, apperr.Errorf(apperr.InvalidArgument, "the bot replies as BOT or SYSTEM, not %s", author)
+	}
+	now := s.now()
+	err = s.inTx(ctx, func(t *txScope) error {
+		conv, err := t.lock(ctx, inbound.ConversationID, now)
+		if err != nil {
+			return err
+		}
+		n, err := t.client.Message.Update().
+			Where(message.ID(inbound.ID), message.BotHandledAtIsNil()).
+			SetBotHandledAt(now).Save(ctx)
+		if err != nil || n == 0 {
+			return err // n == 0: decided before; send what is pending below
+		}
+		ok := conv.Status == conversation.StatusBOT // current: we hold the row lock
+		if r.RequestHandoff {
+			conv, ok, err = t.transition(ctx, conv.ID, from(conversation.StatusBOT), func(u *ent.ConversationUpdate) {
+				u.SetStatus(conversation.StatusHANDOFF_REQUESTED).SetHandoffRequestedAt(now)
+			}, now)
+			if err != nil {
+				return err
+			}
+			if ok {
+				t.publish(conversationEvent(conv, KindHandoffRequested))
+			}
+		}
+		if !ok {
+			return nil
+		}
+		for i, p := range parts {
+			last := i == len(parts)-1
+			c := t.client.Message.Create().
+				SetWorkspaceID(conv.WorkspaceID).SetConversationID(conv.ID).SetChannelID(conv.ChannelID).
+				SetDirection(message.DirectionOUTBOUND).SetAuthor(author).SetText(p).
+				SetDeliveryStatus(message.DeliveryStatusPENDING).SetInReplyToID(inbound.ID).
+				SetNillableAnswered(r.Answered).SetOfferHandoff(r.OfferHandoff && last).
+				SetCreatedAt(now).SetUpdatedAt(now)
+			if last && len(r.Citations) > 0 {
+				c.SetCitations(r.Citations)
+			}
+			if err := c.Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return t.client.Conversation.UpdateOneID(conv.ID).
+			SetLastMessageAt(maxTime(now, &conv.LastMessageAt)).Exec(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.ResumeReplies(ctx, inbound)
+}
+
+// MarkHandled records that the bot decided not to answer an inbound message
+// (a human has the conversation, or another app owns the thread), so that a
+// redelivery never answers it later.
+func (s *Service) MarkHandled(ctx context.Context, inbound *ent.Message) error {
+	if err := checkInbound(inbound); err != nil {
+		return err
+	}
+	ctx = auth.SystemContext(ctx)
+	err := s.db(ctx).Message.Update().
+		Where(message.ID(inbound.ID), message.BotHandledAtIsNil()).
+		SetBotHandledAt(s.now()).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("conversation.MarkHandled(%d): %w", inbound.ID, err)
+	}
+	return nil
+}
+
+// ResumeReplies sends, in order, the reply messages to inbound that are
+// still PENDING: after a crash between storing a reply and sending it, the
+// next delivery of the event sends it. A BOT reply whose conversation a human
+// took over in the meantime is marked FAILED instead, and so are the parts
+// after a part that failed. It returns ErrReplyInFlight when another process
+// is sending one of them.
+func (s *Service) ResumeReplies(ctx context.Context, inbound *ent.Message) (replies []*ent.Message, err error) {
+	if err := checkInbound(inbound); err != nil {
+		return nil, err
+	}
+	defer apperr.Wrap(&err, "conversation.ResumeReplies(%d)", inbound.ID)
+	ctx = auth.SystemContext(ctx)
+	db := s.db(ctx)
+	replies, err = db.Message.Query().Where(message.InReplyToID(inbound.ID)).
+		Order(ent.Asc(message.FieldID)).All(ctx)
+	if err != nil || len(replies) == 0 {
+		return replies, err
+	}
+	conv, err := db.Conversation.Get(ctx, inbound.ConversationID)
+	if err != nil {
+		return nil, err
+	}
+	return replies, s.sendAll(ctx, conv, replies, func(m *ent.Message) messenger.SendRequest {
+		return messenger.SendRequest{Type: messenger.MessagingResponse}
+	})
+}
+
+// SendAgentMessage sends text from the viewer (its token name becomes
+// sentBy) to the person. It takes a BOT or HANDOFF_REQUESTED conversation over
+// first (→ HUMAN, assigned to the viewer), so the bot and a human never both
+// answer; a CLOSED one is a Conflict. Within 24 h of the person's last
+// Messenger event it sends a RESPONSE, up to 7 days a MESSAGE_TAG with
+// HUMAN_AGENT, and later it refuses with OutsideWindow and neither stores nor
+// sends anything. When Meta refuses the message (window closed, person
+// unavailable, …) the message is returned FAILED with the reason, not as an
+// error. Long text is sent as several messages; the first that failed, or
+// else the last, is returned.
+func (s *Service) SendAgentMessage(ctx context.Context, convID int, text string) (m *ent.Message, err error) {
+	defer apperr.Wrap(&err, "conversation.SendAgentMessage(%d)", convID)
+	parts := Split(cleanText(text), MaxTextLength)
+	if len(parts) == 0 {
+		return nil, apperr.Errorf(apperr.InvalidArgument, "text: write the message to send")
+	}
+	name := actorName(ctx)
+	now := s.now()
+	var (
+		conv    *ent.Conversation
+		win     Window
+		pending []*ent.Message
+	)
+	err = s.inTx(ctx, func(t *txScope) error {
+		c, err := t.lock(ctx, convID, now)
+		if err != nil {
+			return err
+		}
+		switch c.Status {
+		case conversation.StatusCLOSED:
+			return conflict(c, "it reopens when the person writes again")
+		case conversation.StatusBOT, conversation.StatusHANDOFF_REQUESTED:
+			c, _, err = t.transition(ctx, convID, from(conversation.StatusBOT, conversation.StatusHANDOFF_REQUESTED),
+				func(u *ent.ConversationUpdate) { u.SetStatus(conversation.StatusHUMAN).SetAssignedTo(name) }, now)
+			if err != nil {
+				return err
+			}
+			t.publish(conversationEvent(c, KindUpdated))
+		}
+		if win = ReplyWindow(c, now); win.State == WindowClosed {
+			return outsideWindow(c)
+		}
+		for _, p := range parts {
+			m, err := t.client.Message.Create().
+				SetWorkspaceID(c.WorkspaceID).SetConversationID(c.ID).SetChannelID(c.ChannelID).
+				SetDirection(message.DirectionOUTBOUND).SetAuthor(message.AuthorAGENT).SetSentBy(name).
+				SetText(p).SetDeliveryStatus(message.DeliveryStatusPENDING).
+				SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
+			if err != nil {
+				return err
+			}
+			pending = append(pending, m)
+		}
+		conv, err = t.client.Conversation.UpdateOneID(c.ID).SetLastMessageAt(maxTime(now, &c.LastMessageAt)).Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = s.sendAll(ctx, conv, pending, func(*ent.Message) messenger.SendRequest {
+		if win.State == WindowHumanAgentTag {
+			return messenger.SendRequest{Type: messenger.MessagingTag, Tag: messenger.TagHumanAgent}
+		}
+		return messenger.SendRequest{Type: messenger.MessagingResponse}
+	})
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(pending, func(m *ent.Message) bool { return m.DeliveryStatus == message.DeliveryStatusFAILED })
+	if i < 0 {
+		i = len(pending) - 1
+	}
+	return pending[i], nil
+}
+
+// Recent returns up to limit messages of the conversation that came before
+// the message beforeID and reached the person or came from them (RECEIVED or
+// SENT), oldest first: the history a reply is built on.
+func (s *Service) Recent(ctx context.Context, convID, beforeID, limit int) ([]*ent.Message, error) {
+	ctx = auth.SystemContext(ctx)
+	ms, err := s.db(ctx).Message.Query().
+		Where(message.ConversationID(convID), message.IDLT(beforeID),
+			message.DeliveryStatusIn(message.DeliveryStatusRECEIVED, message.DeliveryStatusSENT)).
+		Order(ent.Desc(message.FieldID)).Limit(limit).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("conversation.Recent(%d): %w", convID, err)
+	}
+	slices.Reverse(ms)
+	return ms, nil
+}
+
+// sendAll delivers the PENDING messages of ms in order, replacing each in
+// ms with its settled state. base gives the messaging type and tag of a
+// message; the rest of the request comes from the message itself.
+func (s *Service) sendAll(ctx context.Context, conv *ent.Conversation, ms []*ent.Message,
+	base func(*ent.Message) messenger.SendRequest,
+) error {
+	var psid string
+	failed := false
+	for i, m := range ms {
+		if m.DeliveryStatus == message.DeliveryStatusFAILED {
+			failed = true
+		}
+		if m.DeliveryStatus != message.DeliveryStatusPENDING {
+			continue
+		}
+		if failed {
+			settled, err := s.settle(ctx, conv, m.ID, message.DeliveryStatusFAILED, "", reasonEarlierPart)
+			if err != nil {
+				return err
+			}
+			ms[i] = settled
+			continue
+		}
+		if m.Author == message.AuthorBOT {
+			// The bot never answers after a human took over, even a reply
+			// it decided on before.
+			cur, err := s.db(ctx).Conversation.Get(ctx, conv.ID)
+			if err != nil {
+				return err
+			}
+			if cur.Status != conversation.StatusBOT {
+				settled, err := s.settle(ctx, conv, m.ID, message.DeliveryStatusFAILED, "", reasonTakenOver)
+				if err != nil {
+					return err
+				}
+				ms[i], failed = settled, true
+				continue
+			}
+		}
+		if psid == "" {
+			ct, err := s.db(ctx).Contact.Get(auth.SystemContext(ctx), conv.ContactID)
+			if err != nil {
+				return err
+			}
+			psid = ct.Psid
+		}
+		req := base(m)
+		req.PSID, req.Text, req.Metadata = psid, m.Text, metadata(m.ID)
+		if m.OfferHandoff {
+			req.QuickReplies = []messenger.QuickReply{{Title: HandoffTitle, Payload: HandoffPayload}}
+		}
+		settled, err := s.deliver(ctx, conv, m, req)
+		if err != nil {
+			return err
+		}
+		ms[i] = settled
+		failed = settled.DeliveryStatus == message.DeliveryStatusFAILED
+	}
+	return nil
+}
+
+// deliver sends one PENDING message. Each attempt is claimed with a guarded
+// update that counts it, so two processes never send the same message at
+// once: the first claim of a message that was attempted before succeeds
+// only after SendLease. Transient errors are retried with backoff; a
+// canceled ctx leaves the message PENDING for a later run.
+func (s *Service) deliver(ctx context.Context, conv *ent.Conversation, m *ent.Message, req messenger.SendRequest) (*ent.Message, error) {
+	seen := m.Attempts
+	for n := 1; ; n++ {
+		now := s.now()
+		claim := s.db(ctx).Message.Update().Where(message.ID(m.ID),
+			message.DeliveryStatusEQ(message.DeliveryStatusPENDING), message.Attempts(seen))
+		if n == 1 && seen > 0 {
+			claim.Where(message.Or(message.LastAttemptAtIsNil(), message.LastAttemptAtLTE(now.Add(-SendLease))))
+		}
+		claimed, err := claim.AddAttempts(1).SetLastAttemptAt(now).SetUpdatedAt(now).Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if claimed == 0 {
+			cur, err := s.db(ctx).Message.Get(ctx, m.ID)
+			if err != nil {
+				return nil, err
+			}
+			if cur.DeliveryStatus != message.DeliveryStatusPENDING {
+				return cur, nil // settled elsewhere, e.g. by its echo
+			}
+			return cur, ErrReplyInFlight
+		}
+		seen++
+		res, err := s.sender.Send(auth.SystemContext(ctx), conv.ChannelID, req)
+		if err == nil {
+			return s.settle(ctx, conv, m.ID, message.DeliveryStatusSENT, res.MessageID, "")
+		}
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		transient := messenger.IsTransient(err)
+		s.logger.Warn("sending message", "message_id", m.ID, "channel_id", conv.ChannelID,
+			"attempt", n, "transient", transient, "error", err)
+		if transient && n < s.retry.Attempts {
+			if err := s.retry.Sleep(ctx, s.backoff(n)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		reason := sendFailure(err)
+		if transient {
+			reason = fmt.Sprintf("gave up after %d attempts: %s", n, reason)
+		}
+		return s.settle(ctx, conv, m.ID, message.DeliveryStatusFAILED, "", reason)
+	}
+}
+
+// settle records the outcome of a message's sending and announces the
+// message. SENT always wins (an echo proves delivery); FAILED applies only
+// to a message still PENDING.
+func (s *Service) settle(ctx context.Context, conv *ent.Conversation, id int, status message.DeliveryStatus,
+	mid, reason string,
+) (m *ent.Message, err error) {
+	now := s.now()
+	err = s.inTx(ctx, func(t *txScope) error {
+		u := t.client.Message.Update().Where(message.ID(id)).SetDeliveryStatus(status).SetUpdatedAt(now)
+		if status == message.DeliveryStatusSENT {
+			u.ClearError()
+			if mid != "" {
+				taken, err := t.client.Message.Query().
+					Where(message.ChannelID(conv.ChannelID), message.Mid(mid), message.IDNEQ(id)).Exist(ctx)
+				if err != nil {
+					return err
+				}
+				if taken {
+					s.logger.Warn("mid already stored on another message", "message_id", id)
+				} else {
+					u.SetMid(mid)
+				}
+			}
+		} else {
+			u.Where(message.DeliveryStatusEQ(message.DeliveryStatusPENDING)).SetError(reason)
+		}
+		if err := u.Exec(ctx); err != nil {
+			return err
+		}
+		if m, err = t.client.Message.Get(ctx, id); err != nil {
+			return err
+		}
+		t.publish(messageEvent(conv, id))
+		return nil
+	})
+	return detach(ctx, m), err
+}
+
+// sendFailure is the plain reason stored on a message Meta or the channel
+// refused.
+func sendFailure(err error) string {
+	switch {
+	case messenger.IsOutsideWindow(err):
+		return "Meta refused: the messaging window has closed (a reply is allowed within 24 hours of the person's last message, or 7 days for a human agent)"
+	case messenger.IsUserUnavailable(err):
+		return "Meta refused: this person can't receive messages from the Page right now (they may have blocked it or left Messenger)"
+	case apperr.KindOf(err) == apperr.Internal:
+		return "sending failed because of an internal error"
+	}
+	return apperr.Message(err)
+}
+
+func outsideWindow(c *ent.Conversation) error {
+	if c.LastUserMessageAt == nil {
+		return apperr.Errorf(apperr.OutsideWindow,
+			"the person has not written in this conversation: Messenger allows a reply only after they write")
+	}
+	return apperr.Errorf(apperr.OutsideWindow,
+		"the person last wrote more than 7 days ago (%s): Messenger allows no reply until they write again",
+		c.LastUserMessageAt.UTC().Format("2006-01-02 15:04 MST"))
+}
+
+func checkInbound(m *ent.Message) error {
+	if m == nil || m.Direction != message.DirectionINBOUND {
+		return apperr.Errorf(apperr.InvalidArgument, "not an inbound message")
+	}
+	return nil
+}

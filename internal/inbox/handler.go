@@ -1,0 +1,278 @@
+package inbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/seachat/seachat/ent"
+	"github.com/seachat/seachat/ent/inboxevent"
+	"github.com/seachat/seachat/ent/messengerchannel"
+	"github.com/seachat/seachat/internal/apperr"
+	"github.com/seachat/seachat/internal/auth"
+	"github.com/seachat/seachat/internal/messenger"
+)
+
+// Handler is the Messenger webhook endpoint of every channel, told apart by
+// the {key} path value. It is plain net/http: GET answers Meta's
+// verification, POST stores the events and answers 200 once they are
+// committed. Build it with Inbox.Handler.
+type Handler struct{ in *Inbox }
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		h.verify(w, r)
+	case http.MethodPost:
+		h.receive(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+const (
+	msgNotFound    = "unknown webhook: set up the Messenger channel again and use its new callback URL"
+	msgUnavailable = "temporarily unavailable, try again"
+)
+
+// verify answers Meta's verification GET with the raw challenge.
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
+	in := h.in
+	key := r.PathValue("key")
+	if key == "" {
+		h.fail(w, http.StatusNotFound, resultNotFound, msgNotFound)
+		return
+	}
+	ctx, cancel := context.WithTimeout(auth.SystemContext(r.Context()), in.opts.StoreTimeout)
+	defer cancel()
+	challenge, err := in.channels.Verify(ctx, key, r.URL.Query())
+	switch {
+	case err == nil:
+		in.m.request(resultVerified)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		// The challenge is reflected: never let a browser sniff it as HTML.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "no-store")
+		io.WriteString(w, challenge)
+	case errors.Is(err, apperr.NotFound):
+		h.fail(w, http.StatusNotFound, resultNotFound, msgNotFound)
+	default:
+		if apperr.KindOf(err) == apperr.Internal {
+			in.log.ErrorContext(r.Context(), "verifying webhook", "error", redact(err.Error()))
+		}
+		h.fail(w, http.StatusForbidden, resultForbidden,
+			"verification failed: hub.mode must be subscribe and hub.verify_token must be the channel's verify token")
+	}
+}
+
+// receive stores the events of a webhook POST.
+func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
+	in := h.in
+	key := r.PathValue("key")
+	if key == "" {
+		h.fail(w, http.StatusNotFound, resultNotFound, msgNotFound)
+		return
+	}
+	if r.ContentLength > MaxBodyBytes {
+		h.fail(w, http.StatusRequestEntityTooLarge, resultTooLarge, "body too large: at most 1 MiB")
+		return
+	}
+
+	lookupCtx, cancel := context.WithTimeout(auth.SystemContext(r.Context()), in.opts.StoreTimeout)
+	defer cancel()
+	ch, err := in.channels.ByWebhookKey(lookupCtx, key)
+	if err != nil {
+		h.channelError(w, r, err, "finding channel")
+		return
+	}
+	secret, err := in.channels.AppSecret(lookupCtx, ch)
+	if err != nil {
+		h.channelError(w, r, err, "reading app secret")
+		return
+	}
+	cancel()
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			h.fail(w, http.StatusRequestEntityTooLarge, resultTooLarge, "body too large: at most 1 MiB")
+			return
+		}
+		h.fail(w, http.StatusBadRequest, resultBadRequest, "reading the body failed")
+		return
+	}
+	log := in.log.With("channel_id", ch.ID)
+	err = messenger.CheckSignature(body, r.Header.Get("X-Hub-Signature-256"), r.Header.Get("X-Hub-Signature"), secret)
+	if err != nil {
+		// Expected for probes; a steady stream means the app secret is wrong.
+		log.WarnContext(r.Context(), "rejecting webhook signature", "error", err)
+		h.fail(w, http.StatusForbidden, resultForbidden, "invalid signature: the body must be signed with the app secret of the connected app")
+		return
+	}
+
+	// From here the body is Meta's: anything but 200 or 503 would make Meta
+	// retry a body that can never succeed.
+	wh, err := messenger.ParseWebhook(body)
+	if err != nil {
+		log.WarnContext(r.Context(), "ignoring unusable webhook body", "error", err, "bytes", len(body))
+		h.ok(w, resultUnusable)
+		return
+	}
+	events := make([]messenger.Event, 0, len(wh.Events))
+	dropped := 0
+	for _, ev := range wh.Events {
+		if ch.PageID == nil || ev.PageID != *ch.PageID {
+			dropped++
+			if dropped == 1 {
+				log.WarnContext(r.Context(), "dropping webhook events of another page",
+					"entry_page_id", ev.PageID, "channel_page_id", deref(ch.PageID))
+			}
+			continue
+		}
+		events = append(events, ev)
+	}
+	in.m.dropped(reasonOtherPage, dropped)
+	if len(events) == 0 {
+		log.InfoContext(r.Context(), "webhook body has no events for this page",
+			"events", len(wh.Events), "dropped", dropped)
+		h.ok(w, resultUnusable)
+		return
+	}
+
+	storeCtx, cancel := context.WithTimeout(auth.SystemContext(r.Context()), in.opts.StoreTimeout)
+	defer cancel()
+	stored, dup, err := in.store(storeCtx, ch, events)
+	if err != nil {
+		log.ErrorContext(r.Context(), "storing webhook events", "events", len(events), "error", err)
+		w.Header().Set("Retry-After", "1")
+		h.fail(w, http.StatusServiceUnavailable, resultUnavailable, msgUnavailable)
+		return
+	}
+	in.m.stored(stored, dup)
+	if stored > 0 {
+		in.Notify()
+	}
+	log.DebugContext(r.Context(), "stored webhook events", "stored", stored, "duplicates", dup)
+	h.ok(w, resultStored)
+}
+
+// channelError answers a failed channel lookup: 404 for an unknown or
+// removed key, 403 for a page that cannot be verified yet, 503 otherwise
+// (the database is down: Meta will retry).
+func (h *Handler) channelError(w http.ResponseWriter, r *http.Request, err error, what string) {
+	switch {
+	case errors.Is(err, apperr.NotFound):
+		h.fail(w, http.StatusNotFound, resultNotFound, msgNotFound)
+	case errors.Is(err, apperr.Conflict), errors.Is(err, apperr.PermissionDenied):
+		h.fail(w, http.StatusForbidden, resultForbidden,
+			"this channel cannot receive events yet: connect the page first (Step 2, connectMessengerPage)")
+	default:
+		h.in.log.ErrorContext(r.Context(), what, "error", redact(err.Error()))
+		w.Header().Set("Retry-After", "1")
+		h.fail(w, http.StatusServiceUnavailable, resultUnavailable, msgUnavailable)
+	}
+}
+
+func (h *Handler) ok(w http.ResponseWriter, result string) {
+	h.in.m.request(result)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "EVENT_RECEIVED")
+}
+
+func (h *Handler) fail(w http.ResponseWriter, code int, result, msg string) {
+	h.in.m.request(result)
+	http.Error(w, msg, code)
+}
+
+// insertBatch bounds the rows of one INSERT statement, well below
+// PostgreSQL's 65535 bind parameters.
+const insertBatch = 500
+
+// store writes events as PENDING InboxEvent rows in one transaction,
+// skipping those already stored, and moves the channel's last_event_at. It
+// returns how many rows were new and how many were duplicates.
+func (in *Inbox) store(ctx context.Context, ch *ent.MessengerChannel, events []messenger.Event) (stored, dup int, err error) {
+	now := in.now()
+	tx, err := in.st.Client.Tx(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("beginning transaction: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	for start := 0; start < len(events); start += insertBatch {
+		batch := events[start:min(start+insertBatch, len(events))]
+		ins := entsql.Dialect(in.st.Dialect).Insert(inboxevent.Table).Columns(
+			inboxevent.FieldWorkspaceID, inboxevent.FieldChannelID, inboxevent.FieldDedupKey,
+			inboxevent.FieldPsid, inboxevent.FieldPayload, inboxevent.FieldStatus,
+			inboxevent.FieldAttempts, inboxevent.FieldAvailableAt, inboxevent.FieldEventTime,
+			inboxevent.FieldReceivedAt)
+		for _, ev := range batch {
+			payload, err := EncodeEvent(ev)
+			if err != nil {
+				return 0, 0, err
+			}
+			eventTime := ev.Timestamp.UTC()
+			if ev.Timestamp.IsZero() {
+				eventTime = now
+			}
+			ins.Values(ch.WorkspaceID, ch.ID, indexable(ev.DedupKey()), indexable(ev.PSID()), payload,
+				inboxevent.StatusPENDING.String(), 0, now, eventTime, now)
+		}
+		ins.OnConflict(entsql.ConflictColumns(inboxevent.FieldChannelID, inboxevent.FieldDedupKey), entsql.DoNothing())
+		query, args := ins.Query()
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return 0, 0, fmt.Errorf("inserting events: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, 0, fmt.Errorf("counting inserted events: %w", err)
+		}
+		stored += int(n)
+		dup += len(batch) - int(n)
+	}
+	// Last, so the channel row is locked for as short a time as possible.
+	err = tx.MessengerChannel.Update().
+		Where(messengerchannel.ID(ch.ID),
+			messengerchannel.Or(messengerchannel.LastEventAtIsNil(), messengerchannel.LastEventAtLT(now))).
+		SetLastEventAt(now).Exec(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("updating the channel's last event time: %w", err)
+	}
+	if err = tx.Commit(); err != nil {
+		return 0, 0, fmt.Errorf("committing events: %w", err)
+	}
+	return stored, dup, nil
+}
+
+// maxKeyLen bounds the indexed text columns (dedup_key, psid). Meta's IDs
+// are far shorter; a longer value is replaced by its digest, so that one odd
+// event cannot fail its body forever (PostgreSQL refuses index entries over
+// about 2700 bytes).
+const maxKeyLen = 255
+
+func indexable(s string) string {
+	if len(s) <= maxKeyLen {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
