@@ -52,7 +52,7 @@ var (
 	FailTemporary     = Failure{500, 2, 0, true, "An unexpected error has occurred. Please retry your request later."}
 )
 
-// Graph is the fake Graph API.
+// Graph is the fake Graph API. Server is set by New.
 type Graph struct {
 	*httptest.Server
 
@@ -68,10 +68,21 @@ type Graph struct {
 
 // New starts a fake Graph API that knows pages; it is closed when the test ends.
 func New(t testing.TB, pages ...Page) *Graph {
-	g := &Graph{pages: map[string]Page{}, subs: map[string][]string{}, notify: make(chan struct{}, 1)}
+	g := &Graph{}
+	g.Server = httptest.NewServer(g.Handler(pages...))
+	t.Cleanup(g.Close)
+	return g
+}
+
+// Handler returns the fake as an http.Handler knowing pages, for serving it
+// outside tests (cmd/fakegraph). It resets what the fake recorded.
+func (g *Graph) Handler(pages ...Page) http.Handler {
+	g.mu.Lock()
+	g.pages, g.subs, g.notify = map[string]Page{}, map[string][]string{}, make(chan struct{}, 1)
 	for _, p := range pages {
 		g.pages[p.Token] = p
 	}
+	g.mu.Unlock()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v25.0/me", g.me)
 	mux.HandleFunc("POST /v25.0/me/messages", g.messages)
@@ -79,9 +90,7 @@ func New(t testing.TB, pages ...Page) *Graph {
 	mux.HandleFunc("POST /v25.0/{page}/subscribed_apps", g.subscribe)
 	mux.HandleFunc("DELETE /v25.0/{page}/subscribed_apps", g.unsubscribe)
 	mux.HandleFunc("GET /v25.0/{psid}", g.profile)
-	g.Server = httptest.NewServer(mux)
-	t.Cleanup(g.Close)
-	return g
+	return mux
 }
 
 // FailNext makes the next Send API calls fail, in order.
