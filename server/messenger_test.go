@@ -261,3 +261,43 @@ func TestHandoffRoundTrip(t *testing.T) {
 		require.Contains(t, sent[2].Text, "Sundays")
 	})
 }
+
+// TestHandoffTimeout: with handoffTimeoutSeconds set, a request nobody
+// accepted returns to the bot, which tells the person and answers again.
+func TestHandoffTimeout(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		graph := messengertest.New(t, messengertest.Page{ID: pageID, Name: "Harbor Bikes", Token: pageToken})
+		e := newEnv(t, st, "SEACHAT_GRAPH_API_URL", graph.URL)
+		ws := e.newWorkspace("Harbor")
+		agentID, ch := connectedAgent(t, e, ws.owner)
+		var a struct{ HandoffTimeoutSeconds int }
+		e.ok(ws.owner, `mutation($a:ID!){updateAgent(id:$a,input:{handoffTimeoutSeconds:1}){handoffTimeoutSeconds}}`,
+			map[string]any{"a": agentID}, "updateAgent", &a)
+		require.Equal(t, 1, a.HandoffTimeoutSeconds)
+
+		require.Equal(t, http.StatusOK, e.postEvent(ch, textEvent("m_t1", "/agent", time.Now())))
+		graph.WaitSent(t, 1, 10*time.Second)
+		n, err := e.app.Conversations.ExpireHandoffs(context.Background())
+		require.NoError(t, err)
+		require.Zero(t, n, "returned to the bot before the timeout")
+
+		time.Sleep(1100 * time.Millisecond)
+		n, err = e.app.Conversations.ExpireHandoffs(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		sent := graph.WaitSent(t, 2, 10*time.Second)
+		require.Contains(t, sent[1].Text, "nobody from our team could reply in time")
+		n, err = e.app.Conversations.ExpireHandoffs(context.Background())
+		require.NoError(t, err)
+		require.Zero(t, n, "expired twice")
+
+		var convs struct {
+			Edges []struct{ Node struct{ Status string } }
+		}
+		e.ok(ws.agent, `{conversations{edges{node{status}}}}`, nil, "conversations", &convs)
+		require.Equal(t, "BOT", convs.Edges[0].Node.Status)
+		require.Equal(t, http.StatusOK, e.postEvent(ch, textEvent("m_t2", "Are you open on Sundays?", time.Now())))
+		sent = graph.WaitSent(t, 3, 10*time.Second)
+		require.Contains(t, sent[2].Text, "Sundays")
+	})
+}

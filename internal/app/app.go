@@ -83,6 +83,8 @@ func New(ctx context.Context, cfg config.Config, st *store.Store, box *secret.Bo
 		Logger: logger,
 	})
 
+	a.workers = append(a.workers, func(ctx context.Context) { a.Conversations.RunHandoffTimeouts(ctx, 10*time.Second) })
+
 	responder, embedder, err := models(ctx, cfg, registry, logger)
 	if err != nil {
 		return nil, err
