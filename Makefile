@@ -5,7 +5,7 @@ GO ?= go
 # The race detector needs cgo; use it wherever a C compiler is available.
 RACE := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 
-.PHONY: build run test generate check-generate vet
+.PHONY: build run test generate check-generate vet bench test-faults
 
 build:
 	$(GO) build -o bin/seachat ./cmd/seachat
@@ -33,3 +33,31 @@ check-generate: generate
 		git status --porcelain -- ent schema graph gqlgen.yml go.mod go.sum; \
 		exit 1; \
 	fi
+
+# Benchmarks (bench/README.md): builds bin/seachat and the bare baseline,
+# runs every scenario against real processes on SQLite and on a fresh
+# PostgreSQL database, and writes bench/RESULTS.md and bench/results.json.
+# Bounded: the load generator stops itself after 9 minutes.
+bench: build
+	$(GO) build -o bin/barehook ./bench/cmd/barehook
+	$(GO) build -o bin/loadgen ./bench/cmd/loadgen
+	timeout 600 ./bin/loadgen -seachat bin/seachat -barehook bin/barehook -out bench
+
+# Fault tests (bench/faults): kill -9 under load, Graph API outages, the
+# database cut off; then a bounded fuzz run of every fuzz target.
+FUZZTIME ?= 10s
+test-faults: build
+	$(GO) vet -tags faults ./bench/...
+	SEACHAT_BIN=$(CURDIR)/bin/seachat $(GO) test -tags faults -count=1 -v -parallel 4 -timeout 10m ./bench/faults/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseWebhook$$' -fuzztime $(FUZZTIME) ./internal/messenger/
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckSignature$$' -fuzztime $(FUZZTIME) ./internal/messenger/
+	$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME) ./internal/knowledge/
+	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $(FUZZTIME) ./internal/conversation/
+
+# The agent console in a real browser (README.md, "Agent console"): builds
+# bin/seachat and bin/fakegraph, starts both on free loopback ports with a
+# temporary SQLite database, and drives Debian's Chromium (/usr/bin/chromium,
+# or $CHROMIUM) with playwright-core. Screenshots go to console/e2e/artifacts/.
+.PHONY: test-console
+test-console:
+	cd console/e2e && npm ci --no-audit --no-fund && npm test

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -78,6 +79,8 @@ func classify(err error) (*apperr.Kind, string) {
 		return apperr.InvalidArgument, fmt.Sprintf("%s: %v", lowerFirst(camel(validation.Name)), reason)
 	case ent.IsConstraintError(err):
 		return apperr.Conflict, "this conflicts with an existing object"
+	case strings.HasPrefix(err.Error(), "cannot decode cursor"): // entgql.Cursor's UnmarshalGQL
+		return apperr.InvalidArgument, "after/before: not a cursor this API returned"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return apperr.Internal, "the request was cancelled or took too long: try again"
 	}

@@ -90,11 +90,11 @@ func (r *queryResolver) APITokens(ctx context.Context) ([]*ent.APIToken, error) 
 }
 
 // Conversations is the resolver for the conversations field.
-func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) (*ent.ConversationConnection, error) {
+func (r *queryResolver) Conversations(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) (*ent.ConversationConnection, error) {
 	if orderBy == nil {
 		orderBy = &ent.ConversationOrder{Field: ent.ConversationOrderFieldLastMessageAt, Direction: entgql.OrderDirectionDesc}
 	}
-	return r.client.Conversation.Query().Paginate(ctx, after, first, before, last,
+	return r.client.Conversation.Query().Where(conversation.Matching(deref(search))).Paginate(ctx, after, first, before, last,
 		ent.WithConversationOrder(orderBy), ent.WithConversationFilter(where.Filter))
 }
 

@@ -55,6 +55,9 @@ func (s *Server) graphqlHandler(o Options) http.Handler {
 	srv.Use(extension.Introspection{}) // only reachable with a valid token
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.Use(extension.FixedComplexityLimit(complexityLimit))
+	srv.Use(maxDepth{limit: depthLimit})
+	limiter := newRateLimiter(o.Config.RateLimit, o.Config.RateBurst, time.Now)
+	srv.AroundOperations(limiter.limitWebsocketOperations)
 	srv.Use(entgql.Transactioner{TxOpener: o.Client, SkipTxFunc: entgql.SkipIfHasFields(networkMutations...)})
 	srv.SetErrorPresenter(graph.ErrorPresenter(o.Logger))
 	srv.SetRecoverFunc(graph.RecoverFunc(o.Logger))
@@ -79,6 +82,10 @@ func (s *Server) graphqlHandler(o Options) http.Handler {
 			writeAuthError(w, err)
 			return
 		}
+		if ok, wait := limiter.allow(v.TokenID); !ok {
+			writeRateLimited(w, wait)
+			return
+		}
 		srv.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
 	})
 }
@@ -86,7 +93,7 @@ func (s *Server) graphqlHandler(o Options) http.Handler {
 // serveWebsocket runs a websocket connection until the client leaves or the
 // server shuts down. Authentication happens in connection_init.
 func (s *Server) serveWebsocket(h http.Handler, w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := context.WithCancel(context.WithValue(r.Context(), websocketKey{}, true))
 	c := &websocketConn{cancel: cancel}
 	s.mu.Lock()
 	s.sockets[c] = struct{}{}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/seachat/seachat/console"
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/config"
@@ -60,6 +61,8 @@ func New(o Options) *Server {
 	mux.Handle("GET /{$}", playground.Handler("SeaChat GraphQL", "/graphql",
 		playground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer <paste your token here>"}),
 		playground.WithStoragePrefix("seachat:")))
+	mux.Handle("GET /console/", console.Handler())
+	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})

@@ -403,3 +403,9 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestBadCursor(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"))
+	_, res := e.do(adminToken, `{conversations(first:1,after:"not-a-cursor"){totalCount}}`, nil)
+	require.Equal(t, "BAD_USER_INPUT", res.code())
+}

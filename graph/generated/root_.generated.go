@@ -7,12 +7,14 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/apitoken"
 	"github.com/seachat/seachat/graph/model"
+	"github.com/seachat/seachat/internal/conversation"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -62,6 +64,21 @@ type ComplexityRoot struct {
 		Name                  func(childComplexity int) int
 		PauseBotOnEcho        func(childComplexity int) int
 		UpdatedAt             func(childComplexity int) int
+	}
+
+	AgentStats struct {
+		Agent                    func(childComplexity int) int
+		BotAnswers               func(childComplexity int) int
+		BotReplies               func(childComplexity int) int
+		Conversations            func(childComplexity int) int
+		From                     func(childComplexity int) int
+		Handoffs                 func(childComplexity int) int
+		InboundMessages          func(childComplexity int) int
+		MedianBotReplyMs         func(childComplexity int) int
+		To                       func(childComplexity int) int
+		TopUnansweredQuestions   func(childComplexity int) int
+		Unanswered               func(childComplexity int) int
+		UnansweredQuestionGroups func(childComplexity int) int
 	}
 
 	Answer struct {
@@ -230,12 +247,19 @@ type ComplexityRoot struct {
 
 	Query struct {
 		APITokens     func(childComplexity int) int
+		AgentStats    func(childComplexity int, agentID int, from *time.Time, to *time.Time) int
 		Agents        func(childComplexity int) int
 		Answer        func(childComplexity int, agentID int, question string) int
-		Conversations func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput) int
+		Conversations func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) int
 		Node          func(childComplexity int, id int) int
 		Nodes         func(childComplexity int, ids []int) int
+		Transcript    func(childComplexity int, conversationID int, format conversation.TranscriptFormat) int
 		Viewer        func(childComplexity int) int
+	}
+
+	QuestionGroup struct {
+		Count    func(childComplexity int) int
+		Question func(childComplexity int) int
 	}
 
 	ReplyWindow struct {
@@ -393,6 +417,79 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Agent.UpdatedAt(childComplexity), true
+
+	case "AgentStats.agent":
+		if e.ComplexityRoot.AgentStats.Agent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.Agent(childComplexity), true
+	case "AgentStats.botAnswers":
+		if e.ComplexityRoot.AgentStats.BotAnswers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.BotAnswers(childComplexity), true
+	case "AgentStats.botReplies":
+		if e.ComplexityRoot.AgentStats.BotReplies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.BotReplies(childComplexity), true
+	case "AgentStats.conversations":
+		if e.ComplexityRoot.AgentStats.Conversations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.Conversations(childComplexity), true
+	case "AgentStats.from":
+		if e.ComplexityRoot.AgentStats.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.From(childComplexity), true
+	case "AgentStats.handoffs":
+		if e.ComplexityRoot.AgentStats.Handoffs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.Handoffs(childComplexity), true
+	case "AgentStats.inboundMessages":
+		if e.ComplexityRoot.AgentStats.InboundMessages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.InboundMessages(childComplexity), true
+	case "AgentStats.medianBotReplyMs":
+		if e.ComplexityRoot.AgentStats.MedianBotReplyMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.MedianBotReplyMs(childComplexity), true
+	case "AgentStats.to":
+		if e.ComplexityRoot.AgentStats.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.To(childComplexity), true
+	case "AgentStats.topUnansweredQuestions":
+		if e.ComplexityRoot.AgentStats.TopUnansweredQuestions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.TopUnansweredQuestions(childComplexity), true
+	case "AgentStats.unanswered":
+		if e.ComplexityRoot.AgentStats.Unanswered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.Unanswered(childComplexity), true
+	case "AgentStats.unansweredQuestionGroups":
+		if e.ComplexityRoot.AgentStats.UnansweredQuestionGroups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.UnansweredQuestionGroups(childComplexity), true
 
 	case "Answer.answered":
 		if e.ComplexityRoot.Answer.Answered == nil {
@@ -1173,6 +1270,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.APITokens(childComplexity), true
+	case "Query.agentStats":
+		if e.ComplexityRoot.Query.AgentStats == nil {
+			break
+		}
+
+		args, err := ec.field_Query_agentStats_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AgentStats(childComplexity, args["agentId"].(int), args["from"].(*time.Time), args["to"].(*time.Time)), true
 	case "Query.agents":
 		if e.ComplexityRoot.Query.Agents == nil {
 			break
@@ -1200,7 +1308,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Conversations(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ConversationOrder), args["where"].(*ent.ConversationWhereInput)), true
+		return e.ComplexityRoot.Query.Conversations(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ConversationOrder), args["where"].(*ent.ConversationWhereInput), args["search"].(*string)), true
 
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
@@ -1224,12 +1332,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]int)), true
+	case "Query.transcript":
+		if e.ComplexityRoot.Query.Transcript == nil {
+			break
+		}
+
+		args, err := ec.field_Query_transcript_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Transcript(childComplexity, args["conversationId"].(int), args["format"].(conversation.TranscriptFormat)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "QuestionGroup.count":
+		if e.ComplexityRoot.QuestionGroup.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuestionGroup.Count(childComplexity), true
+	case "QuestionGroup.question":
+		if e.ComplexityRoot.QuestionGroup.Question == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuestionGroup.Question(childComplexity), true
 
 	case "ReplyWindow.endsAt":
 		if e.ComplexityRoot.ReplyWindow.EndsAt == nil {
@@ -3002,6 +3134,75 @@ input WorkspaceWhereInput {
   nameContainsFold: String
 }
 `, BuiltIn: false},
+	{Name: "../../schema/insights.graphqls", Input: `# Transcripts and analytics of conversations.
+
+"How transcript renders a conversation."
+enum TranscriptFormat @goModel(model: "github.com/seachat/seachat/internal/conversation.TranscriptFormat") {
+  """
+  Plain text for people: a header, then one entry per message with its time in
+  UTC and author ("[2026-03-02 09:00:00 UTC] User (Ada): …", "Bot", "Agent Dana",
+  "System"); the sources of bot answers are listed under them.
+  """
+  TEXT
+  """
+  A JSON array of message objects: id, createdAt, direction, author,
+  authorLabel, sentBy, text, attachments [{type, url}], deliveryStatus, error,
+  mid, answered, inReplyToId, citations [{sourceId, source, snippet, score}].
+  """
+  JSON
+  """
+  CSV with a header row: id, created_at, direction, author, author_label, text,
+  attachments, citations, delivery_status, error, answered, in_reply_to_id.
+  Cells starting with =, +, -, @ are prefixed with ' so spreadsheets do not run them.
+  """
+  CSV
+}
+
+"A question people asked, with its near-duplicates."
+type QuestionGroup @goModel(model: "github.com/seachat/seachat/internal/conversation.QuestionGroup") {
+  "The group's most frequent wording."
+  question: String!
+  "How many times a question of the group was asked."
+  count: Int!
+}
+
+"""
+An agent's figures over a time range. Messages count when they were stored in
+the range; a bot reply split into several messages counts once.
+"""
+type AgentStats @goModel(model: "github.com/seachat/seachat/internal/conversation.AgentStats") {
+  agent: Agent!
+  "Start of the range, inclusive; null: unbounded."
+  from: Time
+  "End of the range, exclusive; null: unbounded."
+  to: Time
+  "Conversations with a message in the range."
+  conversations: Int!
+  "Messages people sent."
+  inboundMessages: Int!
+  "Inbound messages the bot replied to, answered or not (handoff notices excluded)."
+  botReplies: Int!
+  "Bot replies that answered from the knowledge base."
+  botAnswers: Int!
+  "Bot replies without an answer: the fallback message was sent."
+  unanswered: Int!
+  "Conversations whose latest handoff request falls in the range."
+  handoffs: Int!
+  "Median time from a message being stored to the bot's reply being stored, in ms; null without bot replies."
+  medianBotReplyMs: Int
+  "The questions the bot could not answer, near-duplicates grouped, most frequent first; at most 10."
+  topUnansweredQuestions: [String!]!
+  "The same groups with their sizes."
+  unansweredQuestionGroups: [QuestionGroup!]!
+}
+
+extend type Query {
+  "The conversation's messages, oldest first, as a document."
+  transcript(conversationId: ID!, format: TranscriptFormat!): String!
+  "The agent's figures over [from, to)."
+  agentStats(agentId: ID!, from: Time, to: Time): AgentStats!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/knowledge.graphqls", Input: `"What the bot would reply."
 type Answer {
   text: String!
@@ -3164,6 +3365,12 @@ extend type Query {
     last: Int
     orderBy: ConversationOrder
     where: ConversationWhereInput
+    """
+    Words that must all appear in the conversation's messages or the contact's
+    name (each anywhere); a word also matches longer words it starts, case is
+    ignored. Quotes and operators are plain text.
+    """
+    search: String
   ): ConversationConnection!
 }
 `, BuiltIn: false},
@@ -3222,6 +3429,36 @@ func (ec *executionContext) childFields_Agent(ctx context.Context, field graphql
 		return ec.fieldContext_Agent_knowledgeSources(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Agent", field.Name)
+}
+
+func (ec *executionContext) childFields_AgentStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "agent":
+		return ec.fieldContext_AgentStats_agent(ctx, field)
+	case "from":
+		return ec.fieldContext_AgentStats_from(ctx, field)
+	case "to":
+		return ec.fieldContext_AgentStats_to(ctx, field)
+	case "conversations":
+		return ec.fieldContext_AgentStats_conversations(ctx, field)
+	case "inboundMessages":
+		return ec.fieldContext_AgentStats_inboundMessages(ctx, field)
+	case "botReplies":
+		return ec.fieldContext_AgentStats_botReplies(ctx, field)
+	case "botAnswers":
+		return ec.fieldContext_AgentStats_botAnswers(ctx, field)
+	case "unanswered":
+		return ec.fieldContext_AgentStats_unanswered(ctx, field)
+	case "handoffs":
+		return ec.fieldContext_AgentStats_handoffs(ctx, field)
+	case "medianBotReplyMs":
+		return ec.fieldContext_AgentStats_medianBotReplyMs(ctx, field)
+	case "topUnansweredQuestions":
+		return ec.fieldContext_AgentStats_topUnansweredQuestions(ctx, field)
+	case "unansweredQuestionGroups":
+		return ec.fieldContext_AgentStats_unansweredQuestionGroups(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgentStats", field.Name)
 }
 
 func (ec *executionContext) childFields_Answer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3508,6 +3745,16 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_QuestionGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "question":
+		return ec.fieldContext_QuestionGroup_question(ctx, field)
+	case "count":
+		return ec.fieldContext_QuestionGroup_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type QuestionGroup", field.Name)
 }
 
 func (ec *executionContext) childFields_ReplyWindow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -21,6 +21,7 @@ import (
 	ct "github.com/seachat/seachat/internal/conversation/conversationtest"
 	"github.com/seachat/seachat/internal/llm"
 	"github.com/seachat/seachat/internal/messenger"
+	mt "github.com/seachat/seachat/internal/messenger/messengertest"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/store/storetest"
 )
@@ -372,14 +373,14 @@ func TestCrashResume(t *testing.T) {
 func TestTransientSendErrors(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)
-		e.Graph.Fail(ct.FailTemporary, ct.FailTemporary)
+		e.Graph.FailNext(mt.FailTemporary, mt.FailTemporary)
 		e.process(t, ct.Text("u1", "m1", "Do you rent e-bikes?", ct.Start))
 		rs := e.replies(t, e.inbound(t, "m1"))
 		require.Equal(t, message.DeliveryStatusSENT, rs[0].DeliveryStatus)
 		require.Equal(t, 3, rs[0].Attempts)
 		require.Len(t, e.Sleeps(), 2)
 
-		e.Graph.Fail(ct.FailUnavailable)
+		e.Graph.FailNext(mt.FailUnavailable)
 		e.process(t, ct.Text("u1", "m2", "Do you rent boats?", ct.Start.Add(time.Minute)))
 		rs = e.replies(t, e.inbound(t, "m2"))
 		require.Equal(t, message.DeliveryStatusFAILED, rs[0].DeliveryStatus)

@@ -21,6 +21,7 @@ import (
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/channel"
 	"github.com/seachat/seachat/internal/messenger"
+	mt "github.com/seachat/seachat/internal/messenger/messengertest"
 	"github.com/seachat/seachat/internal/secret"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/store/storetest"
@@ -31,9 +32,9 @@ const publicURL = "https://seachat.example/"
 
 // The Pages of the tests. Their tokens and secrets must never reach a log.
 var (
-	harbor = fakePage{ID: "1895382890692545", Name: "Harbor Bikes", Token: "EAAB-harbor-page-token", Secret: "harbor-app-secret"}
-	dunes  = fakePage{ID: "682498171943165", Name: "Dunes Cafe", Token: "EAAB-dunes-page-token", Secret: "dunes-app-secret"}
-	corals = fakePage{ID: "117172741761305", Name: "Corals Dive", Token: "EAAB-corals-page-token", Secret: "corals-app-secret"}
+	harbor = mt.Page{ID: "1895382890692545", Name: "Harbor Bikes", Token: "EAAB-harbor-page-token", Secret: "harbor-app-secret"}
+	dunes  = mt.Page{ID: "682498171943165", Name: "Dunes Cafe", Token: "EAAB-dunes-page-token", Secret: "dunes-app-secret"}
+	corals = mt.Page{ID: "117172741761305", Name: "Corals Dive", Token: "EAAB-corals-page-token", Secret: "corals-app-secret"}
 )
 
 // env is a channel service on a real database, talking to a fake Graph API,
@@ -41,7 +42,7 @@ var (
 type env struct {
 	t      *testing.T
 	st     *store.Store
-	meta   *fakeMeta
+	meta   *mt.Graph
 	box    *secret.Box
 	svc    *channel.Service
 	logs   *syncBuffer
@@ -58,7 +59,7 @@ func newEnv(t *testing.T, st *store.Store) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, st: st, sys: auth.SystemContext(ctx), logs: &syncBuffer{}}
-	e.meta = newFakeMeta(t, harbor, dunes, corals)
+	e.meta = mt.New(t, harbor, dunes, corals)
 	var err error
 	e.box, err = secret.New(bytes.Repeat([]byte{42}, secret.KeySize))
 	require.NoError(t, err)
@@ -80,7 +81,7 @@ func newEnv(t *testing.T, st *store.Store) *env {
 
 	t.Cleanup(func() {
 		logs := e.logs.String()
-		for _, p := range []fakePage{harbor, dunes, corals} {
+		for _, p := range []mt.Page{harbor, dunes, corals} {
 			require.NotContains(t, logs, p.Token, "a page token was logged")
 			require.NotContains(t, logs, p.Secret, "an app secret was logged")
 		}
@@ -106,7 +107,7 @@ func (e *env) setup() *ent.MessengerChannel {
 }
 
 // connected returns a CONNECTED channel of agent A for page p.
-func (e *env) connected(p fakePage) *ent.MessengerChannel {
+func (e *env) connected(p mt.Page) *ent.MessengerChannel {
 	e.t.Helper()
 	ch, err := e.svc.Connect(e.ownerA, e.setup().ID, p.Token, p.Secret)
 	require.NoError(e.t, err)
@@ -291,7 +292,7 @@ func TestConnect(t *testing.T) {
 		require.Equal(t, harbor.ID, *got.PageID)
 		require.Equal(t, harbor.Name, *got.PageName)
 		require.Nil(t, got.LastError)
-		require.Equal(t, ourAppID, *got.AppID)
+		require.Equal(t, mt.AppID, *got.AppID)
 		require.Equal(t, []string{"messages", "messaging_postbacks", "message_echoes", "messaging_handovers",
 			"standby", "message_reads", "message_deliveries", "message_reactions"}, got.SubscribedFields)
 		require.NotContains(t, got.String(), harbor.Token)
@@ -308,7 +309,7 @@ func TestConnect(t *testing.T) {
 
 		// Meta saw /me, one subscription with every field, a read-back, all
 		// with appsecret_proof (the fake checks that it is right).
-		reqs := e.meta.requests()
+		reqs := e.meta.Requests()
 		require.Len(t, reqs, 3)
 		require.Equal(t, "GET /v25.0/me", reqs[0].Method+" "+reqs[0].Path)
 		require.Equal(t, "POST /v25.0/"+harbor.ID+"/subscribed_apps", reqs[1].Method+" "+reqs[1].Path)
@@ -329,14 +330,14 @@ func TestConnect(t *testing.T) {
 func TestConnectOptionalFieldsRefused(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)
-		e.meta.set(func(m *fakeMeta) { m.refuseOptional, m.otherApps = true, true })
+		e.meta.Set(func(k *mt.Knobs) { k.RefuseOptional, k.OtherApps = true, true })
 		got, err := e.svc.Connect(e.ownerA, e.setup().ID, harbor.Token, harbor.Secret)
 		require.NoError(t, err)
 		require.Equal(t, messengerchannel.StatusCONNECTED, got.Status)
 		require.Equal(t, []string{"messages", "messaging_postbacks", "message_echoes"}, got.SubscribedFields)
-		require.Equal(t, ourAppID, *got.AppID, "the app was not told apart from the Page Inbox")
+		require.Equal(t, mt.AppID, *got.AppID, "the app was not told apart from the Page Inbox")
 		var subscribed []string
-		for _, r := range e.meta.requests() {
+		for _, r := range e.meta.Requests() {
 			if r.Method == "POST" {
 				subscribed = append(subscribed, r.Fields)
 			}
@@ -355,7 +356,7 @@ func TestConnectRefused(t *testing.T) {
 			name        string
 			ctx         context.Context
 			channel     func() *ent.MessengerChannel
-			meta        func(m *fakeMeta)
+			meta        func(k *mt.Knobs)
 			token, sec  string
 			want        *apperr.Kind
 			wantMsg     string // in the user-facing message
@@ -381,12 +382,12 @@ func TestConnectRefused(t *testing.T) {
 			},
 			{
 				name: "subscription read-back lacks messages", token: harbor.Token, sec: harbor.Secret,
-				meta: func(m *fakeMeta) { m.dropMessages = true },
+				meta: func(k *mt.Knobs) { k.DropMessages = true },
 				want: apperr.Upstream, wantMsg: "subscribe it to messages", metaCalls: 3,
 			},
 			{
 				name: "Meta unreachable", token: harbor.Token, sec: harbor.Secret,
-				meta: func(m *fakeMeta) { m.outage = true },
+				meta: func(k *mt.Knobs) { k.Outage = true },
 				want: apperr.Upstream, metaCalls: 1,
 			},
 			{
@@ -413,7 +414,7 @@ func TestConnectRefused(t *testing.T) {
 					require.NoError(t, err)
 					_, err = e.svc.Connect(e.ownerB, other.ID, dunes.Token, dunes.Secret)
 					require.NoError(t, err)
-					e.meta.set(func(m *fakeMeta) { m.reqs = nil })
+					e.meta.ResetRequests()
 					return e.setup()
 				},
 				want: apperr.Conflict, wantMsg: "already connected to another SeaChat channel", metaCalls: 1,
@@ -422,7 +423,7 @@ func TestConnectRefused(t *testing.T) {
 				name: "another page on a connected channel", token: corals.Token, sec: corals.Secret,
 				channel: func() *ent.MessengerChannel {
 					ch := e.connected(harbor)
-					e.meta.set(func(m *fakeMeta) { m.reqs = nil })
+					e.meta.ResetRequests()
 					return ch
 				},
 				want: apperr.Conflict, wantMsg: "set up a new channel", metaCalls: 1,
@@ -430,10 +431,11 @@ func TestConnectRefused(t *testing.T) {
 			},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				e.meta.set(func(m *fakeMeta) {
-					m.reqs, m.dropMessages, m.outage = nil, false, false
-					m.subs = map[string][]string{}
-				})
+				e.meta.Set(func(k *mt.Knobs) { k.DropMessages, k.Outage = false, false })
+				for _, p := range []mt.Page{harbor, dunes, corals} {
+					e.meta.DropSubscription(p.ID)
+				}
+				e.meta.ResetRequests()
 				ctx, ch := tt.ctx, e.setup()
 				if ctx == nil {
 					ctx = e.ownerA
@@ -444,12 +446,10 @@ func TestConnectRefused(t *testing.T) {
 				if tt.wantStatus == "" {
 					tt.wantStatus = messengerchannel.StatusAWAITING_PAGE_TOKEN
 				}
-				e.meta.set(func(m *fakeMeta) {
-					m.reqs = nil
-					if tt.meta != nil {
-						tt.meta(m)
-					}
-				})
+				e.meta.ResetRequests()
+				if tt.meta != nil {
+					e.meta.Set(tt.meta)
+				}
 				before := e.reload(ch)
 
 				_, err := e.svc.Connect(ctx, ch.ID, tt.token, tt.sec)
@@ -460,7 +460,7 @@ func TestConnectRefused(t *testing.T) {
 					require.NotContains(t, err.Error(), leak)
 				}
 				if tt.metaCalls >= 0 {
-					require.Len(t, e.meta.requests(), tt.metaCalls, "calls to Meta")
+					require.Len(t, e.meta.Requests(), tt.metaCalls, "calls to Meta")
 				}
 
 				// Nothing stored.

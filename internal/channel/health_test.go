@@ -13,6 +13,7 @@ import (
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/channel"
 	"github.com/seachat/seachat/internal/messenger"
+	mt "github.com/seachat/seachat/internal/messenger/messengertest"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/store/storetest"
 )
@@ -64,7 +65,7 @@ func TestHealthOfNewChannel(t *testing.T) {
 		h, err = e.svc.Check(e.ownerA, ch.ID)
 		require.NoError(t, err)
 		require.False(t, h.OK)
-		require.Empty(t, e.meta.requests())
+		require.Empty(t, e.meta.Requests())
 	})
 }
 
@@ -84,7 +85,7 @@ func TestCheck(t *testing.T) {
 		})
 
 		t.Run("dead token", func(t *testing.T) {
-			e.meta.set(func(m *fakeMeta) { m.dead[harbor.Token] = true })
+			e.meta.Revoke(harbor.Token)
 			h, err := e.svc.Check(e.ownerA, ch.ID)
 			require.NoError(t, err)
 			c := checks(t, h)
@@ -102,7 +103,7 @@ func TestCheck(t *testing.T) {
 		})
 
 		t.Run("token works again", func(t *testing.T) {
-			e.meta.set(func(m *fakeMeta) { delete(m.dead, harbor.Token) })
+			e.meta.Restore(harbor.Token)
 			h, err := e.svc.Check(e.ownerA, ch.ID)
 			require.NoError(t, err)
 			require.True(t, h.OK, "%+v", h)
@@ -112,7 +113,7 @@ func TestCheck(t *testing.T) {
 		})
 
 		t.Run("app not live", func(t *testing.T) {
-			e.meta.set(func(m *fakeMeta) { m.sendErr = errAppNotLive })
+			e.meta.Set(func(k *mt.Knobs) { k.SendErr = mt.FailAppNotLive })
 			_, err := e.svc.Send(context.Background(), ch.ID, messenger.SendRequest{PSID: "1254459154682919", Text: "Hi"})
 			requireKind(t, err, apperr.Upstream)
 			require.True(t, messenger.IsAppNotLive(err))
@@ -135,7 +136,7 @@ func TestCheck(t *testing.T) {
 			require.Equal(t, messengerchannel.StatusCONNECTED, got.Status, "an app in Development mode can still message its testers")
 			require.Contains(t, *got.LastError, "Live")
 
-			e.meta.set(func(m *fakeMeta) { m.sendErr = "" })
+			e.meta.Set(func(k *mt.Knobs) { k.SendErr = mt.Failure{} })
 			_, err = e.svc.Send(context.Background(), ch.ID, messenger.SendRequest{PSID: "1254459154682919", Text: "Hi"})
 			require.NoError(t, err)
 			got = e.reload(ch)
@@ -144,16 +145,18 @@ func TestCheck(t *testing.T) {
 		})
 
 		t.Run("page lost its subscription", func(t *testing.T) {
-			e.meta.set(func(m *fakeMeta) { delete(m.subs, harbor.ID); m.reqs = nil })
+			e.meta.DropSubscription(harbor.ID)
+			e.meta.ResetRequests()
 			h, err := e.svc.Check(e.ownerA, ch.ID)
 			require.NoError(t, err)
 			require.True(t, h.OK, "%+v", h)
-			require.Equal(t, 1, e.meta.count("POST", "/subscribed_apps"), "the page was not subscribed again")
+			require.Equal(t, 1, e.meta.Count("POST", "/subscribed_apps"), "the page was not subscribed again")
 		})
 
 		t.Run("page cannot be subscribed again", func(t *testing.T) {
-			e.meta.set(func(m *fakeMeta) { delete(m.subs, harbor.ID); m.dropMessages = true })
-			defer e.meta.set(func(m *fakeMeta) { m.dropMessages = false })
+			e.meta.DropSubscription(harbor.ID)
+			e.meta.Set(func(k *mt.Knobs) { k.DropMessages = true })
+			defer e.meta.Set(func(k *mt.Knobs) { k.DropMessages = false })
 			h, err := e.svc.Check(e.ownerA, ch.ID)
 			require.NoError(t, err)
 			c := checks(t, h)
@@ -165,8 +168,8 @@ func TestCheck(t *testing.T) {
 		})
 
 		t.Run("Meta unreachable", func(t *testing.T) {
-			e.meta.set(func(m *fakeMeta) { m.outage = true })
-			defer e.meta.set(func(m *fakeMeta) { m.outage = false })
+			e.meta.Set(func(k *mt.Knobs) { k.Outage = true })
+			defer e.meta.Set(func(k *mt.Knobs) { k.Outage = false })
 			before := e.reload(ch)
 			h, err := e.svc.Check(e.ownerA, ch.ID)
 			require.NoError(t, err)
@@ -200,30 +203,34 @@ func TestSend(t *testing.T) {
 		ctx := context.Background()
 		psid := "1254459154682919"
 		ch := e.connected(harbor)
+		e.meta.SetProfile(psid, messenger.Profile{FirstName: "Peter", LastName: "Chang", ProfilePic: "https://example.com/p.jpg"})
 
 		res, err := e.svc.Send(ctx, ch.ID, messenger.SendRequest{PSID: psid, Text: "Hello from the bot"})
 		require.NoError(t, err)
-		require.Equal(t, messenger.SendResult{RecipientID: psid, MessageID: "m_" + psid}, res)
+		require.Equal(t, messenger.SendResult{RecipientID: psid, MessageID: "m_fake_1"}, res)
+		require.Equal(t, []mt.Sent{{PageID: harbor.ID, PSID: psid, Text: "Hello from the bot", MessagingType: "RESPONSE",
+			MID: "m_fake_1"}}, e.meta.Sent())
 		require.NoError(t, e.svc.SenderAction(ctx, ch.ID, psid, messenger.ActionTypingOn))
 		p, err := e.svc.Profile(ctx, ch.ID, psid)
 		require.NoError(t, err)
 		require.Equal(t, "Peter", p.FirstName)
-		for _, r := range e.meta.requests() {
+		for _, r := range e.meta.Requests() {
 			require.True(t, r.Proof, "%s %s without appsecret_proof", r.Method, r.Path)
 		}
 
 		// A transient failure is the caller's to retry, and changes nothing.
-		e.meta.set(func(m *fakeMeta) { m.outage = true; m.reqs = nil })
+		e.meta.Set(func(k *mt.Knobs) { k.Outage = true })
+		e.meta.ResetRequests()
 		_, err = e.svc.Send(ctx, ch.ID, messenger.SendRequest{PSID: psid, Text: "Hi"})
 		require.True(t, messenger.IsTransient(err), "%v", err)
 		requireKind(t, err, apperr.Upstream)
-		e.meta.set(func(m *fakeMeta) { m.outage = false })
-		require.Len(t, e.meta.requests(), 1, "Send retried")
+		e.meta.Set(func(k *mt.Knobs) { k.Outage = false })
+		require.Len(t, e.meta.Requests(), 1, "Send retried")
 		require.Equal(t, messengerchannel.StatusCONNECTED, e.reload(ch).Status)
 		require.Nil(t, e.reload(ch).LastSendError)
 
 		// A dead token stops sending until the page is connected again.
-		e.meta.set(func(m *fakeMeta) { m.dead[harbor.Token] = true })
+		e.meta.Revoke(harbor.Token)
 		_, err = e.svc.Send(ctx, ch.ID, messenger.SendRequest{PSID: psid, Text: "Hi"})
 		requireKind(t, err, apperr.InvalidPageToken)
 		got := e.reload(ch)
@@ -231,14 +238,15 @@ func TestSend(t *testing.T) {
 		require.Contains(t, *got.LastError, "paste a new Page Access Token")
 		require.NotContains(t, err.Error(), harbor.Token)
 
-		e.meta.set(func(m *fakeMeta) { delete(m.dead, harbor.Token); m.reqs = nil })
+		e.meta.Restore(harbor.Token)
+		e.meta.ResetRequests()
 		_, err = e.svc.Send(ctx, ch.ID, messenger.SendRequest{PSID: psid, Text: "Hi"})
 		requireKind(t, err, apperr.Conflict)
 		require.Contains(t, apperr.Message(err), "Step 2")
 		require.ErrorIs(t, e.svc.SenderAction(ctx, ch.ID, psid, messenger.ActionTypingOn), apperr.Conflict)
 		_, err = e.svc.Profile(ctx, ch.ID, psid)
 		require.ErrorIs(t, err, apperr.Conflict)
-		require.Empty(t, e.meta.requests(), "an ERROR channel called Meta")
+		require.Empty(t, e.meta.Requests(), "an ERROR channel called Meta")
 
 		// Reconnecting restores sending.
 		_, err = e.svc.Connect(e.ownerA, ch.ID, harbor.Token, harbor.Secret)
@@ -272,11 +280,11 @@ func TestSendRefused(t *testing.T) {
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				id := tt.channel()
-				e.meta.set(func(m *fakeMeta) { m.reqs = nil })
+				e.meta.ResetRequests()
 				_, err := e.svc.Send(context.Background(), id, messenger.SendRequest{PSID: "1", Text: "Hi"})
 				requireKind(t, err, tt.want)
 				require.Contains(t, apperr.Message(err), tt.wantMsg)
-				require.Empty(t, e.meta.requests())
+				require.Empty(t, e.meta.Requests())
 			})
 		}
 	})
@@ -293,7 +301,7 @@ func TestRemove(t *testing.T) {
 		requireKind(t, err, apperr.PermissionDenied)
 		_, err = e.svc.Remove(e.ownerB, ch.ID)
 		requireKind(t, err, apperr.NotFound)
-		require.Zero(t, e.meta.count("DELETE", "/subscribed_apps"))
+		require.Zero(t, e.meta.Count("DELETE", "/subscribed_apps"))
 
 		for range 2 { // idempotent
 			got, err := e.svc.Remove(e.ownerA, ch.ID)
@@ -303,7 +311,7 @@ func TestRemove(t *testing.T) {
 			require.Empty(t, *got.PageTokenEnc)
 			require.Empty(t, *got.AppSecretEnc)
 		}
-		require.Equal(t, 1, e.meta.count("DELETE", "/v25.0/"+harbor.ID+"/subscribed_apps"))
+		require.Equal(t, 1, e.meta.Count("DELETE", "/v25.0/"+harbor.ID+"/subscribed_apps"))
 		rawToken, rawSecret := e.rawSecrets(ch.ID)
 		require.Nil(t, rawToken)
 		require.Nil(t, rawSecret)
@@ -325,17 +333,17 @@ func TestRemoveWhenMetaFails(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)
 		ch := e.connected(harbor)
-		e.meta.set(func(m *fakeMeta) { m.unsubscribeErr = true })
+		e.meta.Set(func(k *mt.Knobs) { k.UnsubscribeErr = true })
 		got, err := e.svc.Remove(e.ownerA, ch.ID)
 		require.NoError(t, err, "Remove must not depend on Meta")
 		require.Equal(t, messengerchannel.StatusREMOVED, got.Status)
 		require.Contains(t, e.logs.String(), "unsubscribing the page")
 
 		// A channel that never got a token is removed without asking Meta.
-		e.meta.set(func(m *fakeMeta) { m.reqs = nil })
+		e.meta.ResetRequests()
 		_, err = e.svc.Remove(e.ownerA, e.setup().ID)
 		require.NoError(t, err)
-		require.Empty(t, e.meta.requests())
+		require.Empty(t, e.meta.Requests())
 	})
 }
 
@@ -364,7 +372,8 @@ func TestRecheckTokens(t *testing.T) {
 		chans := []*ent.MessengerChannel{e.connected(harbor), e.connected(dunes), e.connected(corals)}
 		pending, err := e.svc.Setup(e.ownerA, e.agentA) // no token: never checked
 		require.NoError(t, err)
-		e.meta.set(func(m *fakeMeta) { m.dead[dunes.Token] = true; m.reqs = nil })
+		e.meta.Revoke(dunes.Token)
+		e.meta.ResetRequests()
 
 		// Two replicas, tokens checked two hours ago, one check per hour:
 		// each token is checked once, by one of them.
@@ -389,9 +398,9 @@ func TestRecheckTokens(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // let a duplicate check show up, if any
 		stop1()
 		stop2()
-		for _, p := range []fakePage{harbor, dunes, corals} {
+		for _, p := range []mt.Page{harbor, dunes, corals} {
 			n := 0
-			for _, r := range e.meta.requests() {
+			for _, r := range e.meta.Requests() {
 				if r.Path == "/v25.0/me" && r.Page == p.ID {
 					n++
 				}
@@ -406,17 +415,17 @@ func TestRecheckTokens(t *testing.T) {
 
 		// A short interval checks again and again; a restored token brings
 		// its channel back.
-		e.meta.set(func(m *fakeMeta) { m.reqs = nil })
+		e.meta.ResetRequests()
 		start := time.Now()
 		stop := run(e.svc, 50*time.Millisecond)
 		time.Sleep(300 * time.Millisecond)
-		e.meta.set(func(m *fakeMeta) { delete(m.dead, dunes.Token) })
+		e.meta.Restore(dunes.Token)
 		require.Eventually(t, func() bool {
 			return e.reload(chans[1]).Status == messengerchannel.StatusCONNECTED
 		}, 10*time.Second, 10*time.Millisecond)
 		stop()
 		elapsed := time.Since(start)
-		n := e.meta.count("GET", "/v25.0/me")
+		n := e.meta.Count("GET", "/v25.0/me")
 		require.GreaterOrEqual(t, n, 3*2, "tokens were not re-checked")
 		require.LessOrEqual(t, n, 3*int(elapsed/(50*time.Millisecond)+1), "tokens were checked more often than every 50ms")
 		require.Nil(t, e.reload(chans[1]).LastError)

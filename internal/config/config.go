@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -48,6 +49,12 @@ type Config struct {
 	MaxUploadBytes int64
 	// ShutdownTimeout bounds the drain on SIGTERM (SEACHAT_SHUTDOWN_TIMEOUT, default 15s).
 	ShutdownTimeout time.Duration
+	// RateLimit is how many GraphQL operations per second each API token
+	// may make on average, per process (SEACHAT_RATE_LIMIT, default 50; 0
+	// turns the limit off). RateBurst is how many it may make at once
+	// (SEACHAT_RATE_BURST, default 200).
+	RateLimit float64
+	RateBurst int
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -66,6 +73,8 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxBodyBytes:         1 << 20,
 		MaxUploadBytes:       20 << 20,
 		ShutdownTimeout:      15 * time.Second,
+		RateLimit:            50,
+		RateBurst:            200,
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return Config{}, fmt.Errorf("SEACHAT_ADDR %q: want host:port: %w", c.Addr, err)
@@ -110,6 +119,16 @@ func Load(getenv func(string) string) (Config, error) {
 	if v := getenv("SEACHAT_SHUTDOWN_TIMEOUT"); v != "" {
 		if c.ShutdownTimeout, err = time.ParseDuration(v); err != nil || c.ShutdownTimeout <= 0 {
 			return Config{}, fmt.Errorf("SEACHAT_SHUTDOWN_TIMEOUT %q: want a positive duration such as 15s", v)
+		}
+	}
+	if v := getenv("SEACHAT_RATE_LIMIT"); v != "" {
+		if c.RateLimit, err = strconv.ParseFloat(v, 64); err != nil || c.RateLimit < 0 || math.IsInf(c.RateLimit, 0) || math.IsNaN(c.RateLimit) {
+			return Config{}, fmt.Errorf("SEACHAT_RATE_LIMIT %q: want operations per second per API token, such as 50 (0 turns the limit off)", v)
+		}
+	}
+	if v := getenv("SEACHAT_RATE_BURST"); v != "" {
+		if c.RateBurst, err = strconv.Atoi(v); err != nil || c.RateBurst <= 0 {
+			return Config{}, fmt.Errorf("SEACHAT_RATE_BURST %q: want a positive number of operations, such as 200", v)
 		}
 	}
 	if c.IsPostgres() && c.SecretKey == nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/seachat/seachat/internal/conversation"
 	ct "github.com/seachat/seachat/internal/conversation/conversationtest"
 	"github.com/seachat/seachat/internal/messenger"
+	mt "github.com/seachat/seachat/internal/messenger/messengertest"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/store/storetest"
 	"github.com/seachat/seachat/internal/viewer"
@@ -464,7 +465,7 @@ func TestSendAgentMessageRefusals(t *testing.T) {
 func TestSendFailuresAndRetries(t *testing.T) {
 	type row struct {
 		name       string
-		failures   []ct.Failure
+		failures   []mt.Failure
 		want       message.DeliveryStatus
 		reason     string
 		attempts   int
@@ -473,15 +474,15 @@ func TestSendFailuresAndRetries(t *testing.T) {
 		acceptedBy int // accepted sends
 	}
 	rows := []row{
-		{name: "outside window", failures: []ct.Failure{ct.FailOutsideWindow},
+		{name: "outside window", failures: []mt.Failure{mt.FailOutsideWindow},
 			want: message.DeliveryStatusFAILED, reason: "messaging window has closed", attempts: 1, calls: 1},
-		{name: "person unavailable", failures: []ct.Failure{ct.FailUnavailable},
+		{name: "person unavailable", failures: []mt.Failure{mt.FailUnavailable},
 			want: message.DeliveryStatusFAILED, reason: "can't receive messages", attempts: 1, calls: 1},
-		{name: "permanent", failures: []ct.Failure{ct.FailInvalidParam},
+		{name: "permanent", failures: []mt.Failure{mt.FailInvalidParam},
 			want: message.DeliveryStatusFAILED, reason: "Meta rejected the request (code 100)", attempts: 1, calls: 1},
-		{name: "transient then sent", failures: []ct.Failure{ct.FailTemporary, ct.FailTemporary},
+		{name: "transient then sent", failures: []mt.Failure{mt.FailTemporary, mt.FailTemporary},
 			want: message.DeliveryStatusSENT, attempts: 3, sleeps: 2, calls: 3, acceptedBy: 1},
-		{name: "transient until giving up", failures: []ct.Failure{ct.FailTemporary, ct.FailTemporary, ct.FailTemporary, ct.FailTemporary, ct.FailTemporary},
+		{name: "transient until giving up", failures: []mt.Failure{mt.FailTemporary, mt.FailTemporary, mt.FailTemporary, mt.FailTemporary, mt.FailTemporary},
 			want: message.DeliveryStatusFAILED, reason: "gave up after 4 attempts", attempts: 4, sleeps: 3, calls: 4},
 	}
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
@@ -491,7 +492,7 @@ func TestSendFailuresAndRetries(t *testing.T) {
 				calls, accepted, slept := f.Graph.Calls(), len(f.Graph.Sent()), len(f.Sleeps())
 				psid := fmt.Sprint(9000 + i)
 				in := receive(t, f, psid, "m_"+psid, "hello?", ct.Start)
-				f.Graph.Fail(tt.failures[:min(len(tt.failures), 4)]...)
+				f.Graph.FailNext(tt.failures[:min(len(tt.failures), 4)]...)
 				rec := ct.Record(t, f.Bus)
 				m, err := f.Service.SendAgentMessage(f.Staff("alice"), in.Conversation.ID, "Let me check.")
 				require.NoError(t, err, "Meta refusing is a FAILED message, not an error")
@@ -549,7 +550,7 @@ func TestLongAgentMessage(t *testing.T) {
 			ct.Kinds(rec.Drain()))
 
 		// A part that fails stops the rest.
-		f.Graph.Fail(ct.FailUnavailable)
+		f.Graph.FailNext(mt.FailUnavailable)
 		m, err = f.Service.SendAgentMessage(f.Staff("alice"), in.Conversation.ID, text)
 		require.NoError(t, err)
 		require.Equal(t, message.DeliveryStatusFAILED, m.DeliveryStatus)
@@ -629,7 +630,7 @@ func TestEchoRacesSendResponse(t *testing.T) {
 		f := ct.NewFixture(t, st)
 		in := receive(t, f, "9001", "m_1", "hello?", ct.Start)
 		// Meta's echo arrives before the Send API call has returned.
-		f.Graph.OnSend(func(s ct.Sent) {
+		f.Graph.OnSend(func(s mt.Sent) {
 			err := f.Service.RecordEcho(context.Background(), f.Channel,
 				ct.Echo("9001", s.MID, s.Text, "1517776481860111", s.Metadata, ct.Start))
 			require.NoError(t, err)

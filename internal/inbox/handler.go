@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	entsql "entgo.io/ent/dialect/sql"
 
@@ -226,7 +227,7 @@ func (in *Inbox) store(ctx context.Context, ch *ent.MessengerChannel, events []m
 			if ev.Timestamp.IsZero() {
 				eventTime = now
 			}
-			ins.Values(ch.WorkspaceID, ch.ID, indexable(ev.DedupKey()), indexable(ev.PSID()), payload,
+			ins.Values(ch.WorkspaceID, ch.ID, indexable(ev.DedupKey()), indexable(lane(ev)), payload,
 				inboxevent.StatusPENDING.String(), 0, now, eventTime, now)
 		}
 		ins.OnConflict(entsql.ConflictColumns(inboxevent.FieldChannelID, inboxevent.FieldDedupKey), entsql.DoNothing())
@@ -254,6 +255,28 @@ func (in *Inbox) store(ctx context.Context, ch *ent.MessengerChannel, events []m
 		return 0, 0, fmt.Errorf("committing events: %w", err)
 	}
 	return stored, dup, nil
+}
+
+// ownSendPrefix starts the Send API metadata of every message SeaChat sends
+// (package conversation writes "seachat:<message id>"), which Meta echoes
+// back in message_echoes.
+const ownSendPrefix = "seachat:"
+
+// lane returns the key whose events are processed one at a time, oldest
+// first (the psid column): the user's PSID. The echo of one of SeaChat's
+// own sends gets a lane of its own. It only confirms a delivery, and the
+// user's lane may be waiting for exactly that confirmation: when a crash
+// hides whether a reply went out, the reply's event is retried, and
+// refused as in flight, until the echo settles it or
+// conversation.SendLease passes (then the reply would go out twice). Echoes
+// of messages sent by others (a human in the Page Inbox) stay in the
+// user's lane: they take the conversation over, in order with the user's
+// messages.
+func lane(ev messenger.Event) string {
+	if ev.Kind == messenger.KindEcho && strings.HasPrefix(ev.Metadata, ownSendPrefix) {
+		return "echo:" + ev.PSID()
+	}
+	return ev.PSID()
 }
 
 // maxKeyLen bounds the indexed text columns (dedup_key, psid). Meta's IDs

@@ -145,8 +145,8 @@ func TestRetry(t *testing.T) {
 			// Equal jitter: at least half the nominal delay (40 ms, then 80 ms).
 			require.GreaterOrEqual(t, calls[1].at.Sub(calls[0].at), 20*time.Millisecond)
 			require.GreaterOrEqual(t, calls[2].at.Sub(calls[1].at), 40*time.Millisecond)
-			require.Equal(t, 2.0, testutil.ToFloat64(e.metrics.Retried))
-			require.Equal(t, 1.0, testutil.ToFloat64(e.metrics.Processed))
+			require.Eventually(t, func() bool { return testutil.ToFloat64(e.metrics.Retried) == 2.0 }, 5*time.Second, 5*time.Millisecond, "%s", "e.metrics.Retried")
+			require.Eventually(t, func() bool { return testutil.ToFloat64(e.metrics.Processed) == 1.0 }, 5*time.Second, 5*time.Millisecond, "%s", "e.metrics.Processed")
 		})
 
 		t.Run("gives up after max attempts", func(t *testing.T) {
@@ -175,8 +175,8 @@ func TestRetry(t *testing.T) {
 			require.Equal(t, inboxevent.StatusFAILED, rows[byKey["m_next"]].Status)
 			calls := rec.snapshot()
 			require.Equal(t, "m_next", calls[3].dedupKey, "the next event waits for the failing one")
-			require.Equal(t, 2.0, testutil.ToFloat64(e.metrics.Failed))
-			require.Equal(t, 4.0, testutil.ToFloat64(e.metrics.Retried))
+			require.Eventually(t, func() bool { return testutil.ToFloat64(e.metrics.Failed) == 2.0 }, 5*time.Second, 5*time.Millisecond, "%s", "e.metrics.Failed")
+			require.Eventually(t, func() bool { return testutil.ToFloat64(e.metrics.Retried) == 4.0 }, 5*time.Second, 5*time.Millisecond, "%s", "e.metrics.Retried")
 		})
 
 		t.Run("panic is an error", func(t *testing.T) {

@@ -97,8 +97,82 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.Client.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrating the database: %w", err)
 	}
+	if err := s.migrateSearch(ctx); err != nil {
+		return fmt.Errorf("migrating the search indexes: %w", err)
+	}
 	s.migrated.Store(true)
 	return nil
+}
+
+// Full-text search structures that ent's schema cannot express, created
+// after ent's migration. The conversation package queries them.
+const (
+	// MessagesFTS is the SQLite FTS5 table over messages.text (external
+	// content: it stores only the index, and triggers keep it in sync).
+	MessagesFTS = "messages_fts"
+	// ContactsFTS is the SQLite FTS5 table over contacts.name.
+	ContactsFTS = "contacts_fts"
+)
+
+// searchLockKey serialises the search migration of replicas starting
+// together on one PostgreSQL database.
+const searchLockKey = 0x5eac4a7_5ea2c
+
+// migrateSearch creates the full-text indexes, idempotently. PostgreSQL: GIN
+// indexes on to_tsvector('simple', …) of message texts and contact names.
+// SQLite: external-content FTS5 tables kept in sync by triggers, rebuilt
+// from their tables when they or a trigger were missing (a new database, or
+// one whose table a migration copied, which drops its triggers).
+func (s *Store) migrateSearch(ctx context.Context) error {
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var stmts []string
+	if s.Dialect == dialect.Postgres {
+		stmts = []string{
+			fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(searchLockKey)),
+			"CREATE INDEX IF NOT EXISTS messages_text_search ON messages USING gin (to_tsvector('simple', text))",
+			"CREATE INDEX IF NOT EXISTS contacts_name_search ON contacts USING gin (to_tsvector('simple', coalesce(name, '')))",
+		}
+	} else {
+		var have int
+		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name IN (?, ?, ?, ?, ?, ?, ?, ?)`,
+			MessagesFTS, MessagesFTS+"_insert", MessagesFTS+"_delete", MessagesFTS+"_update",
+			ContactsFTS, ContactsFTS+"_insert", ContactsFTS+"_delete", ContactsFTS+"_update").Scan(&have)
+		if err != nil {
+			return err
+		}
+		stmts = append(ftsTable(MessagesFTS, "messages", "text"), ftsTable(ContactsFTS, "contacts", "name")...)
+		if have < 8 {
+			stmts = append(stmts,
+				"INSERT INTO "+MessagesFTS+"("+MessagesFTS+") VALUES ('rebuild')",
+				"INSERT INTO "+ContactsFTS+"("+ContactsFTS+") VALUES ('rebuild')")
+		}
+	}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// ftsTable returns the statements creating the FTS5 index fts over
+// table.column and the triggers that keep it in sync. The tokenizer folds
+// case but not accents, as PostgreSQL's 'simple' configuration does.
+func ftsTable(fts, table, column string) []string {
+	del := "INSERT INTO " + fts + "(" + fts + ", rowid, " + column + ") VALUES ('delete', old.id, old." + column + ");"
+	ins := "INSERT INTO " + fts + "(rowid, " + column + ") VALUES (new.id, new." + column + ");"
+	return []string{
+		"CREATE VIRTUAL TABLE IF NOT EXISTS " + fts + " USING fts5(" + column + ", content='" + table +
+			"', content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
+		"CREATE TRIGGER IF NOT EXISTS " + fts + "_insert AFTER INSERT ON " + table + " BEGIN " + ins + " END",
+		"CREATE TRIGGER IF NOT EXISTS " + fts + "_delete AFTER DELETE ON " + table + " BEGIN " + del + " END",
+		"CREATE TRIGGER IF NOT EXISTS " + fts + "_update AFTER UPDATE OF " + column + " ON " + table +
+			" BEGIN " + del + " " + ins + " END",
+	}
 }
 
 // Ready reports whether the database answers and the migrations were applied.

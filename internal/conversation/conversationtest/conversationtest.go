@@ -1,15 +1,12 @@
 // Package conversationtest holds test support for packages conversation and
-// bot: a fake Graph API that speaks Meta's Send API JSON, a Sender adapter
-// over the real messenger client, and a fixture with a workspace, an agent,
-// a connected channel and a conversation service on a real database.
+// bot: a Sender adapter over the real messenger client, and a fixture with
+// a workspace, an agent, a connected channel and a conversation service on
+// a real database, sending to messengertest's fake Graph API.
 package conversationtest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +19,7 @@ import (
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/conversation"
 	"github.com/seachat/seachat/internal/messenger"
+	"github.com/seachat/seachat/internal/messenger/messengertest"
 	"github.com/seachat/seachat/internal/pubsub"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/viewer"
@@ -30,207 +28,8 @@ import (
 // PageID is the Page of the fixture's channel.
 const PageID = "1895382890692545"
 
-// PageToken is the page access token the fake Graph API accepts.
+// PageToken is the page access token the fake Graph API knows the Page by.
 const PageToken = "EAAtestpagetoken"
-
-// Sent is one text message the fake Graph API accepted.
-type Sent struct {
-	PSID          string
-	Text          string
-	MessagingType string
-	Tag           string
-	Metadata      string
-	QuickReplies  []messenger.QuickReply
-	MID           string // the message_id it answered
-}
-
-// Failure is an error answer of the fake Graph API.
-type Failure struct {
-	HTTPStatus int
-	Code       int
-	Subcode    int
-	Transient  bool
-	Message    string
-}
-
-// The failures the tests use (MESSENGER.md §5.3).
-var (
-	FailOutsideWindow = Failure{400, 10, 2018278, false, "(#10) This message is sent outside of allowed window."}
-	FailUnavailable   = Failure{400, 551, 1545041, false, "This person isn't available right now."}
-	FailTemporary     = Failure{500, 2, 0, true, "An unexpected error has occurred. Please retry your request later."}
-	FailInvalidParam  = Failure{400, 100, 0, false, "(#100) Invalid parameter"}
-)
-
-// Graph is a fake Graph API: POST /v25.0/me/messages (text messages and
-// sender actions) and GET /v25.0/<psid> (profiles).
-type Graph struct {
-	Server *httptest.Server
-
-	mu       sync.Mutex
-	sent     []Sent
-	actions  []messenger.Action
-	failures []Failure
-	profiles int
-	calls    int
-	next     int
-	profile  map[string]messenger.Profile
-	onSend   func(Sent)
-}
-
-// NewGraph starts a fake Graph API, closed when the test ends.
-func NewGraph(t testing.TB) *Graph {
-	g := &Graph{profile: map[string]messenger.Profile{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v25.0/me/messages", g.messages)
-	mux.HandleFunc("GET /v25.0/{psid}", g.userProfile)
-	g.Server = httptest.NewServer(g.auth(mux))
-	t.Cleanup(g.Server.Close)
-	return g
-}
-
-func (g *Graph) auth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+PageToken {
-			writeError(w, Failure{400, 190, 460, false, "Error validating access token"})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (g *Graph) messages(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Recipient struct {
-			ID string `json:"id"`
-		} `json:"recipient"`
-		MessagingType string `json:"messaging_type"`
-		Tag           string `json:"tag"`
-		SenderAction  string `json:"sender_action"`
-		Message       *struct {
-			Text         string `json:"text"`
-			Metadata     string `json:"metadata"`
-			QuickReplies []struct {
-				ContentType string `json:"content_type"`
-				Title       string `json:"title"`
-				Payload     string `json:"payload"`
-			} `json:"quick_replies"`
-		} `json:"message"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Recipient.ID == "" {
-		writeError(w, FailInvalidParam)
-		return
-	}
-	g.mu.Lock()
-	g.calls++
-	if body.SenderAction != "" {
-		g.actions = append(g.actions, messenger.Action(body.SenderAction))
-		g.mu.Unlock()
-		writeJSON(w, map[string]string{"recipient_id": body.Recipient.ID})
-		return
-	}
-	if body.Message == nil || body.Message.Text == "" || body.MessagingType == "" {
-		g.mu.Unlock()
-		writeError(w, FailInvalidParam)
-		return
-	}
-	if len(g.failures) > 0 {
-		f := g.failures[0]
-		g.failures = g.failures[1:]
-		g.mu.Unlock()
-		writeError(w, f)
-		return
-	}
-	g.next++
-	s := Sent{
-		PSID: body.Recipient.ID, Text: body.Message.Text, MessagingType: body.MessagingType, Tag: body.Tag,
-		Metadata: body.Message.Metadata, MID: fmt.Sprintf("m_fake_%d", g.next),
-	}
-	for _, q := range body.Message.QuickReplies {
-		s.QuickReplies = append(s.QuickReplies, messenger.QuickReply{Title: q.Title, Payload: q.Payload})
-	}
-	g.sent = append(g.sent, s)
-	hook := g.onSend
-	g.mu.Unlock()
-	if hook != nil {
-		hook(s)
-	}
-	writeJSON(w, map[string]string{"recipient_id": s.PSID, "message_id": s.MID})
-}
-
-func (g *Graph) userProfile(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	g.profiles++
-	p, ok := g.profile[r.PathValue("psid")]
-	g.mu.Unlock()
-	if !ok {
-		writeError(w, Failure{400, 100, 2018218, false, "No profile available for this user."})
-		return
-	}
-	writeJSON(w, p)
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, f Failure) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(f.HTTPStatus)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
-		"message": f.Message, "type": "OAuthException", "code": f.Code, "error_subcode": f.Subcode,
-		"is_transient": f.Transient, "fbtrace_id": "AxFakeTrace",
-	}})
-}
-
-// Sent returns the text messages accepted so far.
-func (g *Graph) Sent() []Sent {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return append([]Sent(nil), g.sent...)
-}
-
-// Actions returns the sender actions received so far.
-func (g *Graph) Actions() []messenger.Action {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return append([]messenger.Action(nil), g.actions...)
-}
-
-// Calls counts POST /me/messages requests, failed ones included.
-func (g *Graph) Calls() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.calls
-}
-
-// ProfileCalls counts profile requests.
-func (g *Graph) ProfileCalls() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.profiles
-}
-
-// Fail makes the next text messages fail, one failure each, in order.
-func (g *Graph) Fail(fs ...Failure) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.failures = append(g.failures, fs...)
-}
-
-// SetProfile makes psid's profile available.
-func (g *Graph) SetProfile(psid string, p messenger.Profile) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.profile[psid] = p
-}
-
-// OnSend calls f for every accepted text message, before answering.
-func (g *Graph) OnSend(f func(Sent)) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.onSend = f
-}
 
 // Sender adapts the real messenger client, pointed at the fake Graph API,
 // to conversation.Sender and bot.Actions, as the channel service will.
@@ -310,7 +109,7 @@ type Fixture struct {
 	Workspace *ent.Workspace
 	Agent     *ent.Agent
 	Channel   *ent.MessengerChannel
-	Graph     *Graph
+	Graph     *messengertest.Graph // a PSID has a profile only after Graph.SetProfile
 	Sender    *Sender
 	Bus       *pubsub.Memory
 	Clock     *Clock
@@ -327,7 +126,9 @@ var Start = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 func NewFixture(t testing.TB, st *store.Store) *Fixture {
 	t.Helper()
 	ctx := auth.SystemContext(context.Background())
-	f := &Fixture{T: t, Client: st.Client, Graph: NewGraph(t), Clock: &Clock{t: Start}}
+	f := &Fixture{T: t, Client: st.Client, Clock: &Clock{t: Start}}
+	f.Graph = messengertest.New(t, messengertest.Page{ID: PageID, Name: "Harbor Bikes", Token: PageToken})
+	f.Graph.Set(func(k *messengertest.Knobs) { k.NoDefaultProfile = true })
 	f.Bus = pubsub.NewMemory(pubsub.WithBuffer(4096))
 	t.Cleanup(func() { f.Bus.Close() })
 	f.Sender = &Sender{Client: messenger.NewClient(f.Graph.Server.URL, nil), Token: PageToken}

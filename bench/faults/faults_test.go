@@ -1,0 +1,177 @@
+//go:build faults
+
+package faults
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/seachat/seachat/bench/harness"
+	"github.com/seachat/seachat/internal/store/storetest"
+)
+
+// drainWait bounds how long a test waits for the backlog after a fault. A
+// claim held by a killed process is free again when its lease (1 minute,
+// inbox.Options.Lease) runs out, then backoff applies.
+const drainWait = 150 * time.Second
+
+// TestKillDashNine kills the server with SIGKILL twice while users write,
+// restarts it on the same SQLite file, and checks that every event that got
+// a 200 is stored and answered exactly once, in order.
+func TestKillDashNine(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "")
+	s := e.streamUsers(12, 20*time.Millisecond)
+
+	for round := range 2 {
+		waitAcked(t, s, 40*(round+1), 20*time.Second)
+		e.kill()
+		time.Sleep(500 * time.Millisecond) // Meta keeps retrying meanwhile
+		before := s.ackedCount()
+		time.Sleep(500 * time.Millisecond)
+		require.Equal(t, before, s.ackedCount(), "events were acked while the server was dead")
+		e.start()
+	}
+	waitAcked(t, s, s.ackedCount()+40, 20*time.Second)
+	acked := s.halt()
+	require.NotZero(t, s.refusals()[0], "the kills never refused a delivery: the test did not kill anything in flight")
+	t.Logf("%d messages acked across two kills; refusals by status (0 = connection refused): %v", len(acked), s.refusals())
+
+	e.settledAfterFault(drainWait)
+	e.checkExactlyOnce(acked, false)
+	require.Equal(t, int64(len(acked)), e.fake.Accepted(), "the fake got a different number of replies than there were acked messages")
+}
+
+// TestGraphAPIOutage makes the Send API fail (HTTP 500, code 2,
+// is_transient) for two seconds while users write, which is shorter than
+// SeaChat's send retry budget (4 attempts over about 3.5 s): every reply is
+// delivered once, in order per user.
+func TestGraphAPIOutage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "")
+	s := e.streamUsers(8, 50*time.Millisecond)
+	waitReplies(t, e, 10, 20*time.Second)
+	e.fake.SetFailing(true)
+	time.Sleep(2 * time.Second)
+	e.fake.SetFailing(false)
+	waitAcked(t, s, s.ackedCount()+30, 20*time.Second)
+	acked := s.halt()
+	require.NotZero(t, e.fake.Refused(), "the outage refused no send: it was not exercised")
+	t.Logf("%d messages acked; the fake refused %d Send API calls during the outage", len(acked), e.fake.Refused())
+
+	e.settled(drainWait)
+	e.checkExactlyOnce(acked, false)
+}
+
+// TestGraphAPILongOutage makes the Send API fail for 12 seconds, longer
+// than SeaChat's send retry budget. It pins down what happens today: the
+// replies that exhaust their attempts are marked FAILED with the reason
+// (visible in the transcript) and never sent later; nothing is sent twice
+// or out of order, and users are answered again once the API is back. It
+// fails if a reply is lost silently (no reply message, or one left
+// PENDING) or duplicated.
+func TestGraphAPILongOutage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "")
+	s := e.streamUsers(6, 50*time.Millisecond)
+	waitReplies(t, e, 6, 20*time.Second)
+	e.fake.SetFailing(true)
+	time.Sleep(12 * time.Second)
+	e.fake.SetFailing(false)
+	recovered := e.fake.Accepted()
+	waitAcked(t, s, s.ackedCount()+20, 20*time.Second)
+	acked := s.halt()
+	e.settled(drainWait)
+	failed := e.checkExactlyOnce(acked, true)
+	require.Greater(t, e.fake.Accepted(), recovered, "nothing was answered after the Graph API recovered")
+	require.NotEmpty(t, failed, "a 12 s outage exhausted no send: the retry budget changed; update this test and RESULTS")
+	t.Logf("KNOWN GAP: %d of %d replies were given up (FAILED) during a 12 s Graph API outage and are not retried later: %v",
+		len(failed), len(acked), failed)
+}
+
+// TestDatabaseUnreachable cuts a server off from its PostgreSQL database
+// (ALTER DATABASE … ALLOW_CONNECTIONS false, then pg_terminate_backend on
+// its connections: the server process and the PostgreSQL cluster stay up,
+// so other work on the cluster is not disturbed). While cut off, /readyz
+// says 503 and webhooks get 5xx, so Meta retries; after recovery every
+// event that got a 200 is stored and answered exactly once, in order.
+func TestDatabaseUnreachable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pg, err := harness.CreatePostgresDatabase(ctx, storetest.PostgresURL(), "seachat_faults")
+	if err != nil {
+		if os.Getenv("CI") != "true" && (strings.Contains(err.Error(), "connect") || strings.Contains(err.Error(), "refused")) {
+			t.Skipf("skipping: PostgreSQL is unreachable (%v); start it or set TEST_DATABASE_URL", err)
+		}
+		require.NoError(t, err)
+	}
+	t.Cleanup(func() {
+		pg.Admin().Exec("ALTER DATABASE " + pg.Name + " ALLOW_CONNECTIONS true")
+		require.NoError(t, pg.Drop(context.Background()))
+	})
+	e := newEnv(t, pg.URL)
+	s := e.streamUsers(8, 30*time.Millisecond)
+	waitReplies(t, e, 10, 20*time.Second)
+
+	// Cut off.
+	_, err = pg.Admin().Exec("ALTER DATABASE " + pg.Name + " ALLOW_CONNECTIONS false")
+	require.NoError(t, err)
+	_, err = pg.Admin().Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, pg.Name)
+	require.NoError(t, err)
+	e.db.Close() // its connection was terminated too; reopened below
+
+	require.Eventually(t, func() bool { return status(e.srv.URL+"/readyz") == http.StatusServiceUnavailable },
+		10*time.Second, 100*time.Millisecond, "/readyz did not say 503 with the database unreachable")
+	cut := s.refusals()
+	ackedAtCut := s.ackedCount()
+	time.Sleep(4 * time.Second)
+	during := s.refusals()
+	require.Greater(t, during[http.StatusServiceUnavailable], cut[http.StatusServiceUnavailable],
+		"webhooks were not refused with 503 while the database was unreachable: %v", during)
+	// An event whose commit was already under way when the cut came may
+	// still have been acked right at the cut; later ones cannot be.
+	require.LessOrEqual(t, s.ackedCount()-ackedAtCut, 0, "events were acked while the database was unreachable")
+	require.Equal(t, http.StatusServiceUnavailable, status(e.srv.URL+"/readyz"))
+
+	// Recover.
+	_, err = pg.Admin().Exec("ALTER DATABASE " + pg.Name + " ALLOW_CONNECTIONS true")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return status(e.srv.URL+"/readyz") == http.StatusOK },
+		30*time.Second, 100*time.Millisecond, "/readyz did not recover")
+	waitAcked(t, s, s.ackedCount()+30, 30*time.Second)
+	acked := s.halt()
+	t.Logf("%d messages acked; refusals by status: %v", len(acked), s.refusals())
+
+	e.db, err = harness.OpenDB(pg.URL)
+	require.NoError(t, err)
+	e.settledAfterFault(drainWait)
+	e.checkExactlyOnce(acked, false)
+}
+
+func waitAcked(t *testing.T, s *stream, n int, timeout time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool { return s.ackedCount() >= n }, timeout, 20*time.Millisecond,
+		"fewer than %d messages acked (%d; refusals %v)", n, s.ackedCount(), s.refusals())
+}
+
+func waitReplies(t *testing.T, e *env, n int64, timeout time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool { return e.fake.Accepted() >= n }, timeout, 20*time.Millisecond,
+		"fewer than %d replies at the fake Graph API", n)
+}
+
+func status(url string) int {
+	c := &http.Client{Timeout: 3 * time.Second}
+	res, err := c.Get(url)
+	if err != nil {
+		return 0
+	}
+	res.Body.Close()
+	return res.StatusCode
+}

@@ -1,0 +1,374 @@
+// The agent console, end to end: a real seachat and fakegraph, Debian's
+// Chromium, and a staff member's day: sign in, set up an agent and its Page,
+// add knowledge, watch a chat arrive live, take over a handoff and reply.
+//
+// Run: make test-console (or: cd console/e2e && npm ci && npm test).
+// Screenshots and server logs land in console/e2e/artifacts/.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { artifacts, launch, page as fbPage, root, sign, start, textEvent, waitFor } from './harness.mjs';
+
+const appSecret = 'e2e-app-secret';
+const psid = '4242000000000001';
+const latePsid = '4242000000000002';
+const expect = { timeout: 15000 };
+
+describe('agent console', () => {
+  let stack;
+  let browser;
+  let page;
+  let callbackUrl;
+  let shots = 0;
+  let has = {}; // optional API parts this server has (the console adapts to them)
+
+  before(async () => {
+    stack = await start();
+    has = await api(`{ __schema { queryType { fields { name args { name } } } } }`).then((d) => {
+      const q = Object.fromEntries(d.__schema.queryType.fields.map((f) => [f.name, f.args.map((a) => a.name)]));
+      return { search: !!q.conversations?.includes('search'), transcript: !!q.transcript, agentStats: !!q.agentStats };
+    });
+    browser = await launch();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.base });
+    page = await context.newPage();
+    page.setDefaultTimeout(expect.timeout);
+    page.on('dialog', (d) => d.accept());
+    page.on('pageerror', (e) => console.error('page error:', e.message));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  // shot keeps a screenshot, with what (a locator) scrolled into view, and
+  // checks that nothing sticks out sideways.
+  async function shot(name, what) {
+    await what?.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(artifacts, `${String(++shots).padStart(2, '0')}-${name}.png`) });
+    const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
+    assert.ok(scroll <= width, `the page is ${scroll}px wide in a ${width}px window`);
+  }
+
+  // step runs one it() and keeps a screenshot of the page when it fails.
+  const step = (name, fn) => it(name, async (t) => {
+    try {
+      await fn(t);
+    } catch (err) {
+      await page?.screenshot({ path: path.join(artifacts, `failed-${name.replace(/\W+/g, '-')}.png`) }).catch(() => {});
+      throw err;
+    }
+  });
+
+  const text = (locator) => locator.textContent({ timeout: expect.timeout });
+  const visible = (locator) => locator.waitFor({ state: 'visible' });
+
+  async function api(query) {
+    const res = await fetch(`${stack.base}/graphql`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${stack.adminToken}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ query }),
+    });
+    const out = await res.json();
+    assert.ok(!out.errors, JSON.stringify(out.errors));
+    return out.data;
+  }
+
+  async function postEvent(body) {
+    const res = await fetch(callbackUrl, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': sign(appSecret, body) },
+      body,
+    });
+    assert.equal(res.status, 200, 'the webhook refused a signed event');
+  }
+
+  const sentTo = (who, needle) => waitFor(() => stack.sent.find((l) => l.startsWith(`sent to ${who} `) && l.includes(needle)),
+    `fakegraph to print a message to ${who} containing ${JSON.stringify(needle)}; it printed:\n${stack.sent.join('\n')}`);
+
+  step('refuses a wrong token and signs in with a pasted one', async () => {
+    await page.goto(`${stack.base}/console`);
+    assert.equal(new URL(page.url()).pathname, '/console/', '/console redirects to /console/');
+    await page.getByLabel('API token').fill('sct_not_a_token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await visible(page.getByRole('alert').filter({ hasText: /token/i }));
+    await shot('sign-in-refused');
+
+    await page.getByLabel('API token').fill(stack.adminToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await visible(page.getByRole('navigation', { name: 'Main' }));
+    await visible(page.locator('#live.is-live'));
+    const stored = await page.evaluate(() => ({ session: sessionStorage.getItem('seachat.token'), local: JSON.stringify(localStorage) }));
+    assert.equal(stored.session, stack.adminToken);
+    assert.ok(!stored.local.includes(stack.adminToken), 'the token leaked into localStorage');
+
+    await page.reload(); // the token survives a reload of the tab
+    await visible(page.locator('#live.is-live'));
+    await visible(page.getByText('No conversations yet'));
+    await shot('signed-in');
+  });
+
+  step('creates an agent', async () => {
+    await page.getByRole('link', { name: 'Setup' }).click();
+    const form = page.getByRole('form', { name: 'New agent' });
+    await form.getByLabel('Name').fill('Harbor Bikes');
+    await form.getByLabel('Instructions (optional)').fill('Answer briefly and kindly.');
+    await form.getByRole('button', { name: 'Create agent' }).click();
+    await visible(page.getByRole('heading', { name: 'Harbor Bikes' }));
+    await visible(page.getByRole('link', { name: 'Harbor Bikes' }));
+    assert.match(page.url(), /#\/setup\/.+/);
+    await shot('agent-created');
+  });
+
+  step('Step 1: shows the callback URL and verify token, and sees Meta verify them', async () => {
+    await page.getByRole('button', { name: 'Connect a Facebook Page' }).click();
+    const urlInput = page.getByLabel('Callback URL', { exact: true });
+    await visible(urlInput);
+    callbackUrl = await urlInput.inputValue();
+    const verifyToken = await page.getByLabel('Verify token', { exact: true }).inputValue();
+    assert.ok(callbackUrl.startsWith(`${stack.base}/webhooks/messenger/`), callbackUrl);
+    assert.ok(verifyToken.length >= 16, verifyToken);
+
+    await page.getByRole('button', { name: 'Copy Callback URL' }).click();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), callbackUrl);
+    await page.getByRole('button', { name: 'Copy Verify token' }).click();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), verifyToken);
+    await visible(page.getByText('Waiting for Meta’s verification request'));
+    await shot('step1-waiting');
+
+    // Meta's verification GET, as Meta sends it.
+    const q = new URLSearchParams({ 'hub.mode': 'subscribe', 'hub.verify_token': verifyToken, 'hub.challenge': '1158201444' });
+    const res = await fetch(`${callbackUrl}?${q}`);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), '1158201444');
+    await visible(page.getByText('Meta verified the webhook on')); // no reload: the page watches for it
+    await shot('step1-verified');
+  });
+
+  step('Step 2: refuses a bad page token, connects with a good one, shows health', async () => {
+    await page.getByLabel('Page access token').fill('EAAGwrongtoken');
+    await page.getByLabel('App secret').fill(appSecret);
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await visible(page.getByRole('alert').filter({ hasText: /token/i }));
+
+    await page.getByLabel('Page access token').fill(fbPage.token);
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await visible(page.locator('.channel[data-status=CONNECTED]'));
+    await visible(page.getByText(`Page “${fbPage.name}” (${fbPage.id})`));
+    await page.getByRole('button', { name: 'Run checks now' }).click();
+    const checks = page.getByRole('list', { name: 'Health checks' });
+    await visible(checks.locator('li.ok', { hasText: 'The page access token works' }));
+    await visible(checks.locator('li.ok', { hasText: 'The Page sends its messages to SeaChat' }));
+    // No event yet: the check says what to do, in plain words.
+    await visible(checks.locator('li.bad', { hasText: 'Messages have arrived' }).getByText(/message the Page/));
+    await shot('step2-connected-health', checks);
+  });
+
+  step('uploads knowledge by drag and drop and with the file picker', async () => {
+    const md = readFileSync(path.join(root, 'internal/knowledge/testdata/harbor-bikes.md'), 'utf8');
+    const dt = await page.evaluateHandle((md) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([md], 'harbor-bikes.md', { type: 'text/markdown' }));
+      return dt;
+    }, md);
+    await page.dispatchEvent('#dropzone', 'drop', { dataTransfer: dt });
+    const row = page.locator('table.sources tr', { hasText: 'harbor-bikes' }).first();
+    await visible(row);
+    await visible(row.locator('.k-ready'));
+
+    await page.locator('#knowledge-file').setInputFiles(path.join(root, 'internal/knowledge/testdata/harbor-bikes-faq.csv'));
+    await visible(page.locator('table.sources tr', { hasText: 'harbor-bikes-faq' }).locator('.k-ready'));
+    assert.equal(await page.locator('table.sources tbody tr').count(), 2);
+    await shot('knowledge-ready', page.locator('table.sources'));
+  });
+
+  step('tries the bot', async () => {
+    await page.getByLabel('Question').fill('How much is the deposit for a rental?');
+    await page.getByRole('button', { name: 'Ask' }).click();
+    await visible(page.getByText('Answered from the knowledge base.'));
+    assert.match(await text(page.locator('.answer .text')), /\$100/);
+    await shot('try-the-bot', page.locator('.answer'));
+  });
+
+  step('shows an incoming message live, with the bot answer and its sources', async () => {
+    await page.getByRole('link', { name: /^Conversations/ }).click();
+    await visible(page.getByText('No conversations yet'));
+    await page.evaluate(() => { window.notReloaded = true; });
+
+    await postEvent(textEvent(psid, 'm_e2e_1', 'Hi! What does a lost lock cost?'));
+    const item = page.locator(`li.conv`, { hasText: `User ${psid}` });
+    await visible(item);
+    await item.getByRole('link').click();
+    const log = page.getByRole('log', { name: 'Transcript' });
+    await visible(log.locator('.msg.a-user', { hasText: 'lost lock' }));
+    const bot = log.locator('.msg.a-bot').first();
+    await visible(bot);
+    assert.match(await text(bot), /\$25/);
+    await bot.getByText(/source/).click();
+    await visible(bot.locator('.citations li').first());
+    await sentTo(psid, '$25');
+    assert.equal(await page.evaluate(() => window.notReloaded), true, 'the page reloaded');
+    await visible(page.getByText('Standard messaging window'));
+    await shot('live-message');
+  });
+
+  step('shows "/agent" as a handoff request with a title badge', async () => {
+    await postEvent(textEvent(psid, 'm_e2e_2', '/agent'));
+    const item = page.locator('li.conv.handoff', { hasText: `User ${psid}` });
+    await visible(item);
+    await visible(item.getByText('Wants a human'));
+    await waitFor(async () => (await page.title()) === '(1) SeaChat console', 'the title badge');
+    assert.equal(await text(page.locator('#waiting-count')), '1');
+    await visible(page.locator('.toast.handoff', { hasText: 'wants a human' }));
+    const log = page.getByRole('log', { name: 'Transcript' });
+    await visible(log.locator('.msg.a-user', { hasText: '/agent' }));
+    await visible(log.locator('.msg.a-system', { hasText: 'A member of our team' }));
+    await sentTo(psid, 'A member of our team will reply');
+    await shot('handoff-requested');
+  });
+
+  step('accepts the handoff in one click', async () => {
+    await page.locator('li.conv.handoff').getByRole('button', { name: /^Accept/ }).click();
+    await visible(page.locator('.conv-head .badge', { hasText: 'Human' }));
+    await waitFor(async () => (await page.title()) === 'SeaChat console', 'the title badge to clear');
+    await page.locator('li.conv.handoff').waitFor({ state: 'detached' });
+    assert.equal(await page.locator('.toast.handoff').count(), 0, 'the toast of an accepted request stays');
+    await visible(page.getByRole('button', { name: 'Return to bot' }));
+  });
+
+  step('sends a reply that reaches Messenger', async () => {
+    const reply = 'Hi, this is Dana from Harbor Bikes. An e-bike is $65 for the day.';
+    await page.getByLabel('Reply').fill(reply);
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    const log = page.getByRole('log', { name: 'Transcript' });
+    await visible(log.locator('.msg.a-agent', { hasText: 'this is Dana' }));
+    assert.match(await text(log.locator('.msg.a-agent .author')), /^Agent · /);
+    const line = await sentTo(psid, reply);
+    assert.match(line, /\(RESPONSE\)/);
+    assert.equal(await page.getByLabel('Reply').inputValue(), '');
+    await shot('agent-reply');
+  });
+
+  step('tags a conversation and filters by tag and status', async () => {
+    await page.getByLabel('New tag').fill('vip');
+    await page.getByRole('button', { name: 'Add tag' }).click();
+    await visible(page.getByRole('button', { name: 'Remove tag vip' }));
+    await visible(page.locator('li.conv .tag', { hasText: 'vip' }));
+
+    await page.getByLabel('Tag', { exact: true }).fill('nope');
+    await visible(page.getByText('No conversation matches these filters.'));
+    await page.getByLabel('Tag', { exact: true }).fill('vip');
+    await visible(page.locator('li.conv', { hasText: `User ${psid}` }));
+    await page.getByLabel('Status').selectOption('BOT');
+    await visible(page.getByText('No conversation matches these filters.'));
+    await page.getByLabel('Status').selectOption('HUMAN');
+    await visible(page.locator('li.conv', { hasText: `User ${psid}` }));
+    await page.getByLabel('Status').selectOption('');
+    await page.getByLabel('Tag', { exact: true }).fill('');
+    await visible(page.getByText('1 conversation', { exact: true }));
+    await shot('tags-filters');
+  });
+
+  step('shows the Human Agent tag window and sends with it', async () => {
+    const dayAndHalfAgo = new Date(Date.now() - 36 * 3600 * 1000);
+    await postEvent(textEvent(latePsid, 'm_e2e_late', 'Is my helmet still there?', dayAndHalfAgo));
+    const item = page.locator('li.conv', { hasText: `User ${latePsid}` });
+    await visible(item);
+    await item.getByRole('link').click();
+    await visible(page.getByText(/Human Agent tag/));
+    await page.getByLabel('Reply').fill('Yes, your helmet is at the desk.');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    const line = await sentTo(latePsid, 'your helmet is at the desk');
+    assert.match(line, /HUMAN_AGENT/);
+    await visible(page.locator('li.conv', { hasText: `User ${latePsid}` }).locator('.badge', { hasText: 'Human' }));
+    await shot('human-agent-tag');
+  });
+
+  step('reconnects after a server restart and stays live', async () => {
+    await page.evaluate(() => { window.notReloaded = true; });
+    await stack.restart(() => visible(page.locator('#live:not(.is-live)')));
+    await visible(page.locator('#live.is-live'));
+    await postEvent(textEvent('4242000000000003', 'm_e2e_after', 'Hello after the restart'));
+    await visible(page.locator('li.conv', { hasText: 'User 4242000000000003' }));
+    assert.equal(await page.evaluate(() => window.notReloaded), true, 'the page reloaded');
+  });
+
+  step('searches conversations by their words', async (t) => {
+    if (!has.search) return t.skip('this server has no conversations(search:)');
+    await page.getByLabel('Search').fill('helmet');
+    await visible(page.locator('li.conv', { hasText: `User ${latePsid}` }));
+    await page.locator('li.conv', { hasText: `User ${psid}` }).waitFor({ state: 'detached' });
+    await page.getByLabel('Search').fill('');
+    await visible(page.locator('li.conv', { hasText: `User ${psid}` }));
+  });
+
+  step('downloads a transcript', async (t) => {
+    if (!has.transcript) return t.skip('this server has no transcript query');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download the transcript as TXT' }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), `seachat-${latePsid}.txt`);
+    const body = readFileSync(await download.path(), 'utf8');
+    assert.match(body, /Is my helmet still there\?/);
+    assert.match(body, /your helmet is at the desk/);
+  });
+
+  step('returns a conversation to the bot and closes it', async () => {
+    await page.locator('li.conv', { hasText: `User ${psid}` }).getByRole('link').click();
+    await page.getByRole('button', { name: 'Return to bot' }).click();
+    await visible(page.locator('.conv-head .badge', { hasText: 'Bot' }));
+    await page.getByRole('button', { name: 'Close', exact: true }).click();
+    await visible(page.locator('.conv-head .badge', { hasText: 'Closed' }));
+    await visible(page.locator('li.conv', { hasText: `User ${psid}` }).locator('.badge', { hasText: 'Closed' }));
+    assert.equal(await page.getByLabel('Reply').isDisabled(), true);
+    await visible(page.getByText('This conversation is closed.'));
+    await shot('closed');
+  });
+
+  step('shows the agent\'s figures', async (t) => {
+    await page.getByRole('link', { name: 'Setup' }).click();
+    if (!has.agentStats) return t.skip('this server has no agentStats query');
+    const figures = page.locator('.figures');
+    await visible(figures);
+    const value = (label) => text(figures.locator('.figure', { hasText: label }).locator('dd'));
+    assert.equal(await value('Conversations'), '3');
+    assert.equal(await value('Handoffs to a human'), '1');
+    await visible(page.getByRole('heading', { name: 'Questions the bot could not answer' }));
+    await shot('figures', page.locator('.figures'));
+  });
+
+  step('removes the Messenger channel', async () => {
+    await page.getByRole('link', { name: 'Setup' }).click();
+    await page.getByRole('button', { name: 'Remove', exact: true }).click(); // the confirm() is accepted
+    await visible(page.getByRole('button', { name: 'Connect a Facebook Page' }));
+    await page.getByRole('link', { name: 'Harbor Bikes' }).getByText('Connected').waitFor({ state: 'detached' });
+    const res = await fetch(`${callbackUrl}?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1`);
+    assert.equal(res.status, 404, 'the removed callback still answers');
+    await shot('removed');
+  });
+
+  step('signs out and forgets the token', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await visible(page.getByLabel('API token'));
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('seachat.token')), null);
+  });
+
+  step('an AGENT token sees the conversations but no setup, until it is revoked', async () => {
+    const data = await api('mutation { createAPIToken(name: "Dana", role: AGENT) { token apiToken { id } } }');
+    await page.getByLabel('API token').fill(data.createAPIToken.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await visible(page.getByText('Dana · default'));
+    await visible(page.locator('li.conv', { hasText: `User ${psid}` }));
+    assert.equal(await page.getByRole('link', { name: 'Setup' }).count(), 0);
+
+    // Revoked mid-session: the next request is refused, and the token forgotten.
+    await api(`mutation { revokeAPIToken(id: "${data.createAPIToken.apiToken.id}") }`);
+    await page.getByLabel('Status').selectOption('HUMAN');
+    await visible(page.getByText(/SeaChat refused the token/));
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('seachat.token')), null);
+  });
+});
