@@ -39,6 +39,8 @@ check-generate: generate
 # PostgreSQL database, and writes bench/RESULTS.md and bench/results.json.
 # Bounded: the load generator stops itself after 9 minutes.
 bench: build
+	@echo "retrieval and ingest (internal/knowledge Go benchmarks, each beside its baseline) -> bench/retrieval.txt"
+	$(GO) test -run '^$$' -bench . -benchtime 200ms ./internal/knowledge/ | tee bench/retrieval.txt
 	$(GO) build -o bin/barehook ./bench/cmd/barehook
 	$(GO) build -o bin/loadgen ./bench/cmd/loadgen
 	timeout 600 ./bin/loadgen -seachat bin/seachat -barehook bin/barehook -out bench
