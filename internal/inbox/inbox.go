@@ -17,9 +17,9 @@ package inbox
 
 import (
 	"context"
+	"github.com/seachat/seachat/internal/wake"
 	"log/slog"
 	"net/url"
-	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -143,7 +143,7 @@ type Inbox struct {
 	opts     Options
 	log      *slog.Logger
 	m        *Metrics
-	wake     signal
+	wake     wake.Signal
 }
 
 // New returns an inbox that stores into st, finds channels through
@@ -160,33 +160,8 @@ func (in *Inbox) Handler() *Handler { return &Handler{in: in} }
 // Notify wakes this process's idle workers, to look for events now rather
 // than at the next poll. The Handler calls it after storing events; call it
 // when another replica is known to have stored some.
-func (in *Inbox) Notify() { in.wake.notify() }
+func (in *Inbox) Notify() { in.wake.Notify() }
 
 // now returns the clock's time in UTC. Times are always written in UTC:
 // SQLite compares them as text.
 func (in *Inbox) now() time.Time { return in.opts.Now().UTC() }
-
-// signal is a broadcast wake-up: wait returns a channel that the next
-// notify closes.
-type signal struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func (s *signal) wait() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch == nil {
-		s.ch = make(chan struct{})
-	}
-	return s.ch
-}
-
-func (s *signal) notify() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch != nil {
-		close(s.ch)
-		s.ch = nil
-	}
-}

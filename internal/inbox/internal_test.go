@@ -51,25 +51,3 @@ func TestErrorText(t *testing.T) {
 	require.True(t, strings.HasSuffix(long, "…"))
 	require.NotContains(t, long, "\uFFFD")
 }
-
-func TestSignal(t *testing.T) {
-	var s signal
-	a := s.wait()
-	b := s.wait()
-	s.notify()
-	for _, ch := range []<-chan struct{}{a, b} {
-		select {
-		case <-ch:
-		default:
-			t.Fatal("notify must wake every waiter")
-		}
-	}
-	c := s.wait()
-	select {
-	case <-c:
-		t.Fatal("a new wait must not be woken by an earlier notify")
-	default:
-	}
-	s.notify()
-	s.notify() // with nobody waiting: no panic
-}

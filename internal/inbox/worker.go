@@ -76,7 +76,7 @@ claiming:
 				break more
 			}
 		}
-		wake := in.wake.wait()
+		wake := in.wake.Wait()
 		jobs, err := in.claim(ctx, slots)
 		if err != nil && !failing {
 			in.log.ErrorContext(ctx, "claiming inbox events", "error", err)
@@ -92,7 +92,7 @@ claiming:
 				in.handle(hard, j)
 				<-sem
 				// The next event of this user may be due now.
-				in.wake.notify()
+				in.wake.Notify()
 			})
 		}
 		if len(jobs) == slots {

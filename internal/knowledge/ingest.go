@@ -63,7 +63,7 @@ func (s *Service) Run(ctx context.Context) {
 func (s *Service) ingestLoop(ctx context.Context) {
 	failing := false
 	for ctx.Err() == nil {
-		wake := s.wake.wait() // before looking, so that no wake-up is missed
+		wake := s.wake.Wait() // before looking, so that no wake-up is missed
 		src, err := s.claim(ctx)
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -327,7 +327,7 @@ func (s *Service) embedLoop(ctx context.Context) {
 	}
 	retries := map[int]retry{}
 	for ctx.Err() == nil {
-		wake := s.wake.wait()
+		wake := s.wake.Wait()
 		now := time.Now()
 		var skip []int
 		for id, r := range retries {

@@ -5,10 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/seachat/seachat/internal/wake"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -137,7 +137,7 @@ type Service struct {
 	log       *slog.Logger
 	metrics   *metrics
 
-	wake    signal
+	wake    wake.Signal
 	indexes indexCache
 }
 
@@ -381,14 +381,14 @@ func rollback(tx *ent.Tx) error {
 func (s *Service) notifyAfterCommit(ctx context.Context) {
 	tx := ent.TxFromContext(ctx)
 	if tx == nil {
-		s.wake.notify()
+		s.wake.Notify()
 		return
 	}
 	tx.OnCommit(func(next ent.Committer) ent.Committer {
 		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
 			err := next.Commit(ctx, tx)
 			if err == nil {
-				s.wake.notify()
+				s.wake.Notify()
 			}
 			return err
 		})
@@ -431,32 +431,4 @@ func truncateRunes(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n])
-}
-
-// signal wakes every goroutine waiting on it; a wake-up with nobody
-// waiting is not lost, because waiters take the channel before they look
-// for work.
-type signal struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-// wait returns a channel that is closed by the next notify.
-func (s *signal) wait() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch == nil {
-		s.ch = make(chan struct{})
-	}
-	return s.ch
-}
-
-// notify wakes the current waiters.
-func (s *signal) notify() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch != nil {
-		close(s.ch)
-		s.ch = nil
-	}
 }
