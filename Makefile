@@ -44,6 +44,7 @@ bench: build
 	$(GO) build -o bin/barehook ./bench/cmd/barehook
 	$(GO) build -o bin/loadgen ./bench/cmd/loadgen
 	timeout 600 ./bin/loadgen -seachat bin/seachat -barehook bin/barehook -out bench
+	$(GO) build -o bin/fanout ./bench/cmd/fanout && timeout 300 ./bin/fanout -seachat bin/seachat -out bench/fanout.md
 
 # Fault tests (bench/faults): kill -9 under load, Graph API outages, the
 # database cut off; then a bounded fuzz run of every fuzz target.
