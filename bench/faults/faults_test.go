@@ -70,12 +70,10 @@ func TestGraphAPIOutage(t *testing.T) {
 }
 
 // TestGraphAPILongOutage makes the Send API fail for 12 seconds, longer
-// than SeaChat's send retry budget. It pins down what happens today: the
-// replies that exhaust their attempts are marked FAILED with the reason
-// (visible in the transcript) and never sent later; nothing is sent twice
-// or out of order, and users are answered again once the API is back. It
-// fails if a reply is lost silently (no reply message, or one left
-// PENDING) or duplicated.
+// than SeaChat's in-process send retries (about 3.5 s): the replies that run
+// out of them stay PENDING and go back to the inbox, whose longer backoff
+// sends them once Meta is back. Every acked message is answered exactly
+// once, in order per user, and none is given up.
 func TestGraphAPILongOutage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "")
@@ -88,11 +86,10 @@ func TestGraphAPILongOutage(t *testing.T) {
 	waitAcked(t, s, s.ackedCount()+20, 20*time.Second)
 	acked := s.halt()
 	e.settled(drainWait)
-	failed := e.checkExactlyOnce(acked, true)
+	failed := e.checkExactlyOnce(acked, false)
 	require.Greater(t, e.fake.Accepted(), recovered, "nothing was answered after the Graph API recovered")
-	require.NotEmpty(t, failed, "a 12 s outage exhausted no send: the retry budget changed; update this test and RESULTS")
-	t.Logf("KNOWN GAP: %d of %d replies were given up (FAILED) during a 12 s Graph API outage and are not retried later: %v",
-		len(failed), len(acked), failed)
+	require.Empty(t, failed, "replies were given up during a 12 s outage")
+	require.NotZero(t, e.fake.Refused(), "the outage refused no send: it was not exercised")
 }
 
 // TestDatabaseUnreachable cuts a server off from its PostgreSQL database

@@ -390,6 +390,34 @@ func TestTransientSendErrors(t *testing.T) {
 	})
 }
 
+// TestOutageLongerThanRetries: a bot reply whose every in-process attempt
+// failed transiently stays PENDING and Process fails, so the inbox tries the
+// event again later; then it is sent exactly once.
+func TestOutageLongerThanRetries(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		down := []mt.Failure{mt.FailTemporary, mt.FailTemporary, mt.FailTemporary, mt.FailTemporary}
+		e.Graph.FailNext(down...)
+		ev := ct.Text("u1", "m1", "Do you rent e-bikes?", ct.Start)
+		err := e.bot.Process(context.Background(), e.Channel, ev)
+		require.ErrorIs(t, err, conversation.ErrSendDeferred)
+		rs := e.replies(t, e.inbound(t, "m1"))
+		require.Len(t, rs, 1)
+		require.Equal(t, message.DeliveryStatusPENDING, rs[0].DeliveryStatus)
+		require.Nil(t, rs[0].Error)
+		require.Empty(t, e.Graph.Sent())
+
+		e.process(t, ev) // the inbox's retry, after Meta recovered
+		e.process(t, ev) // and a redelivery: nothing more is sent
+		rs = e.replies(t, e.inbound(t, "m1"))
+		require.Len(t, rs, 1)
+		require.Equal(t, message.DeliveryStatusSENT, rs[0].DeliveryStatus)
+		require.Equal(t, 5, rs[0].Attempts)
+		require.Len(t, e.Graph.Sent(), 1)
+		require.Len(t, e.k.Calls(), 1, "the question was answered once")
+	})
+}
+
 func TestEchoes(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)

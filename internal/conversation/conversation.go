@@ -96,6 +96,11 @@ const (
 // for that long (a Send API call with all its retries ends well before).
 const SendLease = 3 * time.Minute
 
+// ErrSendDeferred means Meta kept failing transiently through every retry
+// of a bot reply: the reply stays PENDING for the caller (the inbox) to try
+// again later.
+var ErrSendDeferred = errors.New("conversation: Meta is unavailable; the reply stays pending for a later try")
+
 // ErrReplyInFlight means another process is sending the reply to this
 // message right now. The caller should try again later (the inbox retries
 // the event); by then the reply is SENT, or its lease has run out and the

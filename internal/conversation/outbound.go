@@ -358,6 +358,18 @@ func (s *Service) deliver(ctx context.Context, conv *ent.Conversation, m *ent.Me
 			}
 			continue
 		}
+		if transient && m.InReplyToID != nil {
+			// A bot reply outlives an outage longer than these retries: it
+			// stays PENDING, its claim released, and the error goes back to
+			// the inbox, whose longer backoff processes the event again
+			// (ResumeReplies), keeping the person's later messages behind
+			// it. A staff reply (or a notice no event will retry) is settled
+			// FAILED instead, visibly.
+			if err := s.db(ctx).Message.UpdateOneID(m.ID).ClearLastAttemptAt().Exec(ctx); err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %w", ErrSendDeferred, err)
+		}
 		reason := sendFailure(err)
 		if transient {
 			reason = fmt.Sprintf("gave up after %d attempts: %s", n, reason)
