@@ -9,8 +9,14 @@ import (
 	"context"
 	"time"
 
+	"github.com/seachat/seachat/graph/generated"
 	"github.com/seachat/seachat/internal/conversation"
 )
+
+// Daily is the resolver for the daily field.
+func (r *agentStatsResolver) Daily(ctx context.Context, obj *conversation.AgentStats) ([]*conversation.DayCount, error) {
+	return r.conversations.Daily(ctx, obj)
+}
 
 // Transcript is the resolver for the transcript field.
 func (r *queryResolver) Transcript(ctx context.Context, conversationID int, format conversation.TranscriptFormat) (string, error) {
@@ -21,3 +27,8 @@ func (r *queryResolver) Transcript(ctx context.Context, conversationID int, form
 func (r *queryResolver) AgentStats(ctx context.Context, agentID int, from *time.Time, to *time.Time) (*conversation.AgentStats, error) {
 	return r.conversations.AgentStats(ctx, agentID, from, to)
 }
+
+// AgentStats returns generated.AgentStatsResolver implementation.
+func (r *Resolver) AgentStats() generated.AgentStatsResolver { return &agentStatsResolver{r} }
+
+type agentStatsResolver struct{ *Resolver }

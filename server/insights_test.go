@@ -451,6 +451,23 @@ func TestTranscriptAndStats(t *testing.T) {
 		require.Equal(t, []string{"Do you sell pizza?"}, s.TopUnansweredQuestions)
 		require.Equal(t, 1, s.UnansweredQuestionGroups[0].Count)
 
+		var daily struct {
+			Daily []struct {
+				Day                     time.Time
+				Conversations, Handoffs int
+			}
+		}
+		e.ok(ws.agent, `query($a:ID!){agentStats(agentId:$a){daily{day conversations handoffs}}}`,
+			map[string]any{"a": agentID}, "agentStats", &daily)
+		require.Len(t, daily.Daily, 31, "an unbounded range shows the last 30 days and today")
+		today := daily.Daily[len(daily.Daily)-1]
+		require.Equal(t, time.Now().UTC().Truncate(24*time.Hour), today.Day.UTC())
+		require.Equal(t, 1, today.Conversations)
+		require.Equal(t, 1, today.Handoffs)
+		for _, d := range daily.Daily[:len(daily.Daily)-1] {
+			require.Zero(t, d.Conversations+d.Handoffs, "activity on a quiet day %s", d.Day)
+		}
+
 		e.ok(ws.agent, statsQuery, map[string]any{"a": agentID, "to": start.UTC().Format(time.RFC3339Nano)}, "agentStats", &s)
 		require.Zero(t, s.InboundMessages+s.BotReplies+s.Handoffs)
 		require.Nil(t, s.MedianBotReplyMs)

@@ -338,7 +338,12 @@ describe('agent console', () => {
     assert.equal(await value('Conversations'), '3');
     assert.equal(await value('Handoffs to a human'), '1');
     await visible(page.getByRole('heading', { name: 'Questions the bot could not answer' }));
-    await shot('figures', page.locator('.figures'));
+    // The chart has one column per day; today's shows the activity.
+    const days = page.locator('.chart .day');
+    assert.ok(await days.count() >= 7, 'a column per day of the range');
+    const today = await days.last().getAttribute('aria-label');
+    assert.match(today, /: 3 conversations, 1 handoffs$/);
+    await shot('figures', page.locator('.card', { has: page.locator('.figures') }));
   });
 
   step('removes the Messenger channel', async () => {

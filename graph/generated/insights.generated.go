@@ -17,6 +17,10 @@ import (
 
 // region    ************************** generated!.gotpl **************************
 
+type AgentStatsResolver interface {
+	Daily(ctx context.Context, obj *conversation.AgentStats) ([]*conversation.DayCount, error)
+}
+
 // endregion ************************** generated!.gotpl **************************
 
 // region    ***************************** args.gotpl *****************************
@@ -319,6 +323,107 @@ func (ec *executionContext) fieldContext_AgentStats_unansweredQuestionGroups(_ c
 	return fc, nil
 }
 
+func (ec *executionContext) _AgentStats_daily(ctx context.Context, field graphql.CollectedField, obj *conversation.AgentStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentStats_daily(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AgentStats().Daily(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*conversation.DayCount) graphql.Marshaler {
+			return ec.marshalNDayCount2ᚕᚖgithubᚗcomᚋseachatᚋseachatᚋinternalᚋconversationᚐDayCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentStats_daily(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgentStats",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DayCount_day(ctx context.Context, field graphql.CollectedField, obj *conversation.DayCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayCount_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayCount_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayCount", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DayCount_conversations(ctx context.Context, field graphql.CollectedField, obj *conversation.DayCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayCount_conversations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conversations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayCount_conversations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayCount_handoffs(ctx context.Context, field graphql.CollectedField, obj *conversation.DayCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayCount_handoffs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Handoffs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayCount_handoffs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayCount", field, false, false, "Int")
+}
+
 func (ec *executionContext) _QuestionGroup_question(ctx context.Context, field graphql.CollectedField, obj *conversation.QuestionGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -391,60 +496,109 @@ func (ec *executionContext) _AgentStats(ctx context.Context, sel ast.SelectionSe
 		case "agent":
 			out.Values[i] = ec._AgentStats_agent(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "from":
 			out.Values[i] = ec._AgentStats_from(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "to":
 			out.Values[i] = ec._AgentStats_to(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "conversations":
 			out.Values[i] = ec._AgentStats_conversations(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "inboundMessages":
 			out.Values[i] = ec._AgentStats_inboundMessages(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "botReplies":
 			out.Values[i] = ec._AgentStats_botReplies(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "botAnswers":
 			out.Values[i] = ec._AgentStats_botAnswers(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "unanswered":
 			out.Values[i] = ec._AgentStats_unanswered(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "handoffs":
 			out.Values[i] = ec._AgentStats_handoffs(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "medianBotReplyMs":
 			out.Values[i] = ec._AgentStats_medianBotReplyMs(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "topUnansweredQuestions":
 			out.Values[i] = ec._AgentStats_topUnansweredQuestions(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "unansweredQuestionGroups":
 			out.Values[i] = ec._AgentStats_unansweredQuestionGroups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "daily":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgentStats_daily(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dayCountImplementors = []string{"DayCount"}
+
+func (ec *executionContext) _DayCount(ctx context.Context, sel ast.SelectionSet, obj *conversation.DayCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dayCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DayCount")
+		case "day":
+			out.Values[i] = ec._DayCount_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversations":
+			out.Values[i] = ec._DayCount_conversations(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "handoffs":
+			out.Values[i] = ec._DayCount_handoffs(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -513,6 +667,30 @@ func (ec *executionContext) marshalNAgentStats2ᚖgithubᚗcomᚋseachatᚋseach
 		return graphql.Null
 	}
 	return ec._AgentStats(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDayCount2ᚕᚖgithubᚗcomᚋseachatᚋseachatᚋinternalᚋconversationᚐDayCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*conversation.DayCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDayCount2ᚖgithubᚗcomᚋseachatᚋseachatᚋinternalᚋconversationᚐDayCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDayCount2ᚖgithubᚗcomᚋseachatᚋseachatᚋinternalᚋconversationᚐDayCount(ctx context.Context, sel ast.SelectionSet, v *conversation.DayCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DayCount!")
+		return graphql.Null
+	}
+	return ec._DayCount(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNQuestionGroup2githubᚗcomᚋseachatᚋseachatᚋinternalᚋconversationᚐQuestionGroup(ctx context.Context, sel ast.SelectionSet, v conversation.QuestionGroup) graphql.Marshaler {

@@ -28,6 +28,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Agent() AgentResolver
+	AgentStats() AgentStatsResolver
 	Conversation() ConversationResolver
 	Message() MessageResolver
 	MessengerChannel() MessengerChannelResolver
@@ -71,6 +72,7 @@ type ComplexityRoot struct {
 		BotAnswers               func(childComplexity int) int
 		BotReplies               func(childComplexity int) int
 		Conversations            func(childComplexity int) int
+		Daily                    func(childComplexity int) int
 		From                     func(childComplexity int) int
 		Handoffs                 func(childComplexity int) int
 		InboundMessages          func(childComplexity int) int
@@ -147,6 +149,12 @@ type ComplexityRoot struct {
 	CreateWorkspacePayload struct {
 		Token     func(childComplexity int) int
 		Workspace func(childComplexity int) int
+	}
+
+	DayCount struct {
+		Conversations func(childComplexity int) int
+		Day           func(childComplexity int) int
+		Handoffs      func(childComplexity int) int
 	}
 
 	HealthCheck struct {
@@ -442,6 +450,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AgentStats.Conversations(childComplexity), true
+	case "AgentStats.daily":
+		if e.ComplexityRoot.AgentStats.Daily == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.Daily(childComplexity), true
 	case "AgentStats.from":
 		if e.ComplexityRoot.AgentStats.From == nil {
 			break
@@ -733,6 +747,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateWorkspacePayload.Workspace(childComplexity), true
+
+	case "DayCount.conversations":
+		if e.ComplexityRoot.DayCount.Conversations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayCount.Conversations(childComplexity), true
+	case "DayCount.day":
+		if e.ComplexityRoot.DayCount.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayCount.Day(childComplexity), true
+	case "DayCount.handoffs":
+		if e.ComplexityRoot.DayCount.Handoffs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayCount.Handoffs(childComplexity), true
 
 	case "HealthCheck.detail":
 		if e.ComplexityRoot.HealthCheck.Detail == nil {
@@ -3202,6 +3235,21 @@ extend type Query {
   "The agent's figures over [from, to)."
   agentStats(agentId: ID!, from: Time, to: Time): AgentStats!
 }
+
+"One UTC day of an agent's activity."
+type DayCount @goModel(model: "github.com/seachat/seachat/internal/conversation.DayCount") {
+  "The day's start, UTC midnight."
+  day: Time!
+  "Conversations in which people wrote that day."
+  conversations: Int!
+  "Conversations whose latest handoff request was that day."
+  handoffs: Int!
+}
+
+extend type AgentStats {
+  "One entry per UTC day of the range, oldest first, quiet days included; an unbounded range shows its last 30 days (at most 366)."
+  daily: [DayCount!]!
+}
 `, BuiltIn: false},
 	{Name: "../../schema/knowledge.graphqls", Input: `"What the bot would reply."
 type Answer {
@@ -3457,6 +3505,8 @@ func (ec *executionContext) childFields_AgentStats(ctx context.Context, field gr
 		return ec.fieldContext_AgentStats_topUnansweredQuestions(ctx, field)
 	case "unansweredQuestionGroups":
 		return ec.fieldContext_AgentStats_unansweredQuestionGroups(ctx, field)
+	case "daily":
+		return ec.fieldContext_AgentStats_daily(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AgentStats", field.Name)
 }
@@ -3595,6 +3645,18 @@ func (ec *executionContext) childFields_CreateWorkspacePayload(ctx context.Conte
 		return ec.fieldContext_CreateWorkspacePayload_token(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateWorkspacePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DayCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "day":
+		return ec.fieldContext_DayCount_day(ctx, field)
+	case "conversations":
+		return ec.fieldContext_DayCount_conversations(ctx, field)
+	case "handoffs":
+		return ec.fieldContext_DayCount_handoffs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DayCount", field.Name)
 }
 
 func (ec *executionContext) childFields_HealthCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

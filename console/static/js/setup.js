@@ -342,6 +342,26 @@ function ms(n) {
   return n < 1000 ? `${n} ms` : `${(n / 1000).toFixed(1)} s`;
 }
 
+const dayFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
+
+/** chart draws conversations and handoffs per day as bars (heights set through CSSOM, which the CSP allows). */
+function chart(days) {
+  const max = Math.max(1, ...days.map((d) => d.conversations), ...days.map((d) => d.handoffs));
+  const bar = (kind, n) => {
+    const b = h('span', { class: `bar ${kind}` });
+    b.style.height = `${(100 * n) / max}%`;
+    return b;
+  };
+  return h('figure', { class: 'chart' },
+    h('figcaption', {}, 'Per day (UTC): ', h('span', { class: 'key conversations' }, 'conversations'), ' and ',
+      h('span', { class: 'key handoffs' }, 'handoffs')),
+    h('div', { class: 'bars', role: 'list' }, days.map((d) => {
+      const label = `${dayFormat.format(new Date(d.day))}: ${d.conversations} conversations, ${d.handoffs} handoffs`;
+      return h('div', { class: 'day', role: 'listitem', title: label, 'aria-label': label },
+        bar('conversations', d.conversations), bar('handoffs', d.handoffs));
+    })));
+}
+
 function stats(el, a) {
   const range = h('select', { id: 'stats-range' },
     [['7', 'Last 7 days'], ['30', 'Last 30 days'], ['', 'All time']].map(([v, label]) => h('option', { value: v }, label)));
@@ -350,7 +370,8 @@ function stats(el, a) {
     const from = range.value ? new Date(Date.now() - Number(range.value) * 864e5).toISOString() : null;
     try {
       const { agentStats: s } = await gql(`query($a: ID!, $from: Time) { agentStats(agentId: $a, from: $from) {
-        conversations inboundMessages botAnswers unanswered handoffs medianBotReplyMs topUnansweredQuestions } }`, { a: a.id, from });
+        conversations inboundMessages botAnswers unanswered handoffs medianBotReplyMs topUnansweredQuestions
+        daily { day conversations handoffs } } }`, { a: a.id, from });
       const figure = (label, value) => h('div', { class: 'figure' }, h('dt', {}, label), h('dd', {}, value));
       put(out, h('dl', { class: 'figures' },
         figure('Conversations', s.conversations),
@@ -359,6 +380,7 @@ function stats(el, a) {
         figure('Not in the knowledge base', s.unanswered),
         figure('Handoffs to a human', s.handoffs),
         figure('Median bot reply', ms(s.medianBotReplyMs))),
+      s.daily && chart(s.daily),
       s.topUnansweredQuestions.length > 0 && [h('h3', {}, 'Questions the bot could not answer'),
         h('p', { class: 'hint' }, 'Add knowledge that answers them.'),
         h('ol', {}, s.topUnansweredQuestions.map((q) => h('li', {}, q)))]);
