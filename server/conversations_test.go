@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 func seedConversation(t *testing.T, e *env, token, psid string, tags []string, at time.Time) (*ent.Conversation, *ent.KnowledgeSource) {
 	t.Helper()
 	ctx := auth.SystemContext(context.Background())
-	v, err := auth.New(e.st.Client, nil, time.Now).Authenticate(ctx, token)
+	v, err := auth.New(e.st.Client, slog.New(slog.DiscardHandler), time.Now).Authenticate(ctx, token)
 	require.NoError(t, err)
 	c := e.st.Client
 	ws := v.WorkspaceID

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -39,7 +40,7 @@ type seeded struct {
 func seedThreads(t *testing.T, e *env, token string, base time.Time, names []string, texts ...string) []seeded {
 	t.Helper()
 	ctx := auth.SystemContext(context.Background())
-	v, err := auth.New(e.st.Client, nil, time.Now).Authenticate(ctx, token)
+	v, err := auth.New(e.st.Client, slog.New(slog.DiscardHandler), time.Now).Authenticate(ctx, token)
 	require.NoError(t, err)
 	c, ws := e.st.Client, v.WorkspaceID
 	ag, err := c.Agent.Create().SetWorkspaceID(ws).SetName(fmt.Sprintf("Bot %d", base.UnixNano())).Save(ctx)

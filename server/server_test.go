@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -389,16 +390,13 @@ func TestWebsocketAuth(t *testing.T) {
 
 // syncWriter lets concurrent handlers log into one buffer.
 type syncWriter struct {
-	mu chan struct{}
+	mu sync.Mutex
 	w  io.Writer
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
-	if s.mu == nil {
-		s.mu = make(chan struct{}, 1)
-	}
-	s.mu <- struct{}{}
-	defer func() { <-s.mu }()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
 
