@@ -104,7 +104,14 @@ func New(ctx context.Context, cfg config.Config, st *store.Store, box *secret.Bo
 		ans, err := a.Knowledge.Answer(ctx, agentID, q, history)
 		return bot.Answer(ans), err
 	}), a.Channels, logger)
-	a.Inbox = inbox.New(st, a.Channels, engine, inbox.Options{Logger: logger, Metrics: inbox.NewMetrics(registry)})
+	workers := cfg.InboxWorkers
+	if workers == 0 {
+		workers = 4
+		if cfg.GeminiAPIKey != "" {
+			workers = 32
+		}
+	}
+	a.Inbox = inbox.New(st, a.Channels, engine, inbox.Options{Logger: logger, Metrics: inbox.NewMetrics(registry), Workers: workers})
 	a.workers = append(a.workers, func(ctx context.Context) {
 		if err := a.Inbox.Run(ctx); err != nil {
 			logger.Warn("inbox stopped", "error", err)

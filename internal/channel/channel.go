@@ -69,6 +69,7 @@ type Service struct {
 	publicURL string
 	logger    *slog.Logger
 	now       func() time.Time
+	cache     *cache
 }
 
 // New returns a Service. publicURL is SEACHAT_PUBLIC_URL, the base of the
@@ -81,6 +82,7 @@ func New(client *ent.Client, graph *messenger.Client, box *secret.Box, publicURL
 		publicURL: strings.TrimRight(publicURL, "/"),
 		logger:    logger,
 		now:       now,
+		cache:     newCache(),
 	}
 }
 
@@ -134,6 +136,7 @@ func (s *Service) Verify(ctx context.Context, key string, q url.Values) (challen
 	sys := auth.SystemContext(ctx)
 	client := store.Client(ctx, s.client)
 	now := s.now().UTC()
+	s.cache.forget(ch.ID)
 	if err := client.MessengerChannel.UpdateOneID(ch.ID).SetVerifiedAt(now).Exec(sys); err != nil {
 		return "", fmt.Errorf("channel.Verify(%d): recording verification: %w", ch.ID, err)
 	}
@@ -229,6 +232,7 @@ func (s *Service) Connect(ctx context.Context, channelID int, pageAccessToken, a
 		upd.ClearAppID()
 	}
 	ch, err = upd.Save(ctx)
+	s.cache.forget(channelID)
 	if ent.IsConstraintError(err) {
 		return nil, errPageTaken
 	}
@@ -269,6 +273,7 @@ func (s *Service) Remove(ctx context.Context, channelID int) (_ *ent.MessengerCh
 		ClearLastSendError().
 		ClearLastError().
 		Save(ctx)
+	s.cache.forget(channelID)
 	if err != nil {
 		return nil, entError(err, "messenger channel")
 	}
@@ -292,11 +297,14 @@ func (s *Service) unsubscribe(ctx context.Context, ch *ent.MessengerChannel) {
 }
 
 // ByWebhookKey returns the live channel with the webhook key, for the
-// webhook handler. An unknown key, or one of a removed channel, is
-// NotFound. It needs no viewer.
+// webhook handler, from the cache like Get. An unknown key, or one of a
+// removed channel, is NotFound. It needs no viewer.
 func (s *Service) ByWebhookKey(ctx context.Context, key string) (*ent.MessengerChannel, error) {
 	if key == "" || len(key) > 200 {
 		return nil, errUnknownKey
+	}
+	if ch := s.cache.get(0, key); ch != nil {
+		return ch, nil
 	}
 	ch, err := store.Client(ctx, s.client).MessengerChannel.Query().
 		Where(messengerchannel.WebhookKey(key), messengerchannel.StatusNEQ(messengerchannel.StatusREMOVED)).
@@ -307,6 +315,7 @@ func (s *Service) ByWebhookKey(ctx context.Context, key string) (*ent.MessengerC
 	if err != nil {
 		return nil, fmt.Errorf("channel.ByWebhookKey: %w", err)
 	}
+	s.cache.put(ch)
 	return ch, nil
 }
 

@@ -327,6 +327,7 @@ func (s *Service) saveDiagnosis(ctx context.Context, client *ent.Client, ch, nex
 	setOrClear(next.LastSendError, q.SetLastSendError, q.ClearLastSendError)
 	setOrClear(next.LastError, q.SetLastError, q.ClearLastError)
 	n, err := q.Save(ctx)
+	s.cache.forget(ch.ID)
 	if err != nil {
 		return false, fmt.Errorf("storing the diagnosis of channel %d: %w", ch.ID, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/messengerchannel"
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
@@ -63,11 +62,7 @@ func (s *Service) Profile(ctx context.Context, channelID int, psid string) (_ me
 // the channel's credentials and records what the call said about the
 // channel. isSend marks Send API calls, whose setup errors feed SEND_API_OK.
 func (s *Service) withPage(ctx context.Context, channelID int, isSend bool, f func(*messenger.Client, string) error) error {
-	client := store.Client(ctx, s.client)
-	ch, err := client.MessengerChannel.Get(auth.SystemContext(ctx), channelID)
-	if ent.IsNotFound(err) {
-		return apperr.Wrapf(err, apperr.NotFound, "messenger channel %d not found", channelID)
-	}
+	ch, err := s.Get(ctx, channelID)
 	if err != nil {
 		return err
 	}
@@ -90,7 +85,7 @@ func (s *Service) withPage(ctx context.Context, channelID int, isSend bool, f fu
 	if isSend || messenger.IsTokenInvalid(callErr) {
 		observeSend(&next, callErr)
 	}
-	if _, err := s.saveDiagnosis(auth.SystemContext(ctx), client, ch, &next); err != nil {
+	if _, err := s.saveDiagnosis(auth.SystemContext(ctx), store.Client(ctx, s.client), ch, &next); err != nil {
 		// The call's outcome matters more to the caller than our bookkeeping.
 		s.logger.ErrorContext(ctx, "recording a send outcome", "channel_id", ch.ID, "error", err)
 	}

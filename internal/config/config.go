@@ -55,6 +55,11 @@ type Config struct {
 	// (SEACHAT_RATE_BURST, default 200).
 	RateLimit float64
 	RateBurst int
+	// InboxWorkers is how many Messenger events this process answers at
+	// once (SEACHAT_INBOX_WORKERS). 0 picks the default: 4 with the offline
+	// responder, whose answers cost only CPU, and 32 with Gemini, whose
+	// answers mostly wait for the model.
+	InboxWorkers int
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -129,6 +134,11 @@ func Load(getenv func(string) string) (Config, error) {
 	if v := getenv("SEACHAT_RATE_BURST"); v != "" {
 		if c.RateBurst, err = strconv.Atoi(v); err != nil || c.RateBurst <= 0 {
 			return Config{}, fmt.Errorf("SEACHAT_RATE_BURST %q: want a positive number of operations, such as 200", v)
+		}
+	}
+	if v := getenv("SEACHAT_INBOX_WORKERS"); v != "" {
+		if c.InboxWorkers, err = strconv.Atoi(v); err != nil || c.InboxWorkers <= 0 || c.InboxWorkers > 1000 {
+			return Config{}, fmt.Errorf("SEACHAT_INBOX_WORKERS %q: want how many events to answer at once, from 1 to 1000, such as 16", v)
 		}
 	}
 	if c.IsPostgres() && c.SecretKey == nil {

@@ -47,6 +47,7 @@ func TestValues(t *testing.T) {
 		"SEACHAT_ALLOWED_ORIGINS", "app.example.com, *.example.org ,",
 		"SEACHAT_MAX_UPLOAD_BYTES", "1000",
 		"SEACHAT_SHUTDOWN_TIMEOUT", "3s",
+		"SEACHAT_INBOX_WORKERS", "16",
 	))
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func TestValues(t *testing.T) {
 	if len(c.AllowedOrigins) != 2 || c.AllowedOrigins[1] != "*.example.org" {
 		t.Errorf("AllowedOrigins = %q", c.AllowedOrigins)
 	}
-	if c.MaxUploadBytes != 1000 || c.ShutdownTimeout != 3*time.Second {
+	if c.MaxUploadBytes != 1000 || c.ShutdownTimeout != 3*time.Second || c.InboxWorkers != 16 {
 		t.Errorf("limits: %+v", c)
 	}
 	if c, _ := Load(env("DATABASE_URL", "sqlite:///var/lib/s.db")); c.SQLitePath() != "/var/lib/s.db" {
@@ -82,6 +83,8 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		{"SEACHAT_MAX_BODY_BYTES", "-1"},
 		{"SEACHAT_MAX_UPLOAD_BYTES", "lots"},
 		{"SEACHAT_SHUTDOWN_TIMEOUT", "soon"},
+		{"SEACHAT_INBOX_WORKERS", "0"},
+		{"SEACHAT_INBOX_WORKERS", "many"},
 	} {
 		_, err := Load(env(tt.key, tt.value))
 		if err == nil || !strings.Contains(err.Error(), tt.key) {

@@ -75,6 +75,14 @@ func (c *testChannels) ByWebhookKey(ctx context.Context, key string) (*ent.Messe
 	return ch, err
 }
 
+func (c *testChannels) Get(ctx context.Context, id int) (*ent.MessengerChannel, error) {
+	ch, err := c.client.MessengerChannel.Get(auth.SystemContext(ctx), id)
+	if ent.IsNotFound(err) {
+		return nil, apperr.Errorf(apperr.NotFound, "no channel %d", id)
+	}
+	return ch, err
+}
+
 func (c *testChannels) Verify(ctx context.Context, key string, q url.Values) (string, error) {
 	ch, err := c.ByWebhookKey(ctx, key)
 	if err != nil {
@@ -103,6 +111,13 @@ type snapshotChannels struct {
 func (c *snapshotChannels) ByWebhookKey(_ context.Context, key string) (*ent.MessengerChannel, error) {
 	if key != c.ch.WebhookKey {
 		return nil, apperr.Errorf(apperr.NotFound, "no channel has this webhook key")
+	}
+	return c.ch, nil
+}
+
+func (c *snapshotChannels) Get(_ context.Context, id int) (*ent.MessengerChannel, error) {
+	if id != c.ch.ID {
+		return nil, apperr.Errorf(apperr.NotFound, "no channel %d", id)
 	}
 	return c.ch, nil
 }

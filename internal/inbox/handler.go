@@ -5,16 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 
-	entsql "entgo.io/ent/dialect/sql"
-
-	"github.com/seachat/seachat/ent"
-	"github.com/seachat/seachat/ent/inboxevent"
-	"github.com/seachat/seachat/ent/messengerchannel"
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/messenger"
@@ -150,18 +144,12 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 
 	storeCtx, cancel := context.WithTimeout(auth.SystemContext(r.Context()), in.opts.StoreTimeout)
 	defer cancel()
-	stored, dup, err := in.store(storeCtx, ch, events)
-	if err != nil {
+	if err := in.commits.store(storeCtx, ch, events); err != nil {
 		log.ErrorContext(r.Context(), "storing webhook events", "events", len(events), "error", err)
 		w.Header().Set("Retry-After", "1")
 		h.fail(w, http.StatusServiceUnavailable, resultUnavailable, msgUnavailable)
 		return
 	}
-	in.m.stored(stored, dup)
-	if stored > 0 {
-		in.Notify()
-	}
-	log.DebugContext(r.Context(), "stored webhook events", "stored", stored, "duplicates", dup)
 	h.ok(w, resultStored)
 }
 
@@ -196,66 +184,6 @@ func (h *Handler) fail(w http.ResponseWriter, code int, result, msg string) {
 // insertBatch bounds the rows of one INSERT statement, well below
 // PostgreSQL's 65535 bind parameters.
 const insertBatch = 500
-
-// store writes events as PENDING InboxEvent rows in one transaction,
-// skipping those already stored, and moves the channel's last_event_at. It
-// returns how many rows were new and how many were duplicates.
-func (in *Inbox) store(ctx context.Context, ch *ent.MessengerChannel, events []messenger.Event) (stored, dup int, err error) {
-	now := in.now()
-	tx, err := in.st.Client.Tx(ctx)
-	if err != nil {
-		return 0, 0, fmt.Errorf("beginning transaction: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	for start := 0; start < len(events); start += insertBatch {
-		batch := events[start:min(start+insertBatch, len(events))]
-		ins := entsql.Dialect(in.st.Dialect).Insert(inboxevent.Table).Columns(
-			inboxevent.FieldWorkspaceID, inboxevent.FieldChannelID, inboxevent.FieldDedupKey,
-			inboxevent.FieldPsid, inboxevent.FieldPayload, inboxevent.FieldStatus,
-			inboxevent.FieldAttempts, inboxevent.FieldAvailableAt, inboxevent.FieldEventTime,
-			inboxevent.FieldReceivedAt)
-		for _, ev := range batch {
-			payload, err := EncodeEvent(ev)
-			if err != nil {
-				return 0, 0, err
-			}
-			eventTime := ev.Timestamp.UTC()
-			if ev.Timestamp.IsZero() {
-				eventTime = now
-			}
-			ins.Values(ch.WorkspaceID, ch.ID, indexable(ev.DedupKey()), indexable(lane(ev)), payload,
-				inboxevent.StatusPENDING.String(), 0, now, eventTime, now)
-		}
-		ins.OnConflict(entsql.ConflictColumns(inboxevent.FieldChannelID, inboxevent.FieldDedupKey), entsql.DoNothing())
-		query, args := ins.Query()
-		res, err := tx.ExecContext(ctx, query, args...)
-		if err != nil {
-			return 0, 0, fmt.Errorf("inserting events: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return 0, 0, fmt.Errorf("counting inserted events: %w", err)
-		}
-		stored += int(n)
-		dup += len(batch) - int(n)
-	}
-	// Last, so the channel row is locked for as short a time as possible.
-	err = tx.MessengerChannel.Update().
-		Where(messengerchannel.ID(ch.ID),
-			messengerchannel.Or(messengerchannel.LastEventAtIsNil(), messengerchannel.LastEventAtLT(now))).
-		SetLastEventAt(now).Exec(ctx)
-	if err != nil {
-		return 0, 0, fmt.Errorf("updating the channel's last event time: %w", err)
-	}
-	if err = tx.Commit(); err != nil {
-		return 0, 0, fmt.Errorf("committing events: %w", err)
-	}
-	return stored, dup, nil
-}
 
 // ownSendPrefix starts the Send API metadata of every message SeaChat sends
 // (package conversation writes "seachat:<message id>"), which Meta echoes

@@ -22,8 +22,6 @@ import (
 	"net/url"
 	"time"
 
-	"entgo.io/ent/dialect"
-
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/internal/messenger"
 	"github.com/seachat/seachat/internal/store"
@@ -40,6 +38,10 @@ type Channels interface {
 	// apperr.NotFound for an unknown or removed key and
 	// apperr.PermissionDenied when the mode or token is wrong.
 	Verify(ctx context.Context, key string, q url.Values) (challenge string, err error)
+	// Get returns the channel with the ID, which the worker hands to the
+	// Processor with each of its events. A missing channel is
+	// apperr.NotFound. It may be a few seconds stale.
+	Get(ctx context.Context, id int) (*ent.MessengerChannel, error)
 	// AppSecret returns the channel's app secret, which signs its webhooks.
 	// It fails with apperr.Conflict when the page is not connected yet.
 	AppSecret(ctx context.Context, ch *ent.MessengerChannel) ([]byte, error)
@@ -62,8 +64,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics counts what the inbox does. Default: nothing is counted.
 	Metrics *Metrics
-	// Workers is how many events are processed at once by this process.
-	// Default: 4 on PostgreSQL, 1 on SQLite.
+	// Workers is how many events (of different users) are processed at once
+	// by this process. Most of an event's time is spent waiting for the
+	// Graph API (and Gemini), not the database, so even on SQLite, with its
+	// one writer, several workers answer several people at once.
+	// Default: 4.
 	Workers int
 	// Lease is how long a claim keeps an event from other workers. Workers
 	// extend it while Process runs, so it only bounds how long the event of
@@ -99,15 +104,12 @@ type Options struct {
 	Now func() time.Time
 }
 
-func (o Options) withDefaults(dialectName string) Options {
+func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Workers <= 0 {
 		o.Workers = 4
-		if dialectName == dialect.SQLite {
-			o.Workers = 1
-		}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -144,13 +146,16 @@ type Inbox struct {
 	log      *slog.Logger
 	m        *Metrics
 	wake     wake.Signal
+	commits  *committer
 }
 
 // New returns an inbox that stores into st, finds channels through
 // channels and hands events to proc.
 func New(st *store.Store, channels Channels, proc Processor, opts Options) *Inbox {
-	opts = opts.withDefaults(st.Dialect)
-	return &Inbox{st: st, channels: channels, proc: proc, opts: opts, log: opts.Logger, m: opts.Metrics}
+	opts = opts.withDefaults()
+	in := &Inbox{st: st, channels: channels, proc: proc, opts: opts, log: opts.Logger, m: opts.Metrics}
+	in.commits = &committer{in: in, eventMarks: map[int]time.Time{}}
+	return in
 }
 
 // Handler returns the webhook handler, to mount at

@@ -13,8 +13,8 @@ import (
 
 	"entgo.io/ent/dialect"
 
-	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/inboxevent"
+	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
 )
 
@@ -249,8 +249,8 @@ func (in *Inbox) process(hard context.Context, j *job) (err error) {
 		return fmt.Errorf("%w: %w", errPermanent, err)
 	}
 	ctx := auth.SystemContext(hard)
-	ch, err := in.st.Client.MessengerChannel.Get(ctx, j.channelID)
-	if ent.IsNotFound(err) {
+	ch, err := in.channels.Get(ctx, j.channelID)
+	if errors.Is(err, apperr.NotFound) {
 		return fmt.Errorf("%w: channel %d no longer exists", errPermanent, j.channelID)
 	}
 	if err != nil {

@@ -16,8 +16,8 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	_ "github.com/lib/pq"  // the "postgres" driver
-	_ "modernc.org/sqlite" // the "sqlite" driver, pure Go
+	_ "github.com/lib/pq" // the "postgres" driver
+	"modernc.org/sqlite"  // pure Go: nothing to install
 
 	"github.com/seachat/seachat/ent"
 	_ "github.com/seachat/seachat/ent/runtime" // hooks and privacy policies
@@ -70,10 +70,11 @@ func connect(databaseURL string) (*Store, error) {
 	// BEGIN so two transactions never deadlock upgrading their locks.
 	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
 		"&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	conn, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening sqlite: %w", err)
 	}
+	db := sql.OpenDB(gatedConnector{Connector: conn, gate: &writeGate{}})
 	db.SetMaxOpenConns(8)
 	return newStore(db, dialect.SQLite, databaseURL), nil
 }

@@ -64,6 +64,7 @@ type options struct {
 	pacedThink        time.Duration
 	drainTimeout      time.Duration
 	budget            time.Duration
+	databases         []string
 }
 
 func main() {
@@ -74,6 +75,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench", "directory for RESULTS.md and results.json")
 	flag.StringVar(&o.postgres, "postgres", envOr("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
 		"PostgreSQL server to create the benchmark database on; empty skips PostgreSQL")
+	databases := flag.String("databases", "sqlite,postgres", "databases to run on, comma separated")
 	flag.StringVar(&ingestLevels, "ingest-levels", "1,16,64", "ingest concurrency levels")
 	flag.Int64Var(&o.ingestRequests, "ingest-requests", 1500, "requests per ingest step against seachat, at most (each is answered afterwards, so this bounds the drain)")
 	flag.DurationVar(&o.ingestMaxDur, "ingest-duration", 8*time.Second, "duration of an ingest step against seachat, at most")
@@ -90,6 +92,7 @@ func main() {
 	render := flag.Bool("render", false, "only render RESULTS.md again from results.json (and ANALYSIS.md)")
 	flag.Parse()
 	var err error
+	o.databases = strings.Split(*databases, ",")
 	if o.ingestLevels, err = ints(ingestLevels); err != nil {
 		log.Fatalf("-ingest-levels: %v", err)
 	}
@@ -149,9 +152,11 @@ func run(ctx context.Context, o options) (*Results, error) {
 	time.Sleep(500 * time.Millisecond)
 	baseIdle, _ := base.RSS()
 
-	dbs := []string{"sqlite"}
-	if o.postgres != "" {
-		dbs = append(dbs, "postgres")
+	var dbs []string
+	for _, db := range o.databases {
+		if db != "postgres" || o.postgres != "" {
+			dbs = append(dbs, db)
+		}
 	}
 	for _, db := range dbs {
 		if ctx.Err() != nil {
