@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/conversation"
@@ -30,6 +31,10 @@ import (
 // HistoryTurns is how many earlier messages go with a question to the
 // knowledge base.
 const HistoryTurns = 10
+
+// actionTimeout bounds the read receipt and typing indicator of one reply,
+// which waits for them (the Graph API answers each in 100–300 ms).
+const actionTimeout = 3 * time.Second
 
 // NoTextReply answers a message without text (a photo, a sticker, an empty
 // message): the bot reads text only.
@@ -140,33 +145,43 @@ func (e *Engine) inbound(ctx context.Context, ch *ent.MessengerChannel, ev messe
 		return e.conv.MarkHandled(ctx, in.Message)
 	}
 
-	psid := in.Contact.Psid
-	e.action(ctx, ch.ID, psid, messenger.ActionMarkSeen)
-	e.action(ctx, ch.ID, psid, messenger.ActionTypingOn)
-
-	question := strings.TrimSpace(in.Message.Text)
-	if question == "" {
-		return e.reply(ctx, in.Message, conv.Reply{Text: NoTextReply, OfferHandoff: true})
-	}
-	history, err := e.history(ctx, in.Message)
+	// The read receipt and typing indicator go out while the answer is
+	// worked out, and the reply waits for them: a typing indicator that
+	// arrived after the reply would show the person a bot still typing.
+	wait := e.showTyping(ctx, ch.ID, in.Contact.Psid)
+	r, err := e.answer(ctx, ag, in.Message)
+	wait()
 	if err != nil {
 		return err
+	}
+	return e.reply(ctx, in.Message, r)
+}
+
+// answer works out the reply to a question in a BOT conversation.
+func (e *Engine) answer(ctx context.Context, ag *ent.Agent, m *ent.Message) (conv.Reply, error) {
+	question := strings.TrimSpace(m.Text)
+	if question == "" {
+		return conv.Reply{Text: NoTextReply, OfferHandoff: true}, nil
+	}
+	history, err := e.history(ctx, m)
+	if err != nil {
+		return conv.Reply{}, err
 	}
 	ans, err := e.knowledge.Answer(ctx, ag.ID, question, history)
 	if err != nil {
 		if ctx.Err() != nil {
-			return err
+			return conv.Reply{}, err
 		}
 		// The person gets the fallback rather than silence; the failure is
 		// ours, so it is logged and the question is not marked unanswered.
-		e.logger.Error("answering a question", "agent_id", ag.ID, "message_id", in.Message.ID, "error", err)
-		return e.reply(ctx, in.Message, conv.Reply{Text: ag.FallbackMessage, OfferHandoff: true})
+		e.logger.Error("answering a question", "agent_id", ag.ID, "message_id", m.ID, "error", err)
+		return conv.Reply{Text: ag.FallbackMessage, OfferHandoff: true}, nil
 	}
 	answered := ans.Answered && strings.TrimSpace(ans.Text) != ""
 	if !answered {
-		return e.reply(ctx, in.Message, conv.Reply{Text: ag.FallbackMessage, Answered: &answered, OfferHandoff: true})
+		return conv.Reply{Text: ag.FallbackMessage, Answered: &answered, OfferHandoff: true}, nil
 	}
-	return e.reply(ctx, in.Message, conv.Reply{Text: ans.Text, Answered: &answered, Citations: ans.Citations})
+	return conv.Reply{Text: ans.Text, Answered: &answered, Citations: ans.Citations}, nil
 }
 
 func (e *Engine) reply(ctx context.Context, inbound *ent.Message, r conv.Reply) error {
@@ -174,11 +189,30 @@ func (e *Engine) reply(ctx context.Context, inbound *ent.Message, r conv.Reply) 
 	return err
 }
 
+// showTyping marks the person's message seen and shows the typing
+// indicator, in the background. The returned wait blocks until both have
+// been sent or given up on, after at most actionTimeout. They only decorate
+// the reply, so they are best effort, and one after the other: the receipt
+// comes before the indicator.
+func (e *Engine) showTyping(ctx context.Context, channelID int, psid string) (wait func()) {
+	if e.actions == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithTimeout(ctx, actionTimeout)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.action(ctx, channelID, psid, messenger.ActionMarkSeen)
+		e.action(ctx, channelID, psid, messenger.ActionTypingOn)
+	}()
+	return func() {
+		<-done
+		cancel()
+	}
+}
+
 // action sends a sender action, best effort: it only decorates the reply.
 func (e *Engine) action(ctx context.Context, channelID int, psid string, a messenger.Action) {
-	if e.actions == nil {
-		return
-	}
 	if err := e.actions.SenderAction(ctx, channelID, psid, a); err != nil && !errors.Is(err, context.Canceled) {
 		e.logger.Debug("sending sender action", "channel_id", channelID, "action", a, "error", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -523,6 +524,56 @@ func TestKnowledgeFailure(t *testing.T) {
 		e.k.answer = nil
 		e.process(t, ct.Text("u1", "m2", "Do you rent boats?", ct.Start))
 		require.Len(t, e.Graph.Sent(), 2)
+	})
+}
+
+// gatedActions holds the typing indicator until the gate opens, and records
+// the sender actions that completed.
+type gatedActions struct {
+	gate chan struct{}
+	mu   sync.Mutex
+	done []messenger.Action
+}
+
+func (a *gatedActions) SenderAction(ctx context.Context, _ int, _ string, act messenger.Action) error {
+	if act == messenger.ActionTypingOn {
+		select {
+		case <-a.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+			return errors.New("the answer was not worked out meanwhile")
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.done = append(a.done, act)
+	return nil
+}
+
+func (a *gatedActions) Done() []messenger.Action {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.done)
+}
+
+// TestActionsOverlapTheAnswer proves the read receipt and typing indicator
+// are sent while the answer is worked out, not before, and have finished,
+// in order, when the reply is sent.
+func TestActionsOverlapTheAnswer(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		actions := &gatedActions{gate: make(chan struct{})}
+		e.bot = bot.New(e.Service, e.k, actions, nil)
+		e.k.answer = func(context.Context, string) (bot.Answer, error) {
+			close(actions.gate) // the typing indicator is still in flight
+			return bot.Answer{Text: "Yes.", Answered: true}, nil
+		}
+		atSend := make(chan []messenger.Action, 1)
+		e.Graph.OnSend(func(mt.Sent) { atSend <- actions.Done() })
+		e.process(t, ct.Text("u1", "m1", "Do you rent e-bikes?", ct.Start))
+		require.Equal(t, []string{"Yes."}, e.sentTexts())
+		require.Equal(t, []messenger.Action{messenger.ActionMarkSeen, messenger.ActionTypingOn}, <-atSend)
 	})
 }
 

@@ -31,6 +31,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/internal/apperr"
@@ -428,18 +431,27 @@ func (t *txScope) transition(ctx context.Context, id int, from []conversation.St
 	return c, n > 0, nil
 }
 
-// lock takes the conversation's row lock for the rest of the transaction
-// (on SQLite the transaction already holds the database's write lock), so
-// that work on one conversation is serialised.
-func (t *txScope) lock(ctx context.Context, id int, now time.Time) (*ent.Conversation, error) {
-	n, err := t.client.Conversation.Update().Where(conversation.ID(id)).SetUpdatedAt(now).Save(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if n == 0 {
+// lock reads the conversation and takes its row lock for the rest of the
+// transaction, so that work on one conversation is serialised: what a
+// transaction decides from the row (its status, its last message time)
+// still holds when it commits.
+func (t *txScope) lock(ctx context.Context, id int) (*ent.Conversation, error) {
+	c, err := t.client.Conversation.Query().Where(conversation.ID(id), forUpdate).Only(ctx)
+	if ent.IsNotFound(err) {
 		return nil, notFound(id)
 	}
-	return t.client.Conversation.Get(ctx, id)
+	return c, err
+}
+
+// forUpdate is a predicate of any query that locks the rows it reads for
+// the rest of the transaction on PostgreSQL (SELECT … FOR UPDATE). SQLite
+// has no row locks and needs none: its transactions take the database's
+// write lock at BEGIN (store opens it with _txlock=immediate). The query
+// builders' own ForUpdate cannot tell the dialects apart.
+func forUpdate(s *sql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.ForUpdate()
+	}
 }
 
 func from(st ...conversation.Status) []conversation.Status { return st }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -47,7 +48,9 @@ var errDuplicate = errors.New("duplicate mid")
 // lastUserMessageAt to the event's Messenger timestamp (never the receive
 // time), reopens a CLOSED conversation in BOT, and publishes. A mid that is
 // already stored returns Duplicate with the stored message and changes
-// nothing. It runs with system rights: no API token is involved.
+// nothing. The returned message carries its conversation, and that its
+// contact, as loaded edges, which ReplyTo sends with instead of reading them
+// again. It runs with system rights: no API token is involved.
 func (s *Service) RecordInbound(ctx context.Context, ch *ent.MessengerChannel, ev messenger.Event) (in Inbound, err error) {
 	defer apperr.Wrap(&err, "conversation.RecordInbound(%s)", ev.MID)
 	ctx = auth.SystemContext(ctx)
@@ -61,24 +64,15 @@ func (s *Service) RecordInbound(ctx context.Context, ch *ent.MessengerChannel, e
 	if psid == "" {
 		return in, apperr.Errorf(apperr.InvalidArgument, "the event names no person")
 	}
-	if ev.MID != "" {
-		if in, ok, err := s.stored(ctx, s.db(ctx), ch.ID, ev.MID); err != nil || ok {
-			return in, err
-		}
-	}
-	name := s.newContactName(ctx, ch, psid)
-
 	now := s.now()
 	at := eventTime(ev, now)
 	text := ev.Text
 	if ev.Kind == messenger.KindPostback {
 		text = ev.PostbackTitle
 	}
-	err = s.inTx(ctx, func(t *txScope) error {
-		ct, conv, created, err := t.upsertThread(ctx, ch, psid, name, at, now)
-		if err != nil {
-			return err
-		}
+	// A redelivered mid is found by the insert (errDuplicate) rather than
+	// by a query before it: redeliveries are rare, new messages are not.
+	err = s.inThread(ctx, ch, psid, at, now, func(t *txScope, ct *ent.Contact, conv *ent.Conversation, created bool) error {
 		create := t.client.Message.Create().
 			SetWorkspaceID(conv.WorkspaceID).SetConversationID(conv.ID).SetChannelID(ch.ID).
 			SetDirection(message.DirectionINBOUND).SetAuthor(message.AuthorUSER).
@@ -87,24 +81,36 @@ func (s *Service) RecordInbound(ctx context.Context, ch *ent.MessengerChannel, e
 		if atts := attachments(ev.Attachments); len(atts) > 0 {
 			create.SetAttachments(atts)
 		}
-		m, err := insertOnce(ctx, t.client, create, ev.MID)
+		m, err := insertOnce(ctx, create, ev.MID)
 		if err != nil {
-			return err // errDuplicate: stored concurrently; rolled back below
+			return err // errDuplicate: stored before; rolled back below
 		}
-		u := t.client.Conversation.UpdateOneID(conv.ID).
-			SetLastMessageAt(maxTime(at, &conv.LastMessageAt)).
-			SetLastUserMessageAt(maxTime(at, conv.LastUserMessageAt)).
-			SetUpdatedAt(now)
+		// The row is locked, so conv is current: the update is applied to
+		// it in memory instead of being read back.
+		lastMessageAt, lastUserMessageAt := maxTime(at, &conv.LastMessageAt), maxTime(at, conv.LastUserMessageAt)
+		u := t.client.Conversation.Update().Where(conversation.ID(conv.ID)).
+			SetLastMessageAt(lastMessageAt).SetLastUserMessageAt(lastUserMessageAt).SetUpdatedAt(now)
 		reopened := conv.Status == conversation.StatusCLOSED
 		if reopened {
 			u.SetStatus(conversation.StatusBOT).ClearAssignedTo()
 		}
-		if conv, err = u.Save(ctx); err != nil {
+		if err := u.Exec(ctx); err != nil {
 			return err
 		}
+		conv.LastMessageAt, conv.LastUserMessageAt, conv.UpdatedAt = lastMessageAt, &lastUserMessageAt, now
+		if reopened {
+			conv.Status, conv.AssignedTo = conversation.StatusBOT, nil
+		}
 		if at.After(ct.LastSeenAt) {
-			if ct, err = t.client.Contact.UpdateOne(ct).SetLastSeenAt(at).Save(ctx); err != nil {
+			// The contact was read before the conversation's lock was
+			// taken: the guard keeps a concurrent later message's time.
+			n, err := t.client.Contact.Update().Where(contact.ID(ct.ID), contact.LastSeenAtLT(at)).
+				SetLastSeenAt(at).Save(ctx)
+			if err != nil {
 				return err
+			}
+			if n > 0 {
+				ct.LastSeenAt = at
 			}
 		}
 		ag, err := t.client.Agent.Get(ctx, conv.AgentID)
@@ -122,18 +128,19 @@ func (s *Service) RecordInbound(ctx context.Context, ch *ent.MessengerChannel, e
 		return nil
 	})
 	if errors.Is(err, errDuplicate) {
-		// Meta redelivered while the first copy was being stored.
-		in, ok, err := s.stored(ctx, s.db(ctx), ch.ID, ev.MID)
-		if err == nil && !ok {
-			err = errors.New("a duplicate mid was not found")
+		// Meta redelivered, or the first copy was stored concurrently.
+		in, ok, serr := s.stored(ctx, s.db(ctx), ch.ID, ev.MID)
+		if serr == nil && !ok {
+			serr = fmt.Errorf("a duplicate mid was not found: %w", err)
 		}
-		return in, err
+		return in, serr
 	}
 	if err != nil {
 		return Inbound{}, err
 	}
 	in.Conversation, in.Agent, in.Contact, in.Message =
 		detach(ctx, in.Conversation), detach(ctx, in.Agent), detach(ctx, in.Contact), detach(ctx, in.Message)
+	in.Message.Edges.Conversation, in.Conversation.Edges.Contact = in.Conversation, in.Contact
 	return in, nil
 }
 
@@ -158,21 +165,43 @@ func (s *Service) stored(ctx context.Context, c *ent.Client, channelID int, mid 
 	if err != nil {
 		return Inbound{}, false, err
 	}
+	m.Edges.Conversation, conv.Edges.Contact = conv, ct
 	return Inbound{Conversation: conv, Agent: ag, Contact: ct, Message: m, Duplicate: true}, true, nil
 }
 
-// newContactName returns the profile name of a person the channel has not
-// seen yet, or nil: when the contact exists, or the profile is unavailable
-// (it needs an App Review feature, so failures are expected and only
-// logged).
-func (s *Service) newContactName(ctx context.Context, ch *ent.MessengerChannel, psid string) *string {
-	if s.sender == nil {
-		return nil
+// errNewContact rolls back a transaction that found a person the channel has
+// not seen yet, to look their profile up outside it.
+var errNewContact = errors.New("new contact")
+
+// inThread runs fn in a transaction with the contact and conversation of
+// (channel, psid), creating them when needed, and the conversation's row
+// locked. created says whether the conversation was created. A new contact
+// is named from their profile: that Graph API call is made between two
+// tries of the transaction, never inside one.
+func (s *Service) inThread(ctx context.Context, ch *ent.MessengerChannel, psid string, at, now time.Time,
+	fn func(t *txScope, ct *ent.Contact, conv *ent.Conversation, created bool) error,
+) error {
+	var name *string
+	create := s.sender == nil // no profile to look up
+	for {
+		err := s.inTx(ctx, func(t *txScope) error {
+			ct, conv, created, err := t.thread(ctx, ch, psid, create, name, at, now)
+			if err != nil {
+				return err
+			}
+			return fn(t, ct, conv, created)
+		})
+		if create || !errors.Is(err, errNewContact) {
+			return err
+		}
+		name, create = s.profileName(ctx, ch, psid), true
 	}
-	exists, err := s.db(ctx).Contact.Query().Where(contact.ChannelID(ch.ID), contact.Psid(psid)).Exist(ctx)
-	if err != nil || exists {
-		return nil
-	}
+}
+
+// profileName returns a person's profile name, or nil when it is
+// unavailable (it needs an App Review feature, so failures are expected and
+// only logged).
+func (s *Service) profileName(ctx context.Context, ch *ent.MessengerChannel, psid string) *string {
 	pctx, cancel := context.WithTimeout(ctx, profileTimeout)
 	defer cancel()
 	p, err := s.sender.Profile(pctx, ch.ID, psid)
@@ -187,9 +216,34 @@ func (s *Service) newContactName(ctx context.Context, ch *ent.MessengerChannel, 
 	return &name
 }
 
-// upsertThread returns the contact and conversation of (channel, psid),
-// creating them when needed, with the conversation's row locked. created
-// says whether this call created the conversation.
+// thread returns the contact and conversation of (channel, psid) with the
+// conversation's row locked. The common case, both exist, takes two reads.
+// Otherwise it creates what is missing, the contact with name, unless
+// create is false and the contact is missing: then it returns
+// errNewContact.
+func (t *txScope) thread(ctx context.Context, ch *ent.MessengerChannel, psid string, create bool, name *string,
+	at, now time.Time,
+) (ct *ent.Contact, conv *ent.Conversation, created bool, err error) {
+	ct, err = t.client.Contact.Query().Where(contact.ChannelID(ch.ID), contact.Psid(psid)).Only(ctx)
+	switch {
+	case err == nil:
+		conv, err = t.client.Conversation.Query().
+			Where(conversation.ChannelID(ch.ID), conversation.ContactID(ct.ID), forUpdate).Only(ctx)
+		if !ent.IsNotFound(err) {
+			return ct, conv, false, err
+		}
+	case !ent.IsNotFound(err):
+		return nil, nil, false, err
+	case !create:
+		return nil, nil, false, errNewContact
+	}
+	return t.upsertThread(ctx, ch, psid, name, at, now)
+}
+
+// upsertThread creates the contact and conversation of (channel, psid)
+// unless they exist (a concurrent first message may have created them), and
+// returns them with the conversation's row locked. created says whether this
+// call created the conversation.
 func (t *txScope) upsertThread(ctx context.Context, ch *ent.MessengerChannel, psid string, name *string,
 	at, now time.Time,
 ) (ct *ent.Contact, conv *ent.Conversation, created bool, err error) {
@@ -214,31 +268,27 @@ func (t *txScope) upsertThread(ctx context.Context, ch *ent.MessengerChannel, ps
 	case !errors.Is(err, sql.ErrNoRows):
 		return nil, nil, false, err
 	}
-	id, err := t.client.Conversation.Query().
-		Where(conversation.ChannelID(ch.ID), conversation.ContactID(ct.ID)).OnlyID(ctx)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	conv, err = t.lock(ctx, id, now)
+	conv, err = t.client.Conversation.Query().
+		Where(conversation.ChannelID(ch.ID), conversation.ContactID(ct.ID), forUpdate).Only(ctx)
 	return ct, conv, created, err
 }
 
 // insertOnce inserts a message unless its mid is already stored for the
-// channel, in which case it returns errDuplicate. ON CONFLICT DO NOTHING
-// keeps a PostgreSQL transaction usable after the conflict.
-func insertOnce(ctx context.Context, c *ent.Client, create *ent.MessageCreate, mid string) (*ent.Message, error) {
+// channel, in which case it returns errDuplicate and the caller rolls the
+// transaction back. A constraint error means the mid is taken: the
+// conversation and channel the message references were read, locked, in the
+// same transaction, and (channel, mid) is the table's only unique key. A
+// plain insert, unlike ON CONFLICT DO NOTHING, returns the new message
+// without reading it back.
+func insertOnce(ctx context.Context, create *ent.MessageCreate, mid string) (*ent.Message, error) {
 	if mid == "" {
 		return create.Save(ctx)
 	}
-	create.SetMid(mid)
-	id, err := create.OnConflictColumns(message.FieldChannelID, message.FieldMid).DoNothing().ID(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errDuplicate
+	m, err := create.SetMid(mid).Save(ctx)
+	if ent.IsConstraintError(err) {
+		return nil, fmt.Errorf("%w: %w", errDuplicate, err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return c.Message.Get(ctx, id)
+	return m, err
 }
 
 // RecordEcho handles what the Page sent and who holds the thread:
@@ -298,13 +348,8 @@ func (s *Service) recordEcho(ctx context.Context, ch *ent.MessengerChannel, psid
 	if ev.AppID != "" && ev.AppID != PageInboxAppID {
 		sentBy = "Meta app " + ev.AppID
 	}
-	name := s.newContactName(ctx, ch, psid)
 	at := eventTime(ev, now)
-	err := s.inTx(ctx, func(t *txScope) error {
-		_, conv, created, err := t.upsertThread(ctx, ch, psid, name, at, now)
-		if err != nil {
-			return err
-		}
+	err := s.inThread(ctx, ch, psid, at, now, func(t *txScope, _ *ent.Contact, conv *ent.Conversation, created bool) error {
 		create := t.client.Message.Create().
 			SetWorkspaceID(conv.WorkspaceID).SetConversationID(conv.ID).SetChannelID(ch.ID).
 			SetDirection(message.DirectionOUTBOUND).SetAuthor(message.AuthorAGENT).SetSentBy(sentBy).
@@ -313,7 +358,7 @@ func (s *Service) recordEcho(ctx context.Context, ch *ent.MessengerChannel, psid
 		if atts := attachments(ev.Attachments); len(atts) > 0 {
 			create.SetAttachments(atts)
 		}
-		m, err := insertOnce(ctx, t.client, create, ev.MID)
+		m, err := insertOnce(ctx, create, ev.MID)
 		if err != nil {
 			return err // errDuplicate rolls back: a redelivered echo
 		}

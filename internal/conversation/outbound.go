@@ -67,17 +67,21 @@ func (s *Service) ReplyTo(ctx context.Context, inbound *ent.Message, r Reply) (r
 		return nil, apperr.Errorf(apperr.InvalidArgument, "the bot replies as BOT or SYSTEM, not %s", author)
 	}
 	now := s.now()
-	err = s.inTx(ctx, func(t *txScope) error {
-		conv, err := t.lock(ctx, inbound.ConversationID, now)
-		if err != nil {
+	var (
+		conv    *ent.Conversation
+		decided bool // by this call; otherwise before, and only what is pending is sent
+	)
+	err = s.inTx(ctx, func(t *txScope) (err error) {
+		if conv, err = t.lock(ctx, inbound.ConversationID); err != nil {
 			return err
 		}
 		n, err := t.client.Message.Update().
 			Where(message.ID(inbound.ID), message.BotHandledAtIsNil()).
 			SetBotHandledAt(now).Save(ctx)
 		if err != nil || n == 0 {
-			return err // n == 0: decided before; send what is pending below
+			return err
 		}
+		decided = true
 		ok := conv.Status == conversation.StatusBOT // current: we hold the row lock
 		if r.RequestHandoff {
 			conv, ok, err = t.transition(ctx, conv.ID, from(conversation.StatusBOT), func(u *ent.ConversationUpdate) {
@@ -104,17 +108,30 @@ func (s *Service) ReplyTo(ctx context.Context, inbound *ent.Message, r Reply) (r
 			if last && len(r.Citations) > 0 {
 				c.SetCitations(r.Citations)
 			}
-			if err := c.Exec(ctx); err != nil {
+			m, err := c.Save(ctx)
+			if err != nil {
 				return err
 			}
+			replies = append(replies, m)
 		}
-		return t.client.Conversation.UpdateOneID(conv.ID).
+		return t.client.Conversation.Update().Where(conversation.ID(conv.ID)).
 			SetLastMessageAt(maxTime(now, &conv.LastMessageAt)).Exec(ctx)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.ResumeReplies(ctx, inbound)
+	if !decided {
+		return s.ResumeReplies(ctx, inbound)
+	}
+	if len(replies) == 0 {
+		return nil, nil
+	}
+	// The replies were just stored: send them as they are rather than
+	// reading them back.
+	for i, m := range replies {
+		replies[i] = detach(ctx, m)
+	}
+	return replies, s.sendReplies(ctx, detach(ctx, conv), inbound, replies)
 }
 
 // MarkHandled records that the bot decided not to answer an inbound message
@@ -156,7 +173,14 @@ func (s *Service) ResumeReplies(ctx context.Context, inbound *ent.Message) (repl
 	if err != nil {
 		return nil, err
 	}
-	return replies, s.sendAll(ctx, conv, replies, func(m *ent.Message) messenger.SendRequest {
+	return replies, s.sendReplies(ctx, conv, inbound, replies)
+}
+
+// sendReplies sends the replies to inbound, of its conversation conv, as
+// RESPONSE messages.
+func (s *Service) sendReplies(ctx context.Context, conv *ent.Conversation, inbound *ent.Message, replies []*ent.Message) error {
+	conv.Edges.Contact = inboundContact(inbound)
+	return s.sendAll(ctx, conv, replies, func(*ent.Message) messenger.SendRequest {
 		return messenger.SendRequest{Type: messenger.MessagingResponse}
 	})
 }
@@ -185,7 +209,7 @@ func (s *Service) SendAgentMessage(ctx context.Context, convID int, text string)
 		pending []*ent.Message
 	)
 	err = s.inTx(ctx, func(t *txScope) error {
-		c, err := t.lock(ctx, convID, now)
+		c, err := t.lock(ctx, convID)
 		if err != nil {
 			return err
 		}
@@ -219,6 +243,9 @@ func (s *Service) SendAgentMessage(ctx context.Context, convID int, text string)
 	})
 	if err != nil {
 		return nil, err
+	}
+	for i, m := range pending {
+		pending[i] = detach(ctx, m)
 	}
 	err = s.sendAll(ctx, conv, pending, func(*ent.Message) messenger.SendRequest {
 		if win.State == WindowHumanAgentTag {
@@ -268,35 +295,18 @@ func (s *Service) sendAll(ctx context.Context, conv *ent.Conversation, ms []*ent
 			continue
 		}
 		if failed {
-			settled, err := s.settle(ctx, conv, m.ID, message.DeliveryStatusFAILED, "", reasonEarlierPart)
+			settled, err := s.settle(ctx, conv, m, message.DeliveryStatusFAILED, "", reasonEarlierPart)
 			if err != nil {
 				return err
 			}
 			ms[i] = settled
 			continue
 		}
-		if m.Author == message.AuthorBOT {
-			// The bot never answers after a human took over, even a reply
-			// it decided on before.
-			cur, err := s.db(ctx).Conversation.Get(ctx, conv.ID)
-			if err != nil {
-				return err
-			}
-			if cur.Status != conversation.StatusBOT {
-				settled, err := s.settle(ctx, conv, m.ID, message.DeliveryStatusFAILED, "", reasonTakenOver)
-				if err != nil {
-					return err
-				}
-				ms[i], failed = settled, true
-				continue
-			}
-		}
 		if psid == "" {
-			ct, err := s.db(ctx).Contact.Get(auth.SystemContext(ctx), conv.ContactID)
-			if err != nil {
+			var err error
+			if psid, err = s.psid(ctx, conv); err != nil {
 				return err
 			}
-			psid = ct.Psid
 		}
 		req := base(m)
 		req.PSID, req.Text, req.Metadata = psid, m.Text, metadata(m.ID)
@@ -313,38 +323,58 @@ func (s *Service) sendAll(ctx context.Context, conv *ent.Conversation, ms []*ent
 	return nil
 }
 
-// deliver sends one PENDING message. Each attempt is claimed with a guarded
-// update that counts it, so two processes never send the same message at
-// once: the first claim of a message that was attempted before succeeds
-// only after SendLease. Transient errors are retried with backoff; a
+// psid returns the PSID of the conversation's person, from its contact edge
+// when that is loaded.
+func (s *Service) psid(ctx context.Context, conv *ent.Conversation) (string, error) {
+	if ct := conv.Edges.Contact; ct != nil {
+		return ct.Psid, nil
+	}
+	ct, err := s.db(ctx).Contact.Get(auth.SystemContext(ctx), conv.ContactID)
+	if err != nil {
+		return "", err
+	}
+	return ct.Psid, nil
+}
+
+// inboundContact returns the contact loaded with an inbound message's
+// conversation (RecordInbound loads it), or nil.
+func inboundContact(m *ent.Message) *ent.Contact {
+	if c := m.Edges.Conversation; c != nil && c.ID == m.ConversationID {
+		return c.Edges.Contact
+	}
+	return nil
+}
+
+// deliver sends one PENDING message and returns it settled, updating m
+// itself as it goes. Each attempt is claimed with a guarded update that
+// counts it, so two processes never send the same message at once: the
+// first claim of a message that was attempted before succeeds only after
+// SendLease. The claim of a BOT message also requires the conversation to
+// be BOT: the bot never answers after a human took over, even with a reply
+// it decided on before. Transient errors are retried with backoff; a
 // canceled ctx leaves the message PENDING for a later run.
 func (s *Service) deliver(ctx context.Context, conv *ent.Conversation, m *ent.Message, req messenger.SendRequest) (*ent.Message, error) {
-	seen := m.Attempts
 	for n := 1; ; n++ {
 		now := s.now()
 		claim := s.db(ctx).Message.Update().Where(message.ID(m.ID),
-			message.DeliveryStatusEQ(message.DeliveryStatusPENDING), message.Attempts(seen))
-		if n == 1 && seen > 0 {
+			message.DeliveryStatusEQ(message.DeliveryStatusPENDING), message.Attempts(m.Attempts))
+		if n == 1 && m.Attempts > 0 {
 			claim.Where(message.Or(message.LastAttemptAtIsNil(), message.LastAttemptAtLTE(now.Add(-SendLease))))
+		}
+		if m.Author == message.AuthorBOT {
+			claim.Where(message.HasConversationWith(conversation.ID(conv.ID), conversation.StatusEQ(conversation.StatusBOT)))
 		}
 		claimed, err := claim.AddAttempts(1).SetLastAttemptAt(now).SetUpdatedAt(now).Save(ctx)
 		if err != nil {
 			return nil, err
 		}
 		if claimed == 0 {
-			cur, err := s.db(ctx).Message.Get(ctx, m.ID)
-			if err != nil {
-				return nil, err
-			}
-			if cur.DeliveryStatus != message.DeliveryStatusPENDING {
-				return cur, nil // settled elsewhere, e.g. by its echo
-			}
-			return cur, ErrReplyInFlight
+			return s.unclaimed(ctx, conv, m)
 		}
-		seen++
+		m.Attempts, m.LastAttemptAt, m.UpdatedAt = m.Attempts+1, &now, now
 		res, err := s.sender.Send(auth.SystemContext(ctx), conv.ChannelID, req)
 		if err == nil {
-			return s.settle(ctx, conv, m.ID, message.DeliveryStatusSENT, res.MessageID, "")
+			return s.settle(ctx, conv, m, message.DeliveryStatusSENT, res.MessageID, "")
 		}
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
@@ -365,55 +395,105 @@ func (s *Service) deliver(ctx context.Context, conv *ent.Conversation, m *ent.Me
 			// (ResumeReplies), keeping the person's later messages behind
 			// it. A staff reply (or a notice no event will retry) is settled
 			// FAILED instead, visibly.
-			if err := s.db(ctx).Message.UpdateOneID(m.ID).ClearLastAttemptAt().Exec(ctx); err != nil {
+			if err := s.db(ctx).Message.Update().Where(message.ID(m.ID)).ClearLastAttemptAt().Exec(ctx); err != nil {
 				return nil, err
 			}
+			m.LastAttemptAt = nil
 			return nil, fmt.Errorf("%w: %w", ErrSendDeferred, err)
 		}
 		reason := sendFailure(err)
 		if transient {
 			reason = fmt.Sprintf("gave up after %d attempts: %s", n, reason)
 		}
-		return s.settle(ctx, conv, m.ID, message.DeliveryStatusFAILED, "", reason)
+		return s.settle(ctx, conv, m, message.DeliveryStatusFAILED, "", reason)
 	}
 }
 
-// settle records the outcome of a message's sending and announces the
-// message. SENT always wins (an echo proves delivery); FAILED applies only
-// to a message still PENDING.
-func (s *Service) settle(ctx context.Context, conv *ent.Conversation, id int, status message.DeliveryStatus,
+// unclaimed handles a claim of m that matched nothing: m was settled
+// elsewhere (e.g. by its echo) and is returned as it is now; or, being a
+// BOT message, a human took its conversation over, and it is settled
+// FAILED; or another process is sending it: ErrReplyInFlight.
+func (s *Service) unclaimed(ctx context.Context, conv *ent.Conversation, m *ent.Message) (*ent.Message, error) {
+	cur, err := s.db(ctx).Message.Get(ctx, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	if cur.DeliveryStatus != message.DeliveryStatusPENDING {
+		return cur, nil
+	}
+	if m.Author == message.AuthorBOT {
+		c, err := s.db(ctx).Conversation.Get(ctx, conv.ID)
+		if err != nil {
+			return nil, err
+		}
+		if c.Status != conversation.StatusBOT {
+			return s.settle(ctx, conv, cur, message.DeliveryStatusFAILED, "", reasonTakenOver)
+		}
+	}
+	return cur, ErrReplyInFlight
+}
+
+// settle records the outcome of a message's sending, announces the message
+// and returns m updated. SENT always wins (an echo proves delivery); FAILED
+// applies only to a message still PENDING, else m is returned as whatever
+// settled it left it.
+func (s *Service) settle(ctx context.Context, conv *ent.Conversation, m *ent.Message, status message.DeliveryStatus,
 	mid, reason string,
-) (m *ent.Message, err error) {
+) (*ent.Message, error) {
 	now := s.now()
-	err = s.inTx(ctx, func(t *txScope) error {
-		u := t.client.Message.Update().Where(message.ID(id)).SetDeliveryStatus(status).SetUpdatedAt(now)
+	var (
+		setMid bool
+		other  *ent.Message // m as settled elsewhere, when the update matched nothing
+	)
+	err := s.inTx(ctx, func(t *txScope) error {
+		u := t.client.Message.Update().Where(message.ID(m.ID)).SetDeliveryStatus(status).SetUpdatedAt(now)
 		if status == message.DeliveryStatusSENT {
 			u.ClearError()
 			if mid != "" {
 				taken, err := t.client.Message.Query().
-					Where(message.ChannelID(conv.ChannelID), message.Mid(mid), message.IDNEQ(id)).Exist(ctx)
+					Where(message.ChannelID(conv.ChannelID), message.Mid(mid), message.IDNEQ(m.ID)).Exist(ctx)
 				if err != nil {
 					return err
 				}
 				if taken {
-					s.logger.Warn("mid already stored on another message", "message_id", id)
+					s.logger.Warn("mid already stored on another message", "message_id", m.ID)
 				} else {
 					u.SetMid(mid)
+					setMid = true
 				}
 			}
 		} else {
 			u.Where(message.DeliveryStatusEQ(message.DeliveryStatusPENDING)).SetError(reason)
 		}
-		if err := u.Exec(ctx); err != nil {
+		n, err := u.Save(ctx)
+		if err != nil {
 			return err
 		}
-		if m, err = t.client.Message.Get(ctx, id); err != nil {
-			return err
+		if n == 0 {
+			if other, err = t.client.Message.Get(ctx, m.ID); err != nil {
+				return err
+			}
 		}
-		t.publish(messageEvent(conv, id))
+		t.publish(messageEvent(conv, m.ID))
 		return nil
 	})
-	return detach(ctx, m), err
+	switch {
+	case err != nil:
+		return nil, err
+	case other != nil:
+		return detach(ctx, other), nil
+	}
+	// The update matched: m is what was stored, and needs no reading back.
+	m.DeliveryStatus, m.UpdatedAt = status, now
+	if status == message.DeliveryStatusSENT {
+		m.Error = nil
+		if setMid {
+			m.Mid = &mid
+		}
+	} else {
+		m.Error = &reason
+	}
+	return m, nil
 }
 
 // sendFailure is the plain reason stored on a message Meta or the channel
