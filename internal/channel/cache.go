@@ -2,6 +2,7 @@ package channel
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -26,9 +27,10 @@ const cacheTTL = 2 * time.Second
 // few seconds. Entries expire by the monotonic clock, not Service.now, which
 // tests may freeze.
 type cache struct {
-	mu    sync.Mutex
-	byKey map[string]cacheEntry
-	byID  map[int]cacheEntry
+	mu     sync.Mutex
+	byID   map[int]cacheEntry
+	byKey  map[string]cacheEntry // webhook key
+	byPage map[string]cacheEntry // Facebook Page ID
 }
 
 type cacheEntry struct {
@@ -37,19 +39,32 @@ type cacheEntry struct {
 }
 
 func newCache() *cache {
-	return &cache{byKey: map[string]cacheEntry{}, byID: map[int]cacheEntry{}}
+	return &cache{byID: map[int]cacheEntry{}, byKey: map[string]cacheEntry{}, byPage: map[string]cacheEntry{}}
 }
 
-// get returns a copy of the cached channel, or nil. Callers may change
-// their copy's fields without touching the cache.
-func (c *cache) get(id int, key string) *ent.MessengerChannel {
+func (c *cache) byIDOf(id int) *ent.MessengerChannel {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.byID[id]
-	if key != "" {
-		e, ok = c.byKey[key]
-	}
-	if !ok || time.Now().After(e.expires) {
+	return c.byID[id].fresh()
+}
+
+func (c *cache) byKeyOf(key string) *ent.MessengerChannel {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byKey[key].fresh()
+}
+
+func (c *cache) byPageOf(pageID string) *ent.MessengerChannel {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byPage[pageID].fresh()
+}
+
+// fresh returns a copy of the entry's channel, or nil when there is none or
+// it expired. Callers may change their copy's fields without touching the
+// cache.
+func (e cacheEntry) fresh() *ent.MessengerChannel {
+	if e.ch == nil || time.Now().After(e.expires) {
 		return nil
 	}
 	ch := *e.ch
@@ -67,6 +82,7 @@ func (c *cache) put(ch *ent.MessengerChannel) {
 	defer c.mu.Unlock()
 	c.byID[ch.ID] = e
 	c.byKey[ch.WebhookKey] = e
+	c.byPage[*ch.PageID] = e
 }
 
 // forget drops the channel, after this Service changed it.
@@ -75,6 +91,7 @@ func (c *cache) forget(id int) {
 	defer c.mu.Unlock()
 	if e, ok := c.byID[id]; ok {
 		delete(c.byKey, e.ch.WebhookKey)
+		delete(c.byPage, *e.ch.PageID)
 		delete(c.byID, id)
 	}
 }
@@ -82,7 +99,7 @@ func (c *cache) forget(id int) {
 func cacheable(ch *ent.MessengerChannel) bool {
 	switch ch.Status {
 	case messengerchannel.StatusCONNECTED, messengerchannel.StatusERROR:
-		return hasToken(ch)
+		return hasToken(ch) && ch.PageID != nil
 	}
 	return false
 }
@@ -95,7 +112,7 @@ func cacheable(ch *ent.MessengerChannel) bool {
 func (s *Service) Get(ctx context.Context, id int) (*ent.MessengerChannel, error) {
 	inTx := ent.TxFromContext(ctx) != nil
 	if !inTx {
-		if ch := s.cache.get(id, ""); ch != nil {
+		if ch := s.cache.byIDOf(id); ch != nil {
 			return ch, nil
 		}
 	}
@@ -109,5 +126,26 @@ func (s *Service) Get(ctx context.Context, id int) (*ent.MessengerChannel, error
 	if !inTx {
 		s.cache.put(ch)
 	}
+	return ch, nil
+}
+
+// ByPageID returns the live channel of the Facebook Page, from the cache
+// like Get, for the webhook handler: a Meta app sends the events of all its
+// Pages to one callback URL. A Page without a live channel is NotFound. It
+// needs no viewer.
+func (s *Service) ByPageID(ctx context.Context, pageID string) (*ent.MessengerChannel, error) {
+	if ch := s.cache.byPageOf(pageID); ch != nil {
+		return ch, nil
+	}
+	ch, err := store.Client(ctx, s.client).MessengerChannel.Query().
+		Where(messengerchannel.PageID(pageID), messengerchannel.StatusNEQ(messengerchannel.StatusREMOVED)).
+		Only(auth.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return nil, apperr.Errorf(apperr.NotFound, "no live channel of page %s", pageID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("channel.ByPageID: %w", err)
+	}
+	s.cache.put(ch)
 	return ch, nil
 }

@@ -303,7 +303,7 @@ func (s *Service) ByWebhookKey(ctx context.Context, key string) (*ent.MessengerC
 	if key == "" || len(key) > 200 {
 		return nil, errUnknownKey
 	}
-	if ch := s.cache.get(0, key); ch != nil {
+	if ch := s.cache.byKeyOf(key); ch != nil {
 		return ch, nil
 	}
 	ch, err := store.Client(ctx, s.client).MessengerChannel.Query().

@@ -77,6 +77,13 @@ func (s *Service) webhookCheck(ch *ent.MessengerChannel) HealthCheck {
 		c.OK, c.Detail = true, "Meta verified the callback URL on "+stamp(*ch.VerifiedAt)
 		return c
 	}
+	if ch.LastEventAt != nil {
+		// Another Page of the same Meta app: its app has one callback URL,
+		// another channel's, and the events arrive through it.
+		c.OK, c.Detail = true, "the Page's events arrive through the Meta app's callback URL, which belongs to "+
+			"another channel connected with the same app: nothing to do"
+		return c
+	}
 	c.Detail = "Meta has not verified the webhook yet: in the Meta app's Messenger settings, under Webhooks, paste the Callback URL " +
 		s.CallbackURL(ch) + " and this channel's Verify token, choose Verify and save, then subscribe the messages field"
 	return c

@@ -66,6 +66,14 @@ func TestHealthOfNewChannel(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, h.OK)
 		require.Empty(t, e.meta.Requests())
+
+		// Another Page of an app whose callback URL is another channel's:
+		// Meta never verifies this channel's URL, but its events arrive.
+		now := time.Now()
+		ch.LastEventAt = &now
+		c = checks(t, e.svc.Health(ch))
+		require.True(t, c[channel.CheckWebhookVerified].OK)
+		require.Contains(t, c[channel.CheckWebhookVerified].Detail, "same app")
 	})
 }
 
@@ -363,6 +371,16 @@ func TestByWebhookKey(t *testing.T) {
 		}
 		_, err = e.svc.AppSecret(context.Background(), e.setup())
 		requireKind(t, err, apperr.Conflict)
+
+		got, err = e.svc.ByPageID(context.Background(), harbor.ID)
+		require.NoError(t, err)
+		require.Equal(t, ch.ID, got.ID)
+		_, err = e.svc.ByPageID(context.Background(), dunes.ID)
+		requireKind(t, err, apperr.NotFound)
+		_, err = e.svc.Remove(e.ownerA, ch.ID)
+		require.NoError(t, err)
+		_, err = e.svc.ByPageID(context.Background(), harbor.ID)
+		requireKind(t, err, apperr.NotFound)
 	})
 }
 

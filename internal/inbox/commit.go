@@ -48,8 +48,7 @@ const maxBatchRequests = 256
 
 // storeRequest is one webhook request's events, waiting to be stored.
 type storeRequest struct {
-	ch       *ent.MessengerChannel
-	events   []messenger.Event
+	events   []channelEvent
 	deadline time.Time
 
 	err  error
@@ -57,16 +56,22 @@ type storeRequest struct {
 	lead chan struct{} // closed when this request is to store the next batch
 }
 
+// channelEvent is an event and the channel it is stored for.
+type channelEvent struct {
+	ch *ent.MessengerChannel
+	ev messenger.Event
+}
+
 // store stores the events of one webhook request, with those of concurrent
 // requests, and returns once they are committed (nil) or could not be. It
 // gives up at ctx's deadline; events stored after that are only duplicates
 // to Meta's retry.
-func (c *committer) store(ctx context.Context, ch *ent.MessengerChannel, events []messenger.Event) error {
+func (c *committer) store(ctx context.Context, events []channelEvent) error {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(c.in.opts.StoreTimeout)
 	}
-	req := &storeRequest{ch: ch, events: events, deadline: deadline,
+	req := &storeRequest{events: events, deadline: deadline,
 		done: make(chan struct{}), lead: make(chan struct{})}
 	c.mu.Lock()
 	c.queue = append(c.queue, req)
@@ -146,15 +151,9 @@ func (c *committer) write(deadline time.Time, reqs []*storeRequest) (err error) 
 	defer cancel()
 	now := in.now()
 
-	type row struct {
-		ch *ent.MessengerChannel
-		ev messenger.Event
-	}
-	var rows []row
+	var rows []channelEvent
 	for _, r := range reqs {
-		for _, ev := range r.events {
-			rows = append(rows, row{r.ch, ev})
-		}
+		rows = append(rows, r.events...)
 	}
 	var inserts []*entsql.InsertBuilder
 	for start := 0; start < len(rows); start += insertBatch {
@@ -178,7 +177,7 @@ func (c *committer) write(deadline time.Time, reqs []*storeRequest) (err error) 
 		ins.OnConflict(entsql.ConflictColumns(inboxevent.FieldChannelID, inboxevent.FieldDedupKey), entsql.DoNothing())
 		inserts = append(inserts, ins)
 	}
-	marks := c.marksDue(reqs, now)
+	marks := c.marksDue(rows, now)
 
 	var stored int64
 	if len(inserts) == 1 && len(marks) == 0 {
@@ -208,13 +207,13 @@ func (c *committer) write(deadline time.Time, reqs []*storeRequest) (err error) 
 	return nil
 }
 
-// marksDue returns the channels of reqs whose last_event_at is due for a
+// marksDue returns the channels of rows whose last_event_at is due for a
 // move.
-func (c *committer) marksDue(reqs []*storeRequest, now time.Time) []int {
+func (c *committer) marksDue(rows []channelEvent, now time.Time) []int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var due []int
-	for _, r := range reqs {
+	for _, r := range rows {
 		if now.Sub(c.eventMarks[r.ch.ID]) >= eventMarkEvery && !slices.Contains(due, r.ch.ID) {
 			due = append(due, r.ch.ID)
 		}

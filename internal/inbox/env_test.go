@@ -61,8 +61,9 @@ func openStore(t *testing.T, dialect string) *store.Store {
 // testChannels is the channel service as the inbox sees it, backed by real
 // rows: a channel is live unless REMOVED, and connected when CONNECTED.
 type testChannels struct {
-	client *ent.Client
-	secret []byte
+	client  *ent.Client
+	secret  []byte
+	secrets map[int][]byte // channels connected with another app
 }
 
 func (c *testChannels) ByWebhookKey(ctx context.Context, key string) (*ent.MessengerChannel, error) {
@@ -71,6 +72,16 @@ func (c *testChannels) ByWebhookKey(ctx context.Context, key string) (*ent.Messe
 		Only(auth.SystemContext(ctx))
 	if ent.IsNotFound(err) {
 		return nil, apperr.Errorf(apperr.NotFound, "no channel has this webhook key")
+	}
+	return ch, err
+}
+
+func (c *testChannels) ByPageID(ctx context.Context, pageID string) (*ent.MessengerChannel, error) {
+	ch, err := c.client.MessengerChannel.Query().
+		Where(messengerchannel.PageID(pageID), messengerchannel.StatusNEQ(messengerchannel.StatusREMOVED)).
+		Only(auth.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return nil, apperr.Errorf(apperr.NotFound, "no channel of page %s", pageID)
 	}
 	return ch, err
 }
@@ -99,6 +110,9 @@ func (c *testChannels) AppSecret(_ context.Context, ch *ent.MessengerChannel) ([
 	if ch.Status != messengerchannel.StatusCONNECTED {
 		return nil, apperr.Errorf(apperr.Conflict, "the page is not connected yet")
 	}
+	if s, ok := c.secrets[ch.ID]; ok {
+		return s, nil
+	}
 	return c.secret, nil
 }
 
@@ -113,6 +127,10 @@ func (c *snapshotChannels) ByWebhookKey(_ context.Context, key string) (*ent.Mes
 		return nil, apperr.Errorf(apperr.NotFound, "no channel has this webhook key")
 	}
 	return c.ch, nil
+}
+
+func (c *snapshotChannels) ByPageID(context.Context, string) (*ent.MessengerChannel, error) {
+	return nil, apperr.Errorf(apperr.NotFound, "one channel only")
 }
 
 func (c *snapshotChannels) Get(_ context.Context, id int) (*ent.MessengerChannel, error) {

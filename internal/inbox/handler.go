@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/messenger"
@@ -121,18 +123,10 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 		h.ok(w, resultUnusable)
 		return
 	}
-	events := make([]messenger.Event, 0, len(wh.Events))
-	dropped := 0
-	for _, ev := range wh.Events {
-		if ch.PageID == nil || ev.PageID != *ch.PageID {
-			dropped++
-			if dropped == 1 {
-				log.WarnContext(r.Context(), "dropping webhook events of another page",
-					"entry_page_id", ev.PageID, "channel_page_id", deref(ch.PageID))
-			}
-			continue
-		}
-		events = append(events, ev)
+	events, dropped, err := h.route(r.Context(), ch, secret, wh.Events)
+	if err != nil {
+		h.channelError(w, r, err, "finding the channel of another page")
+		return
 	}
 	in.m.dropped(reasonOtherPage, dropped)
 	if len(events) == 0 {
@@ -144,13 +138,70 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 
 	storeCtx, cancel := context.WithTimeout(auth.SystemContext(r.Context()), in.opts.StoreTimeout)
 	defer cancel()
-	if err := in.commits.store(storeCtx, ch, events); err != nil {
+	if err := in.commits.store(storeCtx, events); err != nil {
 		log.ErrorContext(r.Context(), "storing webhook events", "events", len(events), "error", err)
 		w.Header().Set("Retry-After", "1")
 		h.fail(w, http.StatusServiceUnavailable, resultUnavailable, msgUnavailable)
 		return
 	}
 	h.ok(w, resultStored)
+}
+
+// route pairs each event with the channel of its Page. A Meta app has one
+// callback URL for all its Pages, so a business that connected several
+// Pages of one app gets all their events at the URL it pasted: each goes to
+// the live channel of its Page when that channel has the same app secret
+// (the signature just proved the sender knows it). Events of any other Page
+// are dropped, and counted. An error means the lookup failed: the caller
+// answers 503, so Meta retries.
+func (h *Handler) route(ctx context.Context, ch *ent.MessengerChannel, secret []byte, all []messenger.Event) (
+	events []channelEvent, dropped int, err error,
+) {
+	ctx, cancel := context.WithTimeout(auth.SystemContext(ctx), h.in.opts.StoreTimeout)
+	defer cancel()
+	pages := map[string]*ent.MessengerChannel{}
+	if ch.PageID != nil {
+		pages[*ch.PageID] = ch
+	}
+	for _, ev := range all {
+		dest, seen := pages[ev.PageID]
+		if !seen {
+			if dest, err = h.sameApp(ctx, ev.PageID, secret); err != nil {
+				return nil, 0, err
+			}
+			pages[ev.PageID] = dest
+			if dest == nil {
+				h.in.log.WarnContext(ctx, "dropping webhook events of a page no channel of this app has",
+					"entry_page_id", ev.PageID, "channel_id", ch.ID, "channel_page_id", deref(ch.PageID))
+			}
+		}
+		if dest == nil {
+			dropped++
+			continue
+		}
+		events = append(events, channelEvent{dest, ev})
+	}
+	return events, dropped, nil
+}
+
+// sameApp returns the live channel of the Page if it has the app secret,
+// or nil.
+func (h *Handler) sameApp(ctx context.Context, pageID string, secret []byte) (*ent.MessengerChannel, error) {
+	if pageID == "" {
+		return nil, nil
+	}
+	ch, err := h.in.channels.ByPageID(ctx, pageID)
+	if errors.Is(err, apperr.NotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	theirs, err := h.in.channels.AppSecret(ctx, ch)
+	if err != nil || !hmac.Equal(theirs, secret) {
+		return nil, nil //nolint:nilerr // not connected, or another app's: not ours to store
+	}
+	return ch, nil
 }
 
 // channelError answers a failed channel lookup: 404 for an unknown or

@@ -287,6 +287,43 @@ func TestOtherPageDropped(t *testing.T) {
 	})
 }
 
+// TestPagesOfOneApp: a Meta app sends the events of all its Pages to the
+// one callback URL it has, so events of another Page go to that Page's
+// channel, when the channel is connected with the same app (secret).
+func TestPagesOfOneApp(t *testing.T) {
+	runStores(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, newRecorder(nil), inbox.Options{})
+		ctx := auth.SystemContext(context.Background())
+		sameApp := e.newChannel("PAGE_2", messengerchannel.StatusCONNECTED)
+		otherApp := e.newChannel("PAGE_3", messengerchannel.StatusCONNECTED)
+		e.channels.(*testChannels).secrets = map[int][]byte{otherApp.ID: []byte("another app's secret")}
+		t.Cleanup(func() {
+			st.Client.MessengerChannel.Update().Where(messengerchannel.IDIn(sameApp.ID, otherApp.ID)).
+				SetStatus(messengerchannel.StatusREMOVED).Exec(ctx)
+		})
+
+		b := []byte(`{"object":"page","entry":[` +
+			`{"id":"PAGE_1","time":1,"messaging":[` + textEvent(testPage, "U1", "m_1", 1700000000000) + `]},` +
+			`{"id":"PAGE_2","time":1,"messaging":[` + textEvent("PAGE_2", "U2", "m_2", 1700000000000) + `,` +
+			textEvent("PAGE_2", "U2", "m_2b", 1700000000001) + `]},` +
+			`{"id":"PAGE_3","time":1,"messaging":[` + textEvent("PAGE_3", "U3", "m_3", 1700000000000) + `]},` +
+			`{"id":"PAGE_4","time":1,"messaging":[` + textEvent("PAGE_4", "U4", "m_4", 1700000000000) + `]}]}`)
+		require.Equal(t, 200, e.postSigned(b))
+
+		keys := func(chID int) (out []string) {
+			for _, r := range e.events(chID) {
+				out = append(out, r.DedupKey)
+			}
+			return out
+		}
+		require.Equal(t, []string{"m_1"}, keys(e.ch.ID))
+		require.Equal(t, []string{"m_2", "m_2b"}, keys(sameApp.ID))
+		require.Empty(t, keys(otherApp.ID), "events were stored for a channel of another app")
+		require.NotNil(t, st.Client.MessengerChannel.GetX(ctx, sameApp.ID).LastEventAt)
+		require.Equal(t, 2.0, testutil.ToFloat64(e.metrics.Dropped.WithLabelValues("other_page")))
+	})
+}
+
 func TestDatabaseDown(t *testing.T) {
 	runStores(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st, newRecorder(nil), inbox.Options{})

@@ -38,6 +38,9 @@ type Channels interface {
 	// apperr.NotFound for an unknown or removed key and
 	// apperr.PermissionDenied when the mode or token is wrong.
 	Verify(ctx context.Context, key string, q url.Values) (challenge string, err error)
+	// ByPageID returns the live channel of the Facebook Page, or fails with
+	// apperr.NotFound. It may be a few seconds stale.
+	ByPageID(ctx context.Context, pageID string) (*ent.MessengerChannel, error)
 	// Get returns the channel with the ID, which the worker hands to the
 	// Processor with each of its events. A missing channel is
 	// apperr.NotFound. It may be a few seconds stale.
