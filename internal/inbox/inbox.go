@@ -103,6 +103,16 @@ type Options struct {
 	// DepthInterval is how often Run refreshes Metrics.QueueDepth. Default:
 	// 15 seconds.
 	DepthInterval time.Duration
+	// KeepDone is how long processed events are kept (redelivery dedup
+	// needs them while Meta may redeliver: 36 hours at most). Default: 7
+	// days.
+	KeepDone time.Duration
+	// KeepFailed is how long events that failed for good are kept, for
+	// whoever looks into why. Default: 30 days.
+	KeepFailed time.Duration
+	// PurgeInterval is how often Run deletes events past KeepDone and
+	// KeepFailed. Default: 1 hour.
+	PurgeInterval time.Duration
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -127,6 +137,9 @@ func (o Options) withDefaults() Options {
 	def(&o.DrainTimeout, 10*time.Second)
 	def(&o.StoreTimeout, 4*time.Second)
 	def(&o.DepthInterval, 15*time.Second)
+	def(&o.KeepDone, 7*24*time.Hour)
+	def(&o.KeepFailed, 30*24*time.Hour)
+	def(&o.PurgeInterval, time.Hour)
 	if o.MaxBackoff < o.BaseBackoff {
 		o.MaxBackoff = o.BaseBackoff
 	}

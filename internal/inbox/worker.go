@@ -50,6 +50,11 @@ func (in *Inbox) Run(ctx context.Context) error {
 		defer close(depthDone)
 		in.refreshDepth(ctx)
 	}()
+	purgeDone := make(chan struct{})
+	go func() {
+		defer close(purgeDone)
+		in.purge(ctx)
+	}()
 	in.log.InfoContext(ctx, "inbox workers started", "workers", in.opts.Workers, "dialect", in.st.Dialect)
 
 	failing := false
@@ -132,6 +137,7 @@ claiming:
 		err = fmt.Errorf("inbox: drain timed out after %s with %d events in flight; they will be processed again", in.opts.DrainTimeout, n)
 	}
 	<-depthDone
+	<-purgeDone
 	in.log.Info("inbox workers stopped")
 	return err
 }

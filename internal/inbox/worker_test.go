@@ -442,3 +442,49 @@ func TestMetricNames(t *testing.T) {
 	require.Contains(t, names, "seachat_inbox_events_stored_total")
 	require.Contains(t, names, "seachat_inbox_queue_depth")
 }
+
+// TestPurge: settled events are deleted after their retention, FAILED ones
+// later than DONE ones; pending events never are.
+func TestPurge(t *testing.T) {
+	runStores(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		clock := newFakeClock()
+		rec := newRecorder(func(_ context.Context, ev messenger.Event, _ int) error {
+			if ev.MID == "m_bad" {
+				return errors.New("cannot be answered")
+			}
+			return nil
+		})
+		e := newEnv(t, st, rec, inbox.Options{Now: clock.Now, MaxAttempts: 1})
+		require.Equal(t, 200, e.postSigned(body(testPage,
+			textEvent(testPage, "U1", "m_ok", 1700000000000),
+			textEvent(testPage, "U2", "m_bad", 1700000000000))))
+		stop := e.run(e.in)
+		e.waitSettled(e.ch.ID, 2)
+		require.NoError(t, stop())
+		require.Equal(t, 200, e.postSigned(body(testPage, textEvent(testPage, "U3", "m_waiting", 1700000000000))))
+
+		statuses := func() map[string]inboxevent.Status {
+			out := map[string]inboxevent.Status{}
+			for _, r := range e.events(e.ch.ID) {
+				out[r.DedupKey] = r.Status
+			}
+			return out
+		}
+		n, err := e.in.Purge(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n)
+
+		clock.Advance(8 * 24 * time.Hour)
+		n, err = e.in.Purge(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, map[string]inboxevent.Status{"m_bad": inboxevent.StatusFAILED, "m_waiting": inboxevent.StatusPENDING}, statuses())
+
+		clock.Advance(30 * 24 * time.Hour)
+		n, err = e.in.Purge(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, map[string]inboxevent.Status{"m_waiting": inboxevent.StatusPENDING}, statuses())
+	})
+}
