@@ -175,11 +175,24 @@ const Question = "When are you open on Saturday?"
 
 // TextEvent is a webhook body with one text message from psid to page.
 func TextEvent(pageID, psid, mid, text string, at time.Time) []byte {
+	return Body(pageID, at, Messaging(pageID, psid, mid, text, at))
+}
+
+// Messaging is one text message from psid to page, as an item of an
+// entry's messaging array.
+func Messaging(pageID, psid, mid, text string, at time.Time) json.RawMessage {
+	b, _ := json.Marshal(map[string]any{
+		"sender": map[string]string{"id": psid}, "recipient": map[string]string{"id": pageID},
+		"timestamp": at.UnixMilli(), "message": map[string]string{"mid": mid, "text": text},
+	})
+	return b
+}
+
+// Body is a webhook body with one entry of page holding the messaging
+// items.
+func Body(pageID string, at time.Time, messaging ...json.RawMessage) []byte {
 	b, _ := json.Marshal(map[string]any{"object": "page", "entry": []any{map[string]any{
-		"id": pageID, "time": at.UnixMilli(), "messaging": []any{map[string]any{
-			"sender": map[string]string{"id": psid}, "recipient": map[string]string{"id": pageID},
-			"timestamp": at.UnixMilli(), "message": map[string]string{"mid": mid, "text": text},
-		}},
+		"id": pageID, "time": at.UnixMilli(), "messaging": messaging,
 	}}})
 	return b
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -218,5 +219,52 @@ func pause(ctx context.Context, d time.Duration) {
 	select {
 	case <-t.C:
 	case <-ctx.Done():
+	}
+}
+
+// fill posts messages of new people, 100 to a webhook body, to each of the
+// webhook URLs until the database holds want conversations.
+func fill(ctx context.Context, client *http.Client, check *harness.DB, urls []string, want int, tag string) error {
+	have, err := check.Count(ctx, `SELECT count(*) FROM conversations`)
+	if err != nil {
+		return err
+	}
+	const perBody = 100
+	bodies := (want - have + perBody - 1) / perBody
+	var next atomic.Int64
+	errs := make(chan error, 4)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				n := int(next.Add(1))
+				if n > bodies {
+					return
+				}
+				at := time.Now()
+				events := make([]json.RawMessage, perBody)
+				for i := range events {
+					psid := fmt.Sprintf("f%s_%d_%d", tag, n, i)
+					events[i] = harness.Messaging(pageID, psid, "mf_"+psid, harness.Question, at)
+				}
+				body := harness.Body(pageID, at, events...)
+				for _, u := range urls {
+					if code, err := harness.PostSigned(ctx, client, u, body); err != nil || code != http.StatusOK {
+						select {
+						case errs <- fmt.Errorf("posting to %s: status %d, %v", u, code, err):
+						default:
+						}
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return ctx.Err()
 	}
 }

@@ -65,6 +65,7 @@ type options struct {
 	drainTimeout      time.Duration
 	budget            time.Duration
 	databases         []string
+	memConversations  int
 }
 
 func main() {
@@ -87,6 +88,7 @@ func main() {
 	flag.IntVar(&o.pacedConvs, "paced-conversations", 200, "conversations of the paced end-to-end step (0 skips it)")
 	flag.IntVar(&o.pacedMessages, "paced-messages", 2, "messages per conversation in the paced step")
 	flag.DurationVar(&o.pacedThink, "paced-think", 10*time.Second, "mean pause between a reply and the next message in the paced step")
+	flag.IntVar(&o.memConversations, "memory-conversations", 10000, "stored conversations before the memory reading after load")
 	flag.DurationVar(&o.drainTimeout, "drain-timeout", 60*time.Second, "how long to wait for the inbox to drain after an ingest step")
 	flag.DurationVar(&o.budget, "budget", 9*time.Minute, "the whole run, at most")
 	render := flag.Bool("render", false, "only render RESULTS.md again from results.json (and ANALYSIS.md)")
@@ -323,6 +325,13 @@ func benchDB(ctx context.Context, o options, db string, fake *harness.FakeGraph,
 		}
 		res.E2E = append(res.E2E, r)
 	}
+
+	// Memory with many stored conversations: new people, 100 to a webhook
+	// body, up to o.memConversations, each answered by the bot.
+	if err := fill(ctx, client, check, []string{ourURL, baseURL}, o.memConversations, tag); err != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: filling to %d conversations: %v", db, o.memConversations, err))
+	}
+	drain(ctx, check, 3*o.drainTimeout)
 
 	mem := MemoryResult{DB: db, IdleMiB: mib(idle), BaselineIdleMiB: mib(baseIdle)}
 	runtimeGCPause()
