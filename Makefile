@@ -41,6 +41,8 @@ check-generate: generate
 bench: build
 	@echo "retrieval and ingest (internal/knowledge Go benchmarks, each beside its baseline) -> bench/retrieval.txt"
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./internal/knowledge/ | tee bench/retrieval.txt
+	@echo "one webhook ack in process, beside a signature-only handler -> bench/ack.txt"
+	$(GO) test -run '^$$' -bench BenchmarkAck -benchtime 2000x ./internal/inbox/ | tee bench/ack.txt
 	$(GO) build -o bin/barehook ./bench/cmd/barehook
 	$(GO) build -o bin/loadgen ./bench/cmd/loadgen
 	timeout 600 ./bin/loadgen -seachat bin/seachat -barehook bin/barehook -out bench

@@ -131,6 +131,7 @@ type gatedConn struct {
 	sqliteConn
 	gate    *writeGate
 	release func() // set while a write transaction holds the gate
+	stmts   map[string]*cachedStmt
 }
 
 func (c *gatedConn) Begin() (driver.Tx, error) {
@@ -162,26 +163,26 @@ func (c *gatedConn) writeOutsideTx(query string) bool {
 
 func (c *gatedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if !c.writeOutsideTx(query) {
-		return c.sqliteConn.ExecContext(ctx, query, args)
+		return c.exec(ctx, query, args)
 	}
 	release, err := c.gate.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	return c.sqliteConn.ExecContext(ctx, query, args)
+	return c.exec(ctx, query, args)
 }
 
 func (c *gatedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	if !c.writeOutsideTx(query) {
-		return c.sqliteConn.QueryContext(ctx, query, args)
+		return c.query(ctx, query, args)
 	}
 	// INSERT … RETURNING: the statement writes until its rows are closed.
 	release, err := c.gate.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := c.sqliteConn.QueryContext(ctx, query, args)
+	rows, err := c.query(ctx, query, args)
 	if err != nil {
 		release()
 		return nil, err

@@ -107,3 +107,56 @@ func TestSQLiteConcurrentWrites(t *testing.T) {
 	require.Equal(t, 16*20, n)
 	require.Zero(t, st.DB.Stats().InUse)
 }
+
+// TestSQLitePreparedStatements runs one statement again while its rows are
+// still open, and more distinct statements than a connection caches: the
+// cache must neither hand out a statement in use nor grow without bound.
+func TestSQLitePreparedStatements(t *testing.T) {
+	st, err := connect("sqlite://" + filepath.Join(t.TempDir(), "stmts.db"))
+	require.NoError(t, err)
+	defer st.Close()
+	ctx := context.Background()
+	_, err = st.DB.ExecContext(ctx, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	require.NoError(t, err)
+	for i := range 3 {
+		_, err := st.DB.ExecContext(ctx, "INSERT INTO t (v) VALUES (?)", fmt.Sprint("v", i))
+		require.NoError(t, err)
+	}
+
+	tx, err := st.DB.BeginTx(ctx, nil) // one connection for both queries
+	require.NoError(t, err)
+	const q = "SELECT v FROM t WHERE id >= ? ORDER BY id"
+	outer, err := tx.QueryContext(ctx, q, 1)
+	require.NoError(t, err)
+	var got []string
+	for outer.Next() {
+		var v string
+		require.NoError(t, outer.Scan(&v))
+		var n int
+		inner, err := tx.QueryContext(ctx, q, 3)
+		require.NoError(t, err)
+		for inner.Next() {
+			n++
+		}
+		require.NoError(t, inner.Close())
+		require.Equal(t, 1, n)
+		got = append(got, v)
+	}
+	require.NoError(t, outer.Close())
+	require.Equal(t, []string{"v0", "v1", "v2"}, got)
+
+	for i := range maxCachedStmts + 10 {
+		var n int
+		require.NoError(t, tx.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) + %d FROM t", i)).Scan(&n))
+		require.Equal(t, 3+i, n)
+	}
+	require.NoError(t, tx.Commit())
+
+	conn, err := st.DB.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.Raw(func(dc any) error {
+		require.LessOrEqual(t, len(dc.(*gatedConn).stmts), maxCachedStmts)
+		return nil
+	}))
+}
