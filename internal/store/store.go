@@ -16,7 +16,7 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	_ "github.com/lib/pq" // the "postgres" driver
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
 	"modernc.org/sqlite"  // pure Go: nothing to install
 
 	"github.com/seachat/seachat/ent"
@@ -49,7 +49,10 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 
 func connect(databaseURL string) (*Store, error) {
 	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
-		db, err := sql.Open("postgres", databaseURL)
+		// pgx rather than lib/pq: it sends a statement and its arguments in
+		// one round trip and keeps statements prepared per connection, where
+		// lib/pq waits for a Parse before every Bind.
+		db, err := sql.Open("pgx", databaseURL)
 		if err != nil {
 			return nil, fmt.Errorf("opening postgres: %w", err)
 		}
