@@ -8,6 +8,7 @@ import (
 
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/messengerchannel"
+	"github.com/seachat/seachat/ent/predicate"
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/store"
@@ -137,14 +138,24 @@ func (s *Service) ByPageID(ctx context.Context, pageID string) (*ent.MessengerCh
 	if ch := s.cache.byPageOf(pageID); ch != nil {
 		return ch, nil
 	}
-	ch, err := store.Client(ctx, s.client).MessengerChannel.Query().
-		Where(messengerchannel.PageID(pageID), messengerchannel.StatusNEQ(messengerchannel.StatusREMOVED)).
-		Only(auth.SystemContext(ctx))
+	ch, err := s.live(ctx, messengerchannel.PageID(pageID))
 	if ent.IsNotFound(err) {
 		return nil, apperr.Errorf(apperr.NotFound, "no live channel of page %s", pageID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("channel.ByPageID: %w", err)
+	}
+	return ch, nil
+}
+
+// live reads the one channel that is not REMOVED and matches where, and
+// caches it.
+func (s *Service) live(ctx context.Context, where predicate.MessengerChannel) (*ent.MessengerChannel, error) {
+	ch, err := store.Client(ctx, s.client).MessengerChannel.Query().
+		Where(where, messengerchannel.StatusNEQ(messengerchannel.StatusREMOVED)).
+		Only(auth.SystemContext(ctx))
+	if err != nil {
+		return nil, err
 	}
 	s.cache.put(ch)
 	return ch, nil

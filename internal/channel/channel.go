@@ -306,16 +306,13 @@ func (s *Service) ByWebhookKey(ctx context.Context, key string) (*ent.MessengerC
 	if ch := s.cache.byKeyOf(key); ch != nil {
 		return ch, nil
 	}
-	ch, err := store.Client(ctx, s.client).MessengerChannel.Query().
-		Where(messengerchannel.WebhookKey(key), messengerchannel.StatusNEQ(messengerchannel.StatusREMOVED)).
-		Only(auth.SystemContext(ctx))
+	ch, err := s.live(ctx, messengerchannel.WebhookKey(key))
 	if ent.IsNotFound(err) {
 		return nil, errUnknownKey
 	}
 	if err != nil {
 		return nil, fmt.Errorf("channel.ByWebhookKey: %w", err)
 	}
-	s.cache.put(ch)
 	return ch, nil
 }
 
