@@ -117,6 +117,21 @@ func (e *Engine) Process(ctx context.Context, ch *ent.MessengerChannel, ev messe
 	return nil
 }
 
+// Abandon is told by the inbox that it gave up on an event for good: the
+// replies to a message or postback that are still PENDING (Meta's Send API
+// stayed down too long) will never be sent, so they are marked FAILED with
+// reason, for staff to see that the person got no answer.
+func (e *Engine) Abandon(ctx context.Context, ch *ent.MessengerChannel, ev messenger.Event, reason string) error {
+	if ev.MID == "" || (ev.Kind != messenger.KindMessage && ev.Kind != messenger.KindPostback) {
+		return nil
+	}
+	n, err := e.conv.AbandonReplies(ctx, ch.ID, ev.MID, reason)
+	if n > 0 {
+		e.logger.Warn("replies given up: the person got no answer", "channel_id", ch.ID, "replies", n)
+	}
+	return err
+}
+
 func (e *Engine) inbound(ctx context.Context, ch *ent.MessengerChannel, ev messenger.Event) error {
 	in, err := e.conv.RecordInbound(ctx, ch, ev)
 	if err != nil {

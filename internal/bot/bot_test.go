@@ -419,6 +419,45 @@ func TestOutageLongerThanRetries(t *testing.T) {
 	})
 }
 
+// TestAbandon: when the inbox gives up on a message whose reply Meta never
+// took, the reply is marked FAILED with the inbox's reason; an answered
+// message, or an event that is not a message, is left alone.
+func TestAbandon(t *testing.T) {
+	const reason = "not sent: Meta's Send API was unavailable for 24h; the person got no answer"
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		answered := ct.Text("u1", "m1", "Do you rent e-bikes?", ct.Start)
+		e.process(t, answered)
+		e.Graph.FailNext(mt.FailTemporary, mt.FailTemporary, mt.FailTemporary, mt.FailTemporary)
+		deferred := ct.Text("u1", "m2", "Do you rent boats?", ct.Start.Add(time.Minute))
+		err := e.bot.Process(ctx, e.Channel, deferred)
+		require.ErrorIs(t, err, conversation.ErrSendDeferred)
+		require.True(t, messenger.IsTransient(err), "the inbox retries it for as long as the person can be answered")
+
+		for _, ev := range []messenger.Event{
+			answered,
+			{Kind: messenger.KindMessageEdit, SenderID: "u1", PageID: ct.PageID, MID: "m2", Text: "edited"},
+		} {
+			require.NoError(t, e.bot.Abandon(ctx, e.Channel, ev, reason), "%s %s", ev.Kind, ev.MID)
+		}
+		rs := e.replies(t, e.inbound(t, "m1"))
+		require.Equal(t, message.DeliveryStatusSENT, rs[0].DeliveryStatus)
+		require.Nil(t, rs[0].Error)
+		require.Equal(t, message.DeliveryStatusPENDING, e.replies(t, e.inbound(t, "m2"))[0].DeliveryStatus)
+
+		require.NoError(t, e.bot.Abandon(ctx, e.Channel, deferred, reason))
+		rs = e.replies(t, e.inbound(t, "m2"))
+		require.Len(t, rs, 1)
+		require.Equal(t, message.DeliveryStatusFAILED, rs[0].DeliveryStatus)
+		require.Equal(t, reason, *rs[0].Error)
+
+		// A late redelivery of the message sends nothing.
+		e.process(t, deferred)
+		require.Len(t, e.Graph.Sent(), 1)
+	})
+}
+
 func TestEchoes(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)

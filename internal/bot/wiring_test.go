@@ -4,10 +4,17 @@ import (
 	"github.com/seachat/seachat/internal/bot"
 	"github.com/seachat/seachat/internal/channel"
 	"github.com/seachat/seachat/internal/conversation"
+	"github.com/seachat/seachat/internal/inbox"
 )
 
 // The channel service is what production wires in.
 var (
 	_ conversation.Sender = (*channel.Service)(nil)
 	_ bot.Actions         = (*channel.Service)(nil)
+)
+
+// The inbox hands events to the engine and tells it of those it gave up.
+var (
+	_ inbox.Processor = (*bot.Engine)(nil)
+	_ inbox.Abandoner = (*bot.Engine)(nil)
 )

@@ -805,3 +805,78 @@ func TestReplyTo(t *testing.T) {
 		require.Len(t, f.Graph.Sent(), 3)
 	})
 }
+
+// TestAbandonReplies: when the inbox gives up on a message, its replies
+// still PENDING are settled FAILED with the reason and announced; SENT ones
+// and one another process is sending right now are left alone.
+func TestAbandonReplies(t *testing.T) {
+	const reason = "not sent: Meta's Send API was unavailable for 24h; the person got no answer"
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		f := ct.NewFixture(t, st)
+		ctx := context.Background()
+		down := []mt.Failure{mt.FailTemporary, mt.FailTemporary, mt.FailTemporary, mt.FailTemporary}
+		replies := func(in conversation.Inbound) []*ent.Message {
+			t.Helper()
+			ms, err := f.Client.Message.Query().Where(message.InReplyToID(in.Message.ID)).
+				Order(ent.Asc(message.FieldID)).All(ct.Sys())
+			require.NoError(t, err)
+			return ms
+		}
+
+		// A reply in three parts: Meta goes down after the first.
+		long := receive(t, f, "9001", "m_long", "Tell me everything", ct.Start)
+		var once sync.Once
+		f.Graph.OnSend(func(mt.Sent) { once.Do(func() { f.Graph.FailNext(down...) }) })
+		_, err := f.Service.ReplyTo(ctx, long.Message, conversation.Reply{
+			Text: strings.Repeat("Helmets, locks and maps are included with every rental. ", 80),
+		})
+		require.ErrorIs(t, err, conversation.ErrSendDeferred)
+		f.Graph.OnSend(nil)
+		// Sent before Meta went down.
+		sent := receive(t, f, "9002", "m_sent", "Hi", ct.Start)
+		_, err = f.Service.ReplyTo(ctx, sent.Message, conversation.Reply{Text: "Hello!"})
+		require.NoError(t, err)
+		// Being sent by another process: its process dies mid-send, so its
+		// claim holds for SendLease.
+		busy := receive(t, f, "9003", "m_busy", "Hi", ct.Start)
+		cctx, cancel := context.WithCancel(ctx)
+		f.Sender.CrashNextSend(cancel)
+		_, err = f.Service.ReplyTo(cctx, busy.Message, conversation.Reply{Text: "Hello!"})
+		require.ErrorIs(t, err, context.Canceled)
+
+		rec := ct.Record(t, f.Bus)
+		for _, tt := range []struct {
+			mid  string
+			want int
+		}{
+			{"m_long", 2},
+			{"m_sent", 0},
+			{"m_busy", 0},
+			{"m_never_stored", 0},
+			{"m_long", 0}, // once
+		} {
+			n, err := f.Service.AbandonReplies(ctx, f.Channel.ID, tt.mid, reason)
+			require.NoError(t, err, tt.mid)
+			require.Equal(t, tt.want, n, tt.mid)
+		}
+		rs := replies(long)
+		require.Len(t, rs, 3)
+		require.Equal(t, message.DeliveryStatusSENT, rs[0].DeliveryStatus)
+		require.Nil(t, rs[0].Error)
+		for _, r := range rs[1:] {
+			require.Equal(t, message.DeliveryStatusFAILED, r.DeliveryStatus)
+			require.Equal(t, reason, *r.Error)
+		}
+		require.Equal(t, []string{"message/added", "message/added"}, ct.Kinds(rec.Drain()))
+		require.Equal(t, message.DeliveryStatusSENT, replies(sent)[0].DeliveryStatus)
+		require.Equal(t, message.DeliveryStatusPENDING, replies(busy)[0].DeliveryStatus)
+
+		// The crashed process's claim runs out: nobody is sending it.
+		f.Clock.Advance(conversation.SendLease)
+		n, err := f.Service.AbandonReplies(ctx, f.Channel.ID, "m_busy", reason)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, message.DeliveryStatusFAILED, replies(busy)[0].DeliveryStatus)
+		require.Len(t, f.Graph.Sent(), 2, "nothing was sent by giving up")
+	})
+}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/message"
+	"github.com/seachat/seachat/ent/predicate"
 	"github.com/seachat/seachat/ent/schema/schematype"
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
@@ -271,7 +273,9 @@ func (s *Service) Recent(ctx context.Context, convID, beforeID, limit int) ([]*e
 	ms, err := s.db(ctx).Message.Query().
 		Where(message.ConversationID(convID), message.IDLT(beforeID),
 			message.DeliveryStatusIn(message.DeliveryStatusRECEIVED, message.DeliveryStatusSENT)).
-		Order(ent.Desc(message.FieldID)).Limit(limit).All(ctx)
+		// By created_at, the (conversation_id, created_at) index's order: the
+		// query then reads limit rows, not the whole conversation.
+		Order(ent.Desc(message.FieldCreatedAt), ent.Desc(message.FieldID)).Limit(limit).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("conversation.Recent(%d): %w", convID, err)
 	}
@@ -359,7 +363,7 @@ func (s *Service) deliver(ctx context.Context, conv *ent.Conversation, m *ent.Me
 		claim := s.db(ctx).Message.Update().Where(message.ID(m.ID),
 			message.DeliveryStatusEQ(message.DeliveryStatusPENDING), message.Attempts(m.Attempts))
 		if n == 1 && m.Attempts > 0 {
-			claim.Where(message.Or(message.LastAttemptAtIsNil(), message.LastAttemptAtLTE(now.Add(-SendLease))))
+			claim.Where(notInFlight(now))
 		}
 		if m.Author == message.AuthorBOT {
 			claim.Where(message.HasConversationWith(conversation.ID(conv.ID), conversation.StatusEQ(conversation.StatusBOT)))
@@ -407,6 +411,64 @@ func (s *Service) deliver(ctx context.Context, conv *ent.Conversation, m *ent.Me
 		}
 		return s.settle(ctx, conv, m, message.DeliveryStatusFAILED, "", reason)
 	}
+}
+
+// notInFlight matches messages no process is sending: never attempted, or
+// whose last attempt's claim was released or is older than SendLease.
+func notInFlight(now time.Time) predicate.Message {
+	return message.Or(message.LastAttemptAtIsNil(), message.LastAttemptAtLTE(now.Add(-SendLease)))
+}
+
+// AbandonReplies settles FAILED, with reason, the replies to the person's
+// message mid on the channel that are still PENDING: the inbox gave up on
+// the message (Meta's Send API stayed down too long), so no later run sends
+// them, and staff should see that the person got no answer. A reply that
+// another process is sending right now is left to settle itself, and one
+// already SENT is never touched. It returns how many replies it settled;
+// none when the message was never stored.
+func (s *Service) AbandonReplies(ctx context.Context, channelID int, mid, reason string) (n int, err error) {
+	defer apperr.Wrap(&err, "conversation.AbandonReplies(%s)", mid)
+	ctx = auth.SystemContext(ctx)
+	db := s.db(ctx)
+	inbound, err := db.Message.Query().
+		Where(message.ChannelID(channelID), message.Mid(mid), message.DirectionEQ(message.DirectionINBOUND)).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	pending, err := db.Message.Query().
+		Where(message.InReplyToID(inbound.ID), message.DeliveryStatusEQ(message.DeliveryStatusPENDING)).
+		Order(ent.Asc(message.FieldID)).IDs(ctx)
+	if err != nil || len(pending) == 0 {
+		return 0, err
+	}
+	conv, err := db.Conversation.Get(ctx, inbound.ConversationID)
+	if err != nil {
+		return 0, err
+	}
+	now := s.now()
+	err = s.inTx(ctx, func(t *txScope) error {
+		n = 0
+		for _, id := range pending {
+			// Guarded like a send claim: a process that claimed the reply
+			// since it was read keeps it.
+			k, err := t.client.Message.Update().
+				Where(message.ID(id), message.DeliveryStatusEQ(message.DeliveryStatusPENDING), notInFlight(now)).
+				SetDeliveryStatus(message.DeliveryStatusFAILED).SetError(reason).SetUpdatedAt(now).Save(ctx)
+			if err != nil {
+				return err
+			}
+			if k > 0 {
+				n++
+				t.publish(messageEvent(conv, id))
+			}
+		}
+		return nil
+	})
+	return n, err
 }
 
 // unclaimed handles a claim of m that matched nothing: m was settled

@@ -12,7 +12,10 @@
 // SELECT … FOR UPDATE SKIP LOCKED, so several replicas share the queue, and a
 // claim whose replica died is taken again when its lease runs out. On SQLite
 // the single writer serializes claims. A failed event is retried with
-// exponential backoff and jitter, then marked FAILED.
+// exponential backoff and jitter, then marked FAILED; a failure that is
+// transient on Meta's side is retried for as long as the person may still
+// be answered. A Processor that is an Abandoner hears of events marked
+// FAILED, to settle what it left pending.
 package inbox
 
 import (
@@ -82,8 +85,16 @@ type Options struct {
 	// Handler wake it at once. Default: 1 second.
 	PollInterval time.Duration
 	// MaxAttempts is how many times an event is tried before it is marked
-	// FAILED. Default: 8.
+	// FAILED. Default: 8 (with the default backoff, about 8.5 minutes).
 	MaxAttempts int
+	// TransientRetryFor is how long after the person's message (the event's
+	// Messenger timestamp) an event that fails transiently on Meta's side
+	// (messenger.IsTransient: the Send API is down or rate limited) is
+	// still retried, past MaxAttempts, every MaxBackoff at most. Messenger
+	// accepts a RESPONSE for 24 hours after the person's message, so an
+	// outage shorter than that delays the reply instead of losing it.
+	// Default: 24 hours.
+	TransientRetryFor time.Duration
 	// BaseBackoff is the delay before the first retry; it doubles with each
 	// attempt, up to MaxBackoff, and is jittered. Defaults: 2 seconds and 5
 	// minutes.
@@ -133,6 +144,7 @@ func (o Options) withDefaults() Options {
 	def(&o.PollInterval, time.Second)
 	def(&o.BaseBackoff, 2*time.Second)
 	def(&o.MaxBackoff, 5*time.Minute)
+	def(&o.TransientRetryFor, 24*time.Hour)
 	def(&o.ProcessTimeout, 2*time.Minute)
 	def(&o.DrainTimeout, 10*time.Second)
 	def(&o.StoreTimeout, 4*time.Second)

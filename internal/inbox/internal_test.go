@@ -2,11 +2,14 @@ package inbox
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/seachat/seachat/internal/messenger"
 )
 
 func TestBackoff(t *testing.T) {
@@ -50,4 +53,40 @@ func TestErrorText(t *testing.T) {
 	require.LessOrEqual(t, len(long), maxErrorLen+len("…"))
 	require.True(t, strings.HasSuffix(long, "…"))
 	require.NotContains(t, long, "\uFFFD")
+}
+
+func TestGivesUp(t *testing.T) {
+	in := &Inbox{opts: Options{MaxAttempts: 3, TransientRetryFor: 24 * time.Hour}}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	metaDown := fmt.Errorf("reply deferred: %w", &messenger.GraphError{HTTPStatus: 503, Code: 2, Transient: true})
+	for _, tt := range []struct {
+		name     string
+		err      error
+		attempts int
+		age      time.Duration
+		want     bool
+	}{
+		{"permanent", fmt.Errorf("%w: channel 1 no longer exists", errPermanent), 1, 0, true},
+		{"below MaxAttempts", errors.New("database is locked"), 2, 0, false},
+		{"at MaxAttempts", errors.New("database is locked"), 3, 0, true},
+		{"transient below MaxAttempts, old", metaDown, 2, 48 * time.Hour, false},
+		{"transient past MaxAttempts, young", metaDown, 200, 23 * time.Hour, false},
+		{"transient past MaxAttempts, old", metaDown, 200, 24 * time.Hour, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			j := &job{attempts: tt.attempts, eventTime: now.Add(-tt.age)}
+			require.Equal(t, tt.want, in.givesUp(j, tt.err, now))
+		})
+	}
+}
+
+func TestRoughly(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0:                            "1m",
+		89 * time.Second:             "1m",
+		9*time.Minute + time.Second:  "9m",
+		24*time.Hour + 5*time.Minute: "24h5m",
+	} {
+		require.Equal(t, want, roughly(d), "%s", d)
+	}
 }

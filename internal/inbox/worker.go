@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -13,9 +14,11 @@ import (
 
 	"entgo.io/ent/dialect"
 
+	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/inboxevent"
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
+	"github.com/seachat/seachat/internal/messenger"
 )
 
 // job is a claimed event.
@@ -24,7 +27,13 @@ type job struct {
 	channelID int
 	psid      string
 	payload   []byte
-	attempts  int // including this claim; fences every later update
+	attempts  int       // including this claim; fences every later update
+	eventTime time.Time // Meta's timestamp of the event: how old the person's message is
+
+	// Set by process once the event is decoded and its channel loaded, for
+	// the Abandoner.
+	ch *ent.MessengerChannel
+	ev messenger.Event
 }
 
 // dbTimeout bounds the queue's own statements (claims, outcomes, lease
@@ -161,7 +170,7 @@ WHERE id IN (
 	ORDER BY e.event_time, e.id
 	LIMIT ? %s
 )
-RETURNING id, channel_id, psid, payload, attempts`
+RETURNING id, channel_id, psid, payload, attempts, event_time`
 
 // claimLockKey is the PostgreSQL advisory lock that serializes claims across
 // replicas. SKIP LOCKED alone lets two concurrent claims, each blind to the
@@ -198,10 +207,14 @@ func (in *Inbox) claim(ctx context.Context, limit int) ([]*job, error) {
 	var jobs []*job
 	for rows.Next() {
 		j := &job{}
-		if err := rows.Scan(&j.id, &j.channelID, &j.psid, &j.payload, &j.attempts); err != nil {
+		var eventTime sql.NullTime
+		if err := rows.Scan(&j.id, &j.channelID, &j.psid, &j.payload, &j.attempts, &eventTime); err != nil {
 			rows.Close()
 			return nil, err
 		}
+		// The Handler always sets event_time; a row without one would be
+		// treated as old, tried MaxAttempts times.
+		j.eventTime = eventTime.Time
 		jobs = append(jobs, j)
 	}
 	if err := rows.Close(); err != nil {
@@ -262,6 +275,7 @@ func (in *Inbox) process(hard context.Context, j *job) (err error) {
 	if err != nil {
 		return fmt.Errorf("loading channel %d: %w", j.channelID, err)
 	}
+	j.ch, j.ev = ch, ev
 	pctx, cancel := context.WithTimeout(ctx, in.opts.ProcessTimeout)
 	defer cancel()
 	defer func() {
@@ -304,14 +318,15 @@ func (in *Inbox) finish(hard context.Context, j *job, procErr error) {
 		outcome = "released"
 		n, err = upd.AddAttempts(-1).SetAvailableAt(now).Save(ctx)
 		log.Info("released inbox event interrupted by shutdown")
-	case errors.Is(procErr, errPermanent) || j.attempts >= in.opts.MaxAttempts:
+	case in.givesUp(j, procErr, now):
 		outcome = "failed"
 		msg := errorText(procErr)
 		n, err = upd.SetStatus(inboxevent.StatusFAILED).SetProcessedAt(now).SetLastError(msg).Save(ctx)
+		log.Error("inbox event failed for good", "psid", j.psid, "error", msg)
 		if err == nil && n == 1 {
 			in.m.failed()
+			in.abandon(hard, j, procErr, now)
 		}
-		log.Error("inbox event failed for good", "psid", j.psid, "error", msg)
 	default:
 		outcome = "retry"
 		msg := errorText(procErr)
@@ -329,6 +344,23 @@ func (in *Inbox) finish(hard context.Context, j *job, procErr error) {
 	case n == 0:
 		log.Warn("inbox event lease was lost: another worker took it over", "outcome", outcome)
 	}
+}
+
+// givesUp reports whether a failed event is marked FAILED rather than
+// retried. Every failure is retried MaxAttempts times; one that is transient
+// on Meta's side (the Send API is down, the reply waits PENDING) is retried
+// longer, until the event is TransientRetryFor old, because the person can
+// still be answered until then.
+func (in *Inbox) givesUp(j *job, procErr error, now time.Time) bool {
+	switch {
+	case errors.Is(procErr, errPermanent):
+		return true
+	case j.attempts < in.opts.MaxAttempts:
+		return false
+	case messenger.IsTransient(procErr):
+		return !now.Before(j.eventTime.Add(in.opts.TransientRetryFor))
+	}
+	return true
 }
 
 // keepLease extends the claim's lease while the Processor runs, so that a

@@ -17,7 +17,7 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
-	"modernc.org/sqlite"  // pure Go: nothing to install
+	"modernc.org/sqlite"               // pure Go: nothing to install
 
 	"github.com/seachat/seachat/ent"
 	_ "github.com/seachat/seachat/ent/runtime" // hooks and privacy policies
