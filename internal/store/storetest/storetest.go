@@ -68,7 +68,7 @@ func PostgresURL() string {
 
 func newPostgresDatabase(t testing.TB) string {
 	t.Helper()
-	admin, err := sql.Open("postgres", PostgresURL())
+	admin, err := sql.Open("pgx", PostgresURL()) // registered by package store
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err = admin.PingContext(ctx)
