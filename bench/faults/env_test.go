@@ -245,6 +245,15 @@ func (s *stream) refusals() map[int]int {
 	return out
 }
 
+// ackedAfterInFlight waits out the requests in flight when the database
+// went away (a commit that was under way may still be acked) and returns
+// how many messages were acked by then: no later one can be, until the
+// database is back.
+func (s *stream) ackedAfterInFlight() int {
+	time.Sleep(time.Second)
+	return s.ackedCount()
+}
+
 // ackedCount is how many messages were acked so far.
 func (s *stream) ackedCount() int {
 	s.mu.Lock()
