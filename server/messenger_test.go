@@ -133,8 +133,8 @@ func TestMessengerRoundTrip(t *testing.T) {
 		// Meta redelivers: stored and answered once.
 		require.Equal(t, http.StatusOK, e.postEvent(ch, body))
 		require.Equal(t, http.StatusOK, e.postEvent(ch, textEvent("m_2", "Do you sell pizza?", time.Now())))
-		sent = graph.WaitSent(t, 2, 10*time.Second)
-		time.Sleep(200 * time.Millisecond)
+		graph.WaitSent(t, 2, 10*time.Second)
+		time.Sleep(200 * time.Millisecond) // a second answer to m_1 would arrive by now
 		sent = graph.Sent()
 		require.Len(t, sent, 2, "a redelivered event was answered twice")
 		require.Equal(t, "Sorry, I don't have an answer to that yet.", sent[1].Text)
