@@ -89,7 +89,10 @@ func New(conversations *conv.Service, knowledge Knowledge, actions Actions, logg
 // for the same event (Meta redelivers; the inbox retries after a crash): a
 // message is stored and answered once, and a reply that was stored but not
 // sent is sent. Errors are worth retrying later; among them
-// conversation.ErrReplyInFlight, when another process is sending the reply.
+// conversation.ErrReplyInFlight, when another process is sending the reply,
+// conversation.ErrSendDeferred, when Meta's Send API stays unavailable, and
+// conversation.ErrReplyQueued, when an older reply of the conversation has
+// not gone out yet.
 //
 // Messages and postbacks are recorded and answered; echoes and handovers go
 // to conversation.RecordEcho; deliveries, reads, reactions, edits,

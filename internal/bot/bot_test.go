@@ -419,6 +419,53 @@ func TestOutageLongerThanRetries(t *testing.T) {
 	})
 }
 
+// TestRepliesInOrder: while a reply waits PENDING through a Meta outage,
+// the person's next message is recorded and answered, but its reply is held
+// back until the older one is sent, so both reach the person in order.
+// Another person's replies are not held back.
+func TestRepliesInOrder(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		e.Graph.FailNext(mt.FailTemporary, mt.FailTemporary, mt.FailTemporary, mt.FailTemporary)
+		first := ct.Text("u1", "m1", "Do you rent e-bikes?", ct.Start)
+		require.ErrorIs(t, e.bot.Process(ctx, e.Channel, first), conversation.ErrSendDeferred)
+
+		// Meta is back, but the first reply is still PENDING: the second
+		// waits for it, however often its event is retried.
+		second := ct.Text("u1", "m2", "Where is the harbour?", ct.Start.Add(time.Minute))
+		for range 2 {
+			err := e.bot.Process(ctx, e.Channel, second)
+			require.ErrorIs(t, err, conversation.ErrReplyQueued)
+			var tr interface{ Transient() bool }
+			require.True(t, errors.As(err, &tr) && tr.Transient(), "the inbox retries it like a transient failure")
+		}
+		r2 := e.replies(t, e.inbound(t, "m2"))
+		require.Len(t, r2, 1)
+		require.Equal(t, message.DeliveryStatusPENDING, r2[0].DeliveryStatus)
+		require.Zero(t, r2[0].Attempts, "never tried")
+		require.Nil(t, r2[0].LastAttemptAt)
+		require.Empty(t, e.Graph.Sent())
+		require.Equal(t, []string{"Do you rent e-bikes?", "Where is the harbour?"}, e.k.Calls(), "each answered once")
+
+		e.process(t, ct.Text("u2", "m3", "Do you rent kayaks?", ct.Start))
+		require.Len(t, e.Graph.Sent(), 1, "another person's reply goes out")
+
+		e.process(t, first)  // the inbox's retry of the first event
+		e.process(t, second) // then of the second
+		e.process(t, second) // and a redelivery: nothing more is sent
+		sent := e.Graph.Sent()
+		require.Len(t, sent, 3)
+		r1 := e.replies(t, e.inbound(t, "m1"))
+		r2 = e.replies(t, e.inbound(t, "m2"))
+		for _, r := range []*ent.Message{r1[0], r2[0]} {
+			require.Equal(t, message.DeliveryStatusSENT, r.DeliveryStatus)
+		}
+		require.Equal(t, []string{*r1[0].Mid, *r2[0].Mid}, []string{sent[1].MID, sent[2].MID}, "in order")
+		require.Equal(t, []string{"Yes: e-bikes are 25 EUR a day.", e.Agent.FallbackMessage}, []string{sent[1].Text, sent[2].Text})
+	})
+}
+
 // TestAbandon: when the inbox gives up on a message whose reply Meta never
 // took, the reply is marked FAILED with the inbox's reason; an answered
 // message, or an event that is not a message, is left alone.

@@ -16,7 +16,9 @@
 // pipeline: each is stored PENDING before it is sent, then marked SENT with
 // Meta's message id (so its echo is recognised) or FAILED with a plain
 // reason; transient Send API errors are retried with exponential backoff and
-// jitter, and every attempt is counted on the message.
+// jitter, and every attempt is counted on the message. A bot reply is not
+// sent while an older reply of its conversation is still PENDING
+// (ErrReplyQueued), so replies reach the person in order.
 package conversation
 
 import (
@@ -103,6 +105,24 @@ const SendLease = 3 * time.Minute
 // of a bot reply: the reply stays PENDING for the caller (the inbox) to try
 // again later.
 var ErrSendDeferred = errors.New("conversation: Meta is unavailable; the reply stays pending for a later try")
+
+// ErrReplyQueued means a bot reply was not sent because an older reply of
+// its conversation is still PENDING (Meta's Send API is down, or another
+// process is sending it): replies reach the person in the order they were
+// decided. The reply stays PENDING, unclaimed, for the caller (the inbox) to
+// try again later, like ErrSendDeferred; it goes out once the older reply is
+// settled. Its Transient method reports true, so the inbox retries it as long
+// as it retries a transient Send API failure.
+var ErrReplyQueued error = replyQueuedError{}
+
+type replyQueuedError struct{}
+
+func (replyQueuedError) Error() string {
+	return "conversation: an older reply is still pending; this one waits for it"
+}
+
+// Transient reports true: a later try may send the reply.
+func (replyQueuedError) Transient() bool { return true }
 
 // ErrReplyInFlight means another process is sending the reply to this
 // message right now. The caller should try again later (the inbox retries

@@ -880,3 +880,64 @@ func TestAbandonReplies(t *testing.T) {
 		require.Len(t, f.Graph.Sent(), 2, "nothing was sent by giving up")
 	})
 }
+
+// TestReplyQueue: a bot reply waits while an older reply of its
+// conversation is PENDING, and goes out after it; staff messages are not
+// held back, and an older reply never settled stops holding replies back
+// once the inbox has long given up on it.
+func TestReplyQueue(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		f := ct.NewFixture(t, st)
+		ctx := context.Background()
+		down := []mt.Failure{mt.FailTemporary, mt.FailTemporary, mt.FailTemporary, mt.FailTemporary}
+		texts := func() []string {
+			var out []string
+			for _, s := range f.Graph.Sent() {
+				out = append(out, s.Text)
+			}
+			return out
+		}
+
+		in1 := receive(t, f, "9001", "m_1", "Hi", ct.Start)
+		f.Graph.FailNext(down...)
+		_, err := f.Service.ReplyTo(ctx, in1.Message, conversation.Reply{Text: "First"})
+		require.ErrorIs(t, err, conversation.ErrSendDeferred)
+		in2 := receive(t, f, "9001", "m_2", "Hello?", ct.Start.Add(time.Minute))
+		rs, err := f.Service.ReplyTo(ctx, in2.Message, conversation.Reply{Text: "Second"})
+		require.ErrorIs(t, err, conversation.ErrReplyQueued)
+		require.Len(t, rs, 1)
+		require.Equal(t, message.DeliveryStatusPENDING, rs[0].DeliveryStatus)
+		_, err = f.Service.ResumeReplies(ctx, in2.Message)
+		require.ErrorIs(t, err, conversation.ErrReplyQueued)
+		require.Empty(t, f.Graph.Sent())
+
+		_, err = f.Service.ResumeReplies(ctx, in1.Message)
+		require.NoError(t, err)
+		rs, err = f.Service.ResumeReplies(ctx, in2.Message)
+		require.NoError(t, err)
+		require.Equal(t, message.DeliveryStatusSENT, rs[0].DeliveryStatus)
+		require.Equal(t, []string{"First", "Second"}, texts())
+
+		// Staff messages go out at once, as before.
+		in3 := receive(t, f, "9002", "m_3", "Hi", ct.Start)
+		f.Graph.FailNext(down...)
+		_, err = f.Service.ReplyTo(ctx, in3.Message, conversation.Reply{Text: "Third"})
+		require.ErrorIs(t, err, conversation.ErrSendDeferred)
+		m, err := f.Service.SendAgentMessage(f.Staff("alice"), in3.Conversation.ID, "Alice here")
+		require.NoError(t, err)
+		require.Equal(t, message.DeliveryStatusSENT, m.DeliveryStatus)
+		require.Equal(t, []string{"First", "Second", "Alice here"}, texts())
+
+		// A reply left PENDING past StandardWindow (its event given up on,
+		// the abandon lost) holds nothing back.
+		in4 := receive(t, f, "9003", "m_4", "Hi", ct.Start)
+		f.Graph.FailNext(down...)
+		_, err = f.Service.ReplyTo(ctx, in4.Message, conversation.Reply{Text: "Lost"})
+		require.ErrorIs(t, err, conversation.ErrSendDeferred)
+		f.Clock.Advance(conversation.StandardWindow + time.Minute)
+		in5 := receive(t, f, "9003", "m_5", "Anyone?", f.Clock.Now())
+		_, err = f.Service.ReplyTo(ctx, in5.Message, conversation.Reply{Text: "Fifth"})
+		require.NoError(t, err)
+		require.Equal(t, []string{"First", "Second", "Alice here", "Fifth"}, texts())
+	})
+}

@@ -50,7 +50,8 @@ type Reply struct {
 // conversation is not BOT (or, with RequestHandoff, is no longer BOT) when
 // the reply would be stored, the message is claimed and nothing is sent. It
 // returns the reply's messages, or ErrReplyInFlight when another process is
-// sending them right now.
+// sending them right now, or ErrReplyQueued (the reply stored, still
+// PENDING) while an older reply of the conversation is PENDING.
 func (s *Service) ReplyTo(ctx context.Context, inbound *ent.Message, r Reply) (replies []*ent.Message, err error) {
 	if err := checkInbound(inbound); err != nil {
 		return nil, err
@@ -158,7 +159,8 @@ func (s *Service) MarkHandled(ctx context.Context, inbound *ent.Message) error {
 // next delivery of the event sends it. A BOT reply whose conversation a human
 // took over in the meantime is marked FAILED instead, and so are the parts
 // after a part that failed. It returns ErrReplyInFlight when another process
-// is sending one of them.
+// is sending one of them, and ErrReplyQueued, sending nothing, while an
+// older reply of the conversation is PENDING.
 func (s *Service) ResumeReplies(ctx context.Context, inbound *ent.Message) (replies []*ent.Message, err error) {
 	if err := checkInbound(inbound); err != nil {
 		return nil, err
@@ -179,12 +181,44 @@ func (s *Service) ResumeReplies(ctx context.Context, inbound *ent.Message) (repl
 }
 
 // sendReplies sends the replies to inbound, of its conversation conv, as
-// RESPONSE messages.
+// RESPONSE messages, unless an older reply of conv is still PENDING: then
+// they stay PENDING and it returns ErrReplyQueued.
 func (s *Service) sendReplies(ctx context.Context, conv *ent.Conversation, inbound *ent.Message, replies []*ent.Message) error {
+	if err := s.checkOlderPending(ctx, conv, replies); err != nil {
+		return err
+	}
 	conv.Edges.Contact = inboundContact(inbound)
 	return s.sendAll(ctx, conv, replies, func(*ent.Message) messenger.SendRequest {
 		return messenger.SendRequest{Type: messenger.MessagingResponse}
 	})
+}
+
+// checkOlderPending returns ErrReplyQueued when a reply of conv older than
+// the first PENDING one of replies is PENDING itself, so that the bot's
+// replies reach the person in order even when a Meta outage leaves one
+// PENDING for hours while the person writes on. Only replies count (staff
+// messages are settled as they are sent), and only those younger than
+// StandardWindow: an older one was given up on (the inbox stops retrying
+// its event by then), so even if it was never settled it holds nothing back
+// for good.
+func (s *Service) checkOlderPending(ctx context.Context, conv *ent.Conversation, replies []*ent.Message) error {
+	i := slices.IndexFunc(replies, func(m *ent.Message) bool { return m.DeliveryStatus == message.DeliveryStatusPENDING })
+	if i < 0 {
+		return nil
+	}
+	first := replies[i]
+	older, err := s.db(ctx).Message.Query().Where(
+		message.ConversationID(conv.ID), message.IDLT(first.ID), message.InReplyToIDNotNil(),
+		message.DeliveryStatusEQ(message.DeliveryStatusPENDING),
+		message.CreatedAtGT(s.now().Add(-StandardWindow)),
+	).Order(ent.Asc(message.FieldID)).FirstID(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return nil
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("%w (reply %d waits for reply %d)", ErrReplyQueued, first.ID, older)
 }
 
 // SendAgentMessage sends text from the viewer (its token name becomes
@@ -396,9 +430,9 @@ func (s *Service) deliver(ctx context.Context, conv *ent.Conversation, m *ent.Me
 			// A bot reply outlives an outage longer than these retries: it
 			// stays PENDING, its claim released, and the error goes back to
 			// the inbox, whose longer backoff processes the event again
-			// (ResumeReplies), keeping the person's later messages behind
-			// it. A staff reply (or a notice no event will retry) is settled
-			// FAILED instead, visibly.
+			// (ResumeReplies); later replies of the conversation wait for
+			// it (ErrReplyQueued). A staff reply (or a notice no event will
+			// retry) is settled FAILED instead, visibly.
 			if err := s.db(ctx).Message.Update().Where(message.ID(m.ID)).ClearLastAttemptAt().Exec(ctx); err != nil {
 				return nil, err
 			}

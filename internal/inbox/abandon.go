@@ -46,7 +46,7 @@ func (in *Inbox) abandon(hard context.Context, j *job, procErr error, now time.T
 
 // abandonReason is what staff read on a reply that was never sent.
 func abandonReason(j *job, procErr error, now time.Time) string {
-	if messenger.IsTransient(procErr) {
+	if isTransient(procErr) { // Meta's, or a reply queued behind one Meta did not take
 		return fmt.Sprintf("not sent: Meta's Send API was unavailable for %s after the person wrote; the person got no answer",
 			roughly(now.Sub(j.eventTime)))
 	}

@@ -7,7 +7,10 @@
 //
 // Run processes the stored events at least once. Events of one user (one
 // channel and PSID) are handed to the Processor one at a time, oldest
-// event_time first; events of different users run concurrently on several
+// event_time first, except that an event retried past MaxAttempts (its
+// failure is transient) no longer holds the user's later events back, so
+// their messages are recorded meanwhile (package conversation keeps the
+// replies in order); events of different users run concurrently on several
 // workers. A claim is a lease: on PostgreSQL it is taken with
 // SELECT … FOR UPDATE SKIP LOCKED, so several replicas share the queue, and a
 // claim whose replica died is taken again when its lease runs out. On SQLite

@@ -153,11 +153,26 @@ claiming:
 
 // claimQuery leases the oldest available PENDING events (LIMIT ?) whose user
 // has no other PENDING event that is older or leased (or backing off), so
-// one user's events are handled one at a time and in event_time order: of
-// one user's events, only the oldest can qualify, so a batch holds at most
-// one per user. attempts
-// counts claims and fences later updates: a worker whose lease was lost and
-// taken over no longer matches. %s is the row lock clause.
+// one user's events are handled one at a time and in event_time order.
+//
+// An event claimed more than MaxAttempts times (attempts > ?) that is still
+// PENDING is retried only because it fails transiently (givesUp: Meta's
+// Send API is down and its reply waits), possibly for TransientRetryFor.
+// Such an event no longer holds its user's lane: the NOT EXISTS ignores it,
+// so the person's later events are processed (their messages recorded, for
+// staff to see and answer) rather than waiting behind it for up to a day.
+// Its own retries go on, on its own backoff, beside the user's next events;
+// package conversation keeps the replies in order by holding a reply back
+// while an older one of its conversation is PENDING
+// (conversation.ErrReplyQueued, which givesUp retries like a transient
+// failure). The lane opens only after MaxAttempts ordinary attempts have
+// finished, so an event that fails for good never overlaps the next one.
+//
+// Of one user's events, only the oldest that still holds the lane can
+// qualify, besides those past MaxAttempts: a batch holds at most one event
+// per user other than the user's events past MaxAttempts. attempts counts
+// claims and fences later updates: a worker whose lease was lost and taken
+// over no longer matches. %s is the row lock clause.
 var claimQuery = `UPDATE ` + inboxevent.Table + ` SET attempts = attempts + 1, available_at = ?
 WHERE id IN (
 	SELECT e.id FROM ` + inboxevent.Table + ` AS e
@@ -165,6 +180,7 @@ WHERE id IN (
 	AND NOT EXISTS (
 		SELECT 1 FROM ` + inboxevent.Table + ` AS o
 		WHERE o.channel_id = e.channel_id AND o.psid = e.psid AND o.status = 'PENDING' AND o.id <> e.id
+		AND o.attempts <= ?
 		AND (o.available_at > ? OR o.event_time < e.event_time OR (o.event_time = e.event_time AND o.id < e.id))
 	)
 	ORDER BY e.event_time, e.id
@@ -200,7 +216,7 @@ func (in *Inbox) claim(ctx context.Context, limit int) ([]*job, error) {
 			return nil, err
 		}
 	}
-	rows, err := tx.QueryContext(ctx, query, now.Add(in.opts.Lease), now, now, limit)
+	rows, err := tx.QueryContext(ctx, query, now.Add(in.opts.Lease), now, in.opts.MaxAttempts, now, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -357,10 +373,24 @@ func (in *Inbox) givesUp(j *job, procErr error, now time.Time) bool {
 		return true
 	case j.attempts < in.opts.MaxAttempts:
 		return false
-	case messenger.IsTransient(procErr):
+	case isTransient(procErr):
 		return !now.Before(j.eventTime.Add(in.opts.TransientRetryFor))
 	}
 	return true
+}
+
+// transient is implemented by a Processor's errors that, though not Meta's,
+// mean the same as a transient Send API failure: retry later, it may work
+// then. conversation.ErrReplyQueued is one: a reply held back behind an
+// older reply that Meta has not taken yet goes out once that one is sent.
+type transient interface{ Transient() bool }
+
+// isTransient reports whether procErr is worth retrying past MaxAttempts:
+// a transient Graph API failure (messenger.IsTransient) or an error that
+// says it is transient.
+func isTransient(procErr error) bool {
+	var t transient
+	return messenger.IsTransient(procErr) || errors.As(procErr, &t) && t.Transient()
 }
 
 // keepLease extends the claim's lease while the Processor runs, so that a

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -533,6 +534,10 @@ func TestTransientRetry(t *testing.T) {
 				"not sent: Meta's Send API was unavailable for 1h1m after the person wrote; the person got no answer"},
 			{"not transient", errors.New("database is locked"), maxAttempts, false,
 				"not sent: SeaChat could not process the person's message (3 attempts); the person got no answer"},
+			// A reply held back behind an older one that Meta did not take
+			// (conversation.ErrReplyQueued).
+			{"says it is transient", fmt.Errorf("bot.Process: %w", queuedError{}), 2 * maxAttempts, true,
+				"not sent: Meta's Send API was unavailable for 1h1m after the person wrote; the person got no answer"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				clock := newFakeClock()
@@ -572,5 +577,88 @@ func TestTransientRetry(t *testing.T) {
 				require.Equal(t, []string{"m_1: " + tt.wantReason}, proc.calls())
 			})
 		}
+	})
+}
+
+// queuedError is a Processor's error that says it is transient without
+// being Meta's, as conversation.ErrReplyQueued does.
+type queuedError struct{}
+
+func (queuedError) Error() string   { return "an older reply is still pending" }
+func (queuedError) Transient() bool { return true }
+
+// TestTransientOpensLane: an event that fails transiently keeps its user's
+// later events waiting while it is tried its MaxAttempts times; from then
+// on it no longer holds the lane, so they are processed while it is retried
+// on its own, until Meta is back.
+func TestTransientOpensLane(t *testing.T) {
+	metaDown := fmt.Errorf("reply deferred: %w", &messenger.GraphError{HTTPStatus: 500, Code: 2, Transient: true, Message: "Service temporarily unavailable"})
+	const (
+		maxAttempts = 3
+		maxBackoff  = 10 * time.Second // below the lease, which tells a claim from a retry
+	)
+	runStores(t, func(t *testing.T, st *store.Store) {
+		clock := newFakeClock()
+		var metaUp atomic.Bool
+		rec := newRecorder(func(_ context.Context, ev messenger.Event, _ int) error {
+			if ev.MID == "m_1" && !metaUp.Load() {
+				return metaDown
+			}
+			return nil
+		})
+		e := newEnv(t, st, rec, inbox.Options{Now: clock.Now, MaxAttempts: maxAttempts,
+			BaseBackoff: time.Second, MaxBackoff: maxBackoff})
+		ts := clock.Now().UnixMilli()
+		require.Equal(t, 200, e.postSigned(body(testPage,
+			textEvent(testPage, "U1", "m_1", ts), textEvent(testPage, "U1", "m_2", ts+1000))))
+		e.run(e.in)
+
+		row := func(mid string) *ent.InboxEvent {
+			for _, r := range e.events(e.ch.ID) {
+				if r.DedupKey == mid {
+					return r
+				}
+			}
+			t.Fatalf("no event %s", mid)
+			return nil
+		}
+		// retrying waits until attempt n of m_1 failed and is to be retried.
+		retrying := func(n int) {
+			t.Helper()
+			require.Eventually(t, func() bool {
+				r := row("m_1")
+				return r.Status == inboxevent.StatusPENDING && r.Attempts == n && r.LastError != nil &&
+					r.AvailableAt.Sub(clock.Now()) <= maxBackoff
+			}, 10*time.Second, 5*time.Millisecond, "attempt %d did not finish", n)
+		}
+		for n := 1; n < maxAttempts; n++ {
+			retrying(n)
+			time.Sleep(100 * time.Millisecond) // many polls
+			require.Zero(t, rec.count("m_2"), "attempt %d: the user's next event waits", n)
+			clock.Advance(maxBackoff)
+		}
+
+		// The last ordinary attempt: the lane stays closed until it is over.
+		retrying(maxAttempts)
+		time.Sleep(100 * time.Millisecond)
+		require.Zero(t, rec.count("m_2"), "the user's next event ran beside m_1's last ordinary attempt")
+		clock.Advance(maxBackoff)
+
+		// m_1 is retried past MaxAttempts, and no longer holds the lane.
+		retrying(maxAttempts + 1)
+		require.Eventually(t, func() bool { return row("m_2").Status == inboxevent.StatusDONE },
+			10*time.Second, 5*time.Millisecond, "the next event was not processed")
+		require.Equal(t, maxAttempts+1, rec.count("m_1"))
+		require.Equal(t, 1, rec.count("m_2"))
+
+		// Until Meta is back.
+		metaUp.Store(true)
+		clock.Advance(maxBackoff)
+		rows := e.waitSettled(e.ch.ID, 2)
+		for _, r := range rows {
+			require.Equal(t, inboxevent.StatusDONE, r.Status, r.DedupKey)
+		}
+		require.Equal(t, maxAttempts+2, rec.count("m_1"))
+		require.Equal(t, 1, rec.count("m_2"))
 	})
 }
