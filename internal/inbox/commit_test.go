@@ -84,8 +84,10 @@ func TestGroupCommit(t *testing.T) {
 		for _, r := range rows {
 			commits[r.ReceivedAt.UTC()]++
 		}
-		// The first request's own commit, then one for the 20 that queued.
-		require.Len(t, commits, 2, "events by commit time: %v", commits)
+		// The first request's own commit, then one for the 20 that queued
+		// (a third if the machine was too slow to queue them all in time);
+		// without group commit, 21.
+		require.LessOrEqual(t, len(commits), 3, "events by commit time: %v", commits)
 	})
 }
 
