@@ -11,6 +11,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/graph/model"
+	"github.com/seachat/seachat/internal/knowledge"
+	"github.com/seachat/seachat/internal/pubsub"
 )
 
 // AddKnowledgeText is the resolver for the addKnowledgeText field.
@@ -41,4 +43,11 @@ func (r *queryResolver) Answer(ctx context.Context, agentID int, question string
 	}
 	citations, err := r.citations(ctx, a.Citations)
 	return &model.Answer{Text: a.Text, Answered: a.Answered, Citations: citations}, err
+}
+
+// KnowledgeSourceUpdated is the resolver for the knowledgeSourceUpdated field.
+func (r *subscriptionResolver) KnowledgeSourceUpdated(ctx context.Context, agentID *int) (<-chan *ent.KnowledgeSource, error) {
+	return subscribe(ctx, r.Resolver, knowledge.TopicSource, func(ev pubsub.Event) bool {
+		return extraIs(ev, knowledge.ExtraAgent, agentID)
+	}, r.knowledge.Source)
 }

@@ -39,6 +39,18 @@ type env struct {
 
 func newEnv(t *testing.T, st *store.Store, settings ...string) *env {
 	t.Helper()
+	return startEnv(t, st, true, settings...)
+}
+
+// newIdleEnv is newEnv without the background workers (file ingest, inbox,
+// handoff timeouts): a test starts the ones it needs when it needs them.
+func newIdleEnv(t *testing.T, st *store.Store, settings ...string) *env {
+	t.Helper()
+	return startEnv(t, st, false, settings...)
+}
+
+func startEnv(t *testing.T, st *store.Store, workers bool, settings ...string) *env {
+	t.Helper()
 	vars := map[string]string{"SEACHAT_ADMIN_TOKEN": adminToken, "DATABASE_URL": "sqlite://unused.db"}
 	for i := 0; i+1 < len(settings); i += 2 {
 		vars[settings[i]] = settings[i+1]
@@ -54,10 +66,14 @@ func newEnv(t *testing.T, st *store.Store, settings ...string) *env {
 	hs := httptest.NewServer(a.Server)
 	ctx, stopWorkers := context.WithCancel(context.Background())
 	workersDone := make(chan struct{})
-	go func() {
-		a.RunWorkers(ctx)
+	if workers {
+		go func() {
+			a.RunWorkers(ctx)
+			close(workersDone)
+		}()
+	} else {
 		close(workersDone)
-	}()
+	}
 	t.Cleanup(func() {
 		a.Server.CloseWebsockets()
 		hs.Close()

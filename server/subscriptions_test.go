@@ -2,9 +2,12 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -356,4 +359,132 @@ func TestSubscriptionsAcrossReplicas(t *testing.T) {
 	require.NoError(t, json.Unmarshal(updates.next(15*time.Second), &ev))
 	require.Equal(t, list.Edges[0].Node.ID, ev.ConversationUpdated.ID)
 	require.Equal(t, []string{"vip"}, ev.ConversationUpdated.Tags)
+}
+
+// knowledgeSource is the knowledgeSourceUpdated selection the tests read.
+type knowledgeSource struct {
+	ID, Title, Status string
+	Error             *string
+	ChunkCount        int
+	Agent             struct{ ID string }
+}
+
+const sourceFields = `id title status error chunkCount agent{id}`
+
+// nextSource returns the next knowledgeSourceUpdated event.
+func (s *gqlSub) nextSource() knowledgeSource {
+	s.t.Helper()
+	var d struct{ KnowledgeSourceUpdated knowledgeSource }
+	require.NoError(s.t, json.Unmarshal(s.next(15*time.Second), &d))
+	return d.KnowledgeSourceUpdated
+}
+
+// upload sends filename with content to uploadKnowledge as a multipart
+// request (the GraphQL multipart request spec) and returns the new source.
+func (e *env) upload(token, agentID, filename, content string) knowledgeSource {
+	e.t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	ops, err := json.Marshal(map[string]any{
+		"query":     `mutation($a:ID!,$f:Upload!){uploadKnowledge(agentId:$a,file:$f){` + sourceFields + `}}`,
+		"variables": map[string]any{"a": agentID, "f": nil},
+	})
+	require.NoError(e.t, err)
+	require.NoError(e.t, w.WriteField("operations", string(ops)))
+	require.NoError(e.t, w.WriteField("map", `{"0":["variables.f"]}`))
+	part, err := w.CreateFormFile("0", filename)
+	require.NoError(e.t, err)
+	_, err = part.Write([]byte(content))
+	require.NoError(e.t, err)
+	require.NoError(e.t, w.Close())
+
+	req, err := http.NewRequest(http.MethodPost, e.url+"/graphql", &body)
+	require.NoError(e.t, err)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer res.Body.Close()
+	var out gqlResponse
+	raw, _ := io.ReadAll(res.Body)
+	require.NoError(e.t, json.Unmarshal(raw, &out), "body: %s", raw)
+	require.Empty(e.t, out.Errors)
+	var src knowledgeSource
+	require.NoError(e.t, json.Unmarshal(out.Data["uploadKnowledge"], &src))
+	return src
+}
+
+// TestKnowledgeSourceUpdated: uploads reach subscribers of their workspace
+// when they are stored (PROCESSING) and again when ingested, READY or
+// FAILED with a reason; agentId narrows by agent. The env's workers are
+// held back until both uploads were announced, so the first events
+// deterministically show PROCESSING (each event carries the source as it is
+// when delivered).
+func TestKnowledgeSourceUpdated(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newIdleEnv(t, st)
+		a, b := e.newWorkspace("A"), e.newWorkspace("B")
+		agent := e.createAgent(a.owner, "Bikes")
+		other := e.createAgent(a.owner, "Rentals")
+
+		const sub = `subscription($a:ID){knowledgeSourceUpdated(agentId:$a){` + sourceFields + `}}`
+		onlyAgent := subscribe(t, e, a.agent, "graphql-transport-ws", sub, map[string]any{"a": agent})
+		allB := subscribe(t, e, b.agent, "graphql-ws", sub, nil)
+		e.waitSubscribers(2)
+
+		// Another agent's source comes first: had agentId let it through,
+		// onlyAgent would see it before the uploads.
+		var text knowledgeSource
+		e.ok(a.owner, `mutation($a:ID!){addKnowledgeText(agentId:$a,title:"Prices",text:"A day costs 20 euros."){`+sourceFields+`}}`,
+			map[string]any{"a": other}, "addKnowledgeText", &text)
+		require.Equal(t, "READY", text.Status)
+
+		hours := e.upload(a.owner, agent, "hours.txt", "We are open Monday to Saturday from 9 am to 6 pm.")
+		broken := e.upload(a.owner, agent, "broken.pdf", "just some text")
+		for _, want := range []knowledgeSource{hours, broken} {
+			require.Equal(t, "PROCESSING", want.Status)
+			got := onlyAgent.nextSource()
+			require.Equal(t, want.ID, got.ID)
+			require.Equal(t, "PROCESSING", got.Status)
+			require.Equal(t, agent, got.Agent.ID)
+		}
+
+		// Ingest them; the two workers may finish in either order.
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			e.app.Knowledge.Run(ctx)
+			close(done)
+		}()
+		t.Cleanup(func() {
+			cancel()
+			<-done
+		})
+		got := map[string]knowledgeSource{}
+		for range 2 {
+			s := onlyAgent.nextSource()
+			got[s.ID] = s
+		}
+		require.Equal(t, "READY", got[hours.ID].Status)
+		require.Nil(t, got[hours.ID].Error)
+		require.Positive(t, got[hours.ID].ChunkCount)
+		require.Equal(t, "FAILED", got[broken.ID].Status)
+		require.NotNil(t, got[broken.ID].Error)
+		require.Contains(t, *got[broken.ID].Error, "broken.pdf looks damaged")
+
+		// allB's first event is B's own: it received nothing of A's. And
+		// A's subscriber receives nothing of B's.
+		otherB := e.createAgent(b.owner, "Other")
+		var textB knowledgeSource
+		e.ok(b.owner, `mutation($a:ID!){addKnowledgeText(agentId:$a,title:"Hours",text:"Open every day."){`+sourceFields+`}}`,
+			map[string]any{"a": otherB}, "addKnowledgeText", &textB)
+		gotB := allB.nextSource()
+		require.Equal(t, textB.ID, gotB.ID)
+		require.Equal(t, "READY", gotB.Status)
+		select {
+		case m := <-onlyAgent.events:
+			t.Fatalf("agent subscriber received %s", m.Payload)
+		case <-time.After(300 * time.Millisecond):
+		}
+	})
 }

@@ -21,6 +21,7 @@ type SubscriptionResolver interface {
 	MessageAdded(ctx context.Context, agentID *int, conversationID *int) (<-chan *ent.Message, error)
 	HandoffRequested(ctx context.Context, agentID *int) (<-chan *ent.Conversation, error)
 	ConversationUpdated(ctx context.Context, agentID *int) (<-chan *ent.Conversation, error)
+	KnowledgeSourceUpdated(ctx context.Context, agentID *int) (<-chan *ent.KnowledgeSource, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -42,6 +43,20 @@ func (ec *executionContext) field_Subscription_conversationUpdated_args(ctx cont
 }
 
 func (ec *executionContext) field_Subscription_handoffRequested_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "agentId",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["agentId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_knowledgeSourceUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "agentId",
@@ -259,6 +274,50 @@ func (ec *executionContext) fieldContext_Subscription_conversationUpdated(ctx co
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_knowledgeSourceUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_knowledgeSourceUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().KnowledgeSourceUpdated(ctx, fc.Args["agentId"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.KnowledgeSource) graphql.Marshaler {
+			return ec.marshalNKnowledgeSource2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚐKnowledgeSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_knowledgeSourceUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_KnowledgeSource(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_knowledgeSourceUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
@@ -328,6 +387,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_handoffRequested(ctx, fields[0])
 	case "conversationUpdated":
 		return ec._Subscription_conversationUpdated(ctx, fields[0])
+	case "knowledgeSourceUpdated":
+		return ec._Subscription_knowledgeSourceUpdated(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}

@@ -276,9 +276,10 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		ConversationUpdated func(childComplexity int, agentID *int) int
-		HandoffRequested    func(childComplexity int, agentID *int) int
-		MessageAdded        func(childComplexity int, agentID *int, conversationID *int) int
+		ConversationUpdated    func(childComplexity int, agentID *int) int
+		HandoffRequested       func(childComplexity int, agentID *int) int
+		KnowledgeSourceUpdated func(childComplexity int, agentID *int) int
+		MessageAdded           func(childComplexity int, agentID *int, conversationID *int) int
 	}
 
 	Viewer struct {
@@ -1431,6 +1432,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.HandoffRequested(childComplexity, args["agentId"].(*int)), true
+	case "Subscription.knowledgeSourceUpdated":
+		if e.ComplexityRoot.Subscription.KnowledgeSourceUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_knowledgeSourceUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.KnowledgeSourceUpdated(childComplexity, args["agentId"].(*int)), true
 	case "Subscription.messageAdded":
 		if e.ComplexityRoot.Subscription.MessageAdded == nil {
 			break
@@ -3278,6 +3290,11 @@ extend type Mutation {
   uploadKnowledge(agentId: ID!, file: Upload!, title: String): KnowledgeSource!
   "Deletes a source; its chunks leave retrieval at once. Returns its id. OWNER only."
   deleteKnowledgeSource(id: ID!): ID!
+}
+
+extend type Subscription {
+  "Sources of the workspace as they are added and as uploads become READY or FAILED, each as it is when delivered; narrowed by agent. Deletions are not announced."
+  knowledgeSourceUpdated(agentId: ID): KnowledgeSource!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/messenger.graphqls", Input: `"Result of the channel diagnostics: ok when every check passes."

@@ -97,6 +97,7 @@ func New(ctx context.Context, cfg config.Config, st *store.Store, box *secret.Bo
 	a.Knowledge = knowledge.New(st.Client, responder, knowledgeEmbedder, knowledge.Options{
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		Registerer:     registry,
+		Publisher:      a.Bus,
 	}, logger)
 	a.workers = append(a.workers, a.Knowledge.Run)
 

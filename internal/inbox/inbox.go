@@ -23,7 +23,6 @@ package inbox
 
 import (
 	"context"
-	"github.com/seachat/seachat/internal/wake"
 	"log/slog"
 	"net/url"
 	"time"
@@ -31,6 +30,7 @@ import (
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/internal/messenger"
 	"github.com/seachat/seachat/internal/store"
+	"github.com/seachat/seachat/internal/wake"
 )
 
 // Channels is what the inbox needs from the channel service.

@@ -239,6 +239,7 @@ func (s *Service) ingestOnce(ctx context.Context, src *ent.KnowledgeSource, log 
 	if err := tx.Commit(); err != nil {
 		return "", fmt.Errorf("committing the chunks: %w", err)
 	}
+	s.publish(ctx, KindReady, src)
 	return "ready", nil
 }
 
@@ -257,6 +258,7 @@ func (s *Service) fail(ctx context.Context, src *ent.KnowledgeSource, reason str
 	if n == 0 {
 		return "lost", nil
 	}
+	s.publish(ctx, KindFailed, src)
 	return "failed", nil
 }
 

@@ -5,9 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/seachat/seachat/internal/wake"
 	"io"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -20,6 +21,8 @@ import (
 	"github.com/seachat/seachat/ent/privacy"
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/llm"
+	"github.com/seachat/seachat/internal/pubsub"
+	"github.com/seachat/seachat/internal/wake"
 )
 
 // Defaults of Options.
@@ -80,6 +83,9 @@ type Options struct {
 	MaxCachedAgents int
 	// Registerer, if not nil, gets the service's Prometheus metrics.
 	Registerer prometheus.Registerer
+	// Publisher, if not nil, is told about sources on TopicSource once
+	// the change is committed; nil publishes nothing.
+	Publisher Publisher
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
 }
@@ -119,6 +125,34 @@ func (o Options) withDefaults() Options {
 		o.Now = time.Now
 	}
 	return o
+}
+
+// TopicSource carries the events the Service publishes: KindCreated,
+// KindReady and KindFailed, whose ID is a knowledge source ID and whose
+// Extra holds the source's agent ID under ExtraAgent. Deleting a source
+// publishes nothing: subscribers load what an event names, and a deleted
+// source cannot be loaded.
+const TopicSource = "knowledge_source"
+
+// Kinds of the events on TopicSource.
+const (
+	// KindCreated: a source was stored; READY for texts and FAQs,
+	// PROCESSING for uploaded files.
+	KindCreated = "created"
+	// KindReady: an uploaded file was ingested and is READY.
+	KindReady = "ready"
+	// KindFailed: an uploaded file could not be ingested and is FAILED,
+	// with the reason in its error field.
+	KindFailed = "failed"
+)
+
+// ExtraAgent is the Extra key of the source's agent ID, in decimal.
+const ExtraAgent = "agent"
+
+// Publisher announces changes to knowledge sources; pubsub.Bus satisfies
+// it.
+type Publisher interface {
+	Publish(ctx context.Context, ev pubsub.Event) error
 }
 
 // Service is an agent's knowledge base: it stores what the business
@@ -243,9 +277,12 @@ func (s *Service) addChunked(ctx context.Context, agentID int, kind knowledgesou
 	if err != nil {
 		return nil, err
 	}
-	if s.embedder != nil {
-		s.notifyAfterCommit(ctx)
-	}
+	s.afterCommit(ctx, func() {
+		if s.embedder != nil {
+			s.wake.Notify()
+		}
+		s.publish(ctx, KindCreated, src)
+	})
 	return src, nil
 }
 
@@ -301,8 +338,21 @@ func (s *Service) Upload(ctx context.Context, agentID int, filename, contentType
 	if err != nil {
 		return nil, err
 	}
-	s.notifyAfterCommit(ctx)
+	s.afterCommit(ctx, func() {
+		s.wake.Notify()
+		s.publish(ctx, KindCreated, src)
+	})
 	return src, nil
+}
+
+// Source returns a knowledge source visible to the viewer of ctx, without
+// the uploaded file it may still hold: subscriptions load a source for every
+// subscriber, and the file can be as large as the upload limit.
+func (s *Service) Source(ctx context.Context, id int) (*ent.KnowledgeSource, error) {
+	columns := slices.DeleteFunc(slices.Clone(knowledgesource.Columns), func(c string) bool {
+		return c == knowledgesource.FieldContent
+	})
+	return s.client.KnowledgeSource.Query().Where(knowledgesource.ID(id)).Select(columns...).Only(ctx)
 }
 
 // Delete removes a source and its chunks. It is gone from the answers of
@@ -376,23 +426,40 @@ func rollback(tx *ent.Tx) error {
 	return nil
 }
 
-// notifyAfterCommit wakes the workers once the current transaction, if
-// any, has committed: before that they could not see its rows.
-func (s *Service) notifyAfterCommit(ctx context.Context) {
+// afterCommit runs f once the current transaction, if any, has committed
+// (at once outside one): before that, workers could not see its rows and
+// subscribers could not load them. f does not run on rollback.
+func (s *Service) afterCommit(ctx context.Context, f func()) {
 	tx := ent.TxFromContext(ctx)
 	if tx == nil {
-		s.wake.Notify()
+		f()
 		return
 	}
 	tx.OnCommit(func(next ent.Committer) ent.Committer {
 		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
 			err := next.Commit(ctx, tx)
 			if err == nil {
-				s.wake.Notify()
+				f()
 			}
 			return err
 		})
 	})
+}
+
+// publish announces src on TopicSource. The change is already committed,
+// so a bus that fails only costs subscribers an event: it is logged, not
+// returned.
+func (s *Service) publish(ctx context.Context, kind string, src *ent.KnowledgeSource) {
+	if s.opts.Publisher == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
+	defer cancel()
+	ev := pubsub.Event{Topic: TopicSource, WorkspaceID: src.WorkspaceID, Kind: kind, ID: src.ID,
+		Extra: map[string]string{ExtraAgent: strconv.Itoa(src.AgentID)}}
+	if err := s.opts.Publisher.Publish(ctx, ev); err != nil {
+		s.log.WarnContext(ctx, "publishing event", "topic", ev.Topic, "kind", ev.Kind, "id", ev.ID, "error", err)
+	}
 }
 
 // entError gives ent's not-found and privacy errors their apperr kinds.
