@@ -106,8 +106,15 @@ func (r gqlResponse) code() string {
 func (e *env) do(token, query string, vars map[string]any) (int, gqlResponse) {
 	e.t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, e.url+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
+	return e.post(token, "application/json", bytes.NewReader(body))
+}
+
+// post sends a GraphQL request body (JSON, or a multipart upload) and
+// returns the HTTP status and the response.
+func (e *env) post(token, contentType string, body io.Reader) (int, gqlResponse) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.url+"/graphql", body)
+	req.Header.Set("Content-Type", contentType)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -398,16 +397,7 @@ func (e *env) upload(token, agentID, filename, content string) knowledgeSource {
 	require.NoError(e.t, err)
 	require.NoError(e.t, w.Close())
 
-	req, err := http.NewRequest(http.MethodPost, e.url+"/graphql", &body)
-	require.NoError(e.t, err)
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
-	defer res.Body.Close()
-	var out gqlResponse
-	raw, _ := io.ReadAll(res.Body)
-	require.NoError(e.t, json.Unmarshal(raw, &out), "body: %s", raw)
+	_, out := e.post(token, w.FormDataContentType(), &body)
 	require.Empty(e.t, out.Errors)
 	var src knowledgeSource
 	require.NoError(e.t, json.Unmarshal(out.Data["uploadKnowledge"], &src))
