@@ -9,8 +9,11 @@ import (
 	"net/url"
 	"strings"
 
+	"entgo.io/ent/dialect"
 	_ "github.com/lib/pq"  // the "postgres" driver
 	_ "modernc.org/sqlite" // the "sqlite" driver
+
+	"github.com/seachat/seachat/internal/store"
 )
 
 // DB reads a SeaChat database directly, to check what the server stored
@@ -84,20 +87,10 @@ func (d *DB) Commits(ctx context.Context) int64 {
 }
 
 func (d *DB) rebind(q string) string {
-	if !d.postgres {
-		return q
+	if d.postgres {
+		return store.Rebind(dialect.Postgres, q)
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return q
 }
 
 // PostgresDatabase is a fresh database on a PostgreSQL server, dropped by

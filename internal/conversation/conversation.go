@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +38,7 @@ import (
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/internal/apperr"
+	"github.com/seachat/seachat/internal/backoff"
 	"github.com/seachat/seachat/internal/messenger"
 	"github.com/seachat/seachat/internal/pubsub"
 	"github.com/seachat/seachat/internal/store"
@@ -212,13 +212,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // backoff is the jittered wait after the n-th failed attempt (n ≥ 1).
 func (s *Service) backoff(n int) time.Duration {
-	d := s.retry.Base
-	for i := 1; i < n && d < s.retry.Max; i++ {
-		d *= 2
-	}
-	d = min(d, s.retry.Max)
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return backoff.Delay(n, s.retry.Base, s.retry.Max)
 }
 
 // RequestHandoff moves a BOT conversation to HANDOFF_REQUESTED. changed is

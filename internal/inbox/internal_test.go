@@ -33,11 +33,6 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-func TestRebind(t *testing.T) {
-	require.Equal(t, "a = $1 AND b IN ($2, $3)", rebind("postgres", "a = ? AND b IN (?, ?)"))
-	require.Equal(t, "a = ?", rebind("sqlite3", "a = ?"))
-}
-
 func TestErrorText(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
 		{`Post "https://graph.facebook.com/v25.0/me/messages?access_token=EAAGm0PX4ZCpsBA&x=1": EOF`,

@@ -5,10 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +15,9 @@ import (
 	"github.com/seachat/seachat/ent/inboxevent"
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
+	"github.com/seachat/seachat/internal/backoff"
 	"github.com/seachat/seachat/internal/messenger"
+	"github.com/seachat/seachat/internal/store"
 )
 
 // job is a claimed event.
@@ -203,7 +202,7 @@ func (in *Inbox) claim(ctx context.Context, limit int) ([]*job, error) {
 	if in.st.Dialect == dialect.Postgres {
 		lock = "FOR UPDATE SKIP LOCKED"
 	}
-	query := rebind(in.st.Dialect, fmt.Sprintf(claimQuery, lock))
+	query := store.Rebind(in.st.Dialect, fmt.Sprintf(claimQuery, lock))
 
 	// On SQLite, BeginTx takes the write lock at once (_txlock=immediate).
 	tx, err := in.st.DB.BeginTx(ctx, nil)
@@ -243,25 +242,6 @@ func (in *Inbox) claim(ctx context.Context, limit int) ([]*job, error) {
 		return nil, err
 	}
 	return jobs, nil
-}
-
-// rebind turns ? placeholders into PostgreSQL's $n.
-func rebind(d, query string) string {
-	if d != dialect.Postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // errPermanent marks failures that no retry can fix.
@@ -431,13 +411,7 @@ func (in *Inbox) keepLease(j *job) (stop func()) {
 // BaseBackoff doubled per earlier attempt, at most MaxBackoff, with "equal
 // jitter" (half fixed, half random) so that retries of many events spread.
 func (in *Inbox) backoff(attempt int) time.Duration {
-	d := in.opts.BaseBackoff
-	for i := 1; i < attempt && d < in.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, in.opts.MaxBackoff)
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return backoff.Delay(attempt, in.opts.BaseBackoff, in.opts.MaxBackoff)
 }
 
 // refreshDepth keeps Metrics.QueueDepth current until ctx is done.

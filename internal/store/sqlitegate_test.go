@@ -160,3 +160,8 @@ func TestSQLitePreparedStatements(t *testing.T) {
 		return nil
 	}))
 }
+
+func TestRebind(t *testing.T) {
+	require.Equal(t, "a = $1 AND b IN ($2, $3)", Rebind("postgres", "a = ? AND b IN (?, ?)"))
+	require.Equal(t, "a = ?", Rebind("sqlite3", "a = ?"))
+}
