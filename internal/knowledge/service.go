@@ -349,11 +349,13 @@ func (s *Service) Upload(ctx context.Context, agentID int, filename, contentType
 // the uploaded file it may still hold: subscriptions load a source for every
 // subscriber, and the file can be as large as the upload limit.
 func (s *Service) Source(ctx context.Context, id int) (*ent.KnowledgeSource, error) {
-	columns := slices.DeleteFunc(slices.Clone(knowledgesource.Columns), func(c string) bool {
-		return c == knowledgesource.FieldContent
-	})
-	return s.client.KnowledgeSource.Query().Where(knowledgesource.ID(id)).Select(columns...).Only(ctx)
+	return s.client.KnowledgeSource.Query().Where(knowledgesource.ID(id)).Select(sourceColumns...).Only(ctx)
 }
+
+// sourceColumns are the columns of a knowledge source but its content.
+var sourceColumns = slices.DeleteFunc(slices.Clone(knowledgesource.Columns), func(c string) bool {
+	return c == knowledgesource.FieldContent
+})
 
 // Delete removes a source and its chunks. It is gone from the answers of
 // every replica as soon as the transaction commits: retrieval checks the
