@@ -24,6 +24,11 @@ import (
 func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
+		if !graphql.HasOperationContext(ctx) {
+			// The transport refused the request before any operation
+			// existed: malformed JSON, a body of the wrong shape.
+			return transportError(gerr)
+		}
 		cause := gerr.Unwrap()
 		if cause == nil {
 			// gqlgen's own errors (syntax, validation, argument coercion), and
@@ -43,12 +48,23 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
+// transportError gives an error of the HTTP transport its code. gqlgen's
+// message for an undecodable body quotes the body, which may be a megabyte
+// long or hold a token: it is cut off.
+func transportError(gerr *gqlerror.Error) *gqlerror.Error {
+	msg, _, _ := strings.Cut(gerr.Message, " body:")
+	return &gqlerror.Error{
+		Message:    msg + ": send a JSON object such as {\"query\": \"{ agents { id } }\"}",
+		Extensions: map[string]any{"code": apperr.BadRequest.Code()},
+	}
+}
+
 // contractCodes are the extensions.code values of API.md.
 var contractCodes = func() map[string]bool {
 	m := map[string]bool{}
 	for _, k := range []*apperr.Kind{apperr.Unauthenticated, apperr.PermissionDenied, apperr.NotFound,
 		apperr.InvalidArgument, apperr.Conflict, apperr.InvalidPageToken, apperr.OutsideWindow,
-		apperr.Upstream, apperr.Internal} {
+		apperr.Upstream, apperr.Internal, apperr.BadRequest} {
 		m[k.Code()] = true
 	}
 	return m

@@ -58,7 +58,7 @@ func (s *Server) graphqlHandler(o Options) http.Handler {
 	srv.Use(maxDepth{limit: depthLimit})
 	limiter := newRateLimiter(o.Config.RateLimit, o.Config.RateBurst, time.Now)
 	srv.AroundOperations(limiter.limitWebsocketOperations)
-	srv.Use(entgql.Transactioner{TxOpener: o.Client, SkipTxFunc: entgql.SkipIfHasFields(networkMutations...)})
+	srv.Use(transactioner{entgql.Transactioner{TxOpener: o.Client, SkipTxFunc: entgql.SkipIfHasFields(networkMutations...)}})
 	srv.SetErrorPresenter(graph.ErrorPresenter(o.Logger))
 	srv.SetRecoverFunc(graph.RecoverFunc(o.Logger))
 

@@ -34,6 +34,10 @@ var (
 	OutsideWindow    = &Kind{"OUTSIDE_MESSAGING_WINDOW"}
 	Upstream         = &Kind{"UPSTREAM_ERROR"}
 	Internal         = &Kind{"INTERNAL"}
+	// BadRequest is a request the GraphQL transport could not read:
+	// malformed JSON, a body of the wrong shape (API.md, "Browsers and
+	// GraphQL clients").
+	BadRequest = &Kind{"BAD_REQUEST"}
 )
 
 // Error is an error of a known kind with a message for the API user.

@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -105,9 +106,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (viewer.Viewer
 
 // EnsureAdmin makes sure the built-in admin token of the default workspace
 // exists. With configured set (SEACHAT_ADMIN_TOKEN), that token is the admin
-// token and earlier admin tokens are revoked. Without it, a token is generated
-// on the first start and returned (for printing once); on later starts the
-// stored one stays valid and generated is "".
+// token and earlier admin tokens are revoked; a start with it always
+// succeeds, re-enabling it if it was revoked (by an earlier switch of
+// SEACHAT_ADMIN_TOKEN). Without it, a token is generated on the first start
+// and returned (for printing once); on later starts the stored one stays
+// valid and generated is "".
 func (s *Service) EnsureAdmin(ctx context.Context, configured string) (generated string, err error) {
 	defer apperr.Wrap(&err, "ensuring the admin token")
 	ctx = SystemContext(ctx)
@@ -123,29 +126,33 @@ func (s *Service) EnsureAdmin(ctx context.Context, configured string) (generated
 	if err != nil {
 		return "", err
 	}
-	active := tx.APIToken.Query().Where(apitoken.Admin(true), apitoken.RevokedAtIsNil())
 	if configured == "" {
-		n, err := active.Count(ctx)
+		n, err := tx.APIToken.Query().Where(apitoken.Admin(true), apitoken.RevokedAtIsNil()).Count(ctx)
 		if err != nil || n > 0 {
 			return "", err
 		}
 		generated = NewToken()
 		configured = generated
-	} else {
-		exists, err := active.Clone().Where(apitoken.TokenHash(HashToken(configured))).Exist(ctx)
-		if err != nil {
-			return "", err
-		}
-		if exists {
-			return "", tx.Commit()
-		}
-		if _, err := tx.APIToken.Update().Where(apitoken.Admin(true), apitoken.RevokedAtIsNil()).
-			SetRevokedAt(s.now()).Save(ctx); err != nil {
-			return "", err
-		}
 	}
-	err = tx.APIToken.Create().SetWorkspaceID(ws.ID).SetName("admin").SetRole(apitoken.RoleOWNER).
-		SetAdmin(true).SetTokenHash(HashToken(configured)).Exec(ctx)
+	hash := HashToken(configured)
+	if _, err := tx.APIToken.Update().
+		Where(apitoken.Admin(true), apitoken.RevokedAtIsNil(), apitoken.TokenHashNEQ(hash)).
+		SetRevokedAt(s.now()).Save(ctx); err != nil {
+		return "", err
+	}
+	// The hash is unique: a token used before is brought back rather than
+	// created a second time.
+	t, err := tx.APIToken.Query().Where(apitoken.TokenHash(hash)).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		err = tx.APIToken.Create().SetWorkspaceID(ws.ID).SetName("admin").SetRole(apitoken.RoleOWNER).
+			SetAdmin(true).SetTokenHash(hash).Exec(ctx)
+	case err != nil:
+	case !t.Admin:
+		err = errors.New("SEACHAT_ADMIN_TOKEN is already the token of a workspace member: choose a new random one")
+	case t.RevokedAt != nil:
+		err = tx.APIToken.UpdateOne(t).ClearRevokedAt().Exec(ctx)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -194,12 +201,18 @@ func (s *Service) CreateToken(ctx context.Context, name string, role apitoken.Ro
 }
 
 // RevokeToken revokes a token of the viewer's workspace. Revoking twice is
-// not an error.
+// not an error. The built-in admin token cannot be revoked here: it belongs
+// to the process's configuration (SEACHAT_ADMIN_TOKEN), and a revoked one
+// would lock the operator out.
 func (s *Service) RevokeToken(ctx context.Context, id int) error {
 	client := store.Client(ctx, s.client)
 	t, err := client.APIToken.Get(ctx, id)
 	if err != nil {
 		return fmt.Errorf("finding token: %w", err)
+	}
+	if t.Admin {
+		return apperr.Errorf(apperr.PermissionDenied,
+			"the built-in admin token cannot be revoked through the API: change SEACHAT_ADMIN_TOKEN and restart SeaChat to replace it")
 	}
 	if t.RevokedAt != nil {
 		return nil

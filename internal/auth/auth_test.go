@@ -61,6 +61,50 @@ func TestEnsureAdmin(t *testing.T) {
 	})
 }
 
+// TestAdminCannotBeLockedOut: an OWNER of the default workspace cannot
+// revoke the built-in admin, and a start with SEACHAT_ADMIN_TOKEN always
+// succeeds, also with a token that an earlier switch revoked (it used to
+// fail with a UNIQUE constraint on the token hash).
+func TestAdminCannotBeLockedOut(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		svc := newService(st)
+		_, err := svc.EnsureAdmin(ctx, "sct_first")
+		require.NoError(t, err)
+		admin, err := svc.Authenticate(ctx, "sct_first")
+		require.NoError(t, err)
+		ownerCtx := viewer.NewContext(ctx, admin)
+
+		err = svc.RevokeToken(ownerCtx, admin.TokenID)
+		require.True(t, errors.Is(err, apperr.PermissionDenied), "revoking the admin: %v", err)
+		require.Contains(t, apperr.Message(err), "SEACHAT_ADMIN_TOKEN")
+		_, err = svc.Authenticate(ctx, "sct_first")
+		require.NoError(t, err, "the admin token must still work")
+
+		// Switch to another token and back: the first one was revoked by
+		// the switch and must come back.
+		for _, configured := range []string{"sct_second", "sct_first", "sct_first"} {
+			_, err = svc.EnsureAdmin(ctx, configured)
+			require.NoError(t, err, "start with SEACHAT_ADMIN_TOKEN=%s", configured)
+		}
+		v, err := svc.Authenticate(ctx, "sct_first")
+		require.NoError(t, err)
+		require.True(t, v.Admin)
+		require.Equal(t, admin.TokenID, v.TokenID, "the same token row is re-enabled")
+		_, err = svc.Authenticate(ctx, "sct_second")
+		require.True(t, errors.Is(err, apperr.Unauthenticated), "the replaced admin token still works: %v", err)
+		n, err := st.Client.APIToken.Query().Where(apitoken.Admin(true), apitoken.RevokedAtIsNil()).Count(auth.SystemContext(ctx))
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "one active admin token")
+
+		// A member's token cannot become the admin token.
+		_, member, err := svc.CreateToken(ownerCtx, "member", apitoken.RoleOWNER)
+		require.NoError(t, err)
+		_, err = svc.EnsureAdmin(ctx, member)
+		require.ErrorContains(t, err, "choose a new random one")
+	})
+}
+
 // TestPrivacy checks tenant isolation at the data layer, where it is
 // enforced, for reads, updates, deletes and creates.
 func TestPrivacy(t *testing.T) {
