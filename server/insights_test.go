@@ -21,6 +21,7 @@ import (
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/message"
 	"github.com/seachat/seachat/internal/auth"
+	"github.com/seachat/seachat/internal/conversation"
 	"github.com/seachat/seachat/internal/messenger/messengertest"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/store/storetest"
@@ -479,5 +480,18 @@ func TestTranscriptAndStats(t *testing.T) {
 		_, res = e.do(ws.agent, statsQuery, map[string]any{"a": agentID,
 			"from": time.Now().Format(time.RFC3339), "to": start.Format(time.RFC3339)})
 		require.Equal(t, "BAD_USER_INPUT", res.code(), "from after to")
+
+		// Malformed times are the caller's mistake, not an internal error.
+		for _, from := range []any{"yesterday", "2026-13-01T00:00:00Z", 5} {
+			_, res = e.do(ws.agent, statsQuery, map[string]any{"a": agentID, "from": from})
+			require.Equal(t, "BAD_USER_INPUT", res.code(), "from %v: %+v", from, res.Errors)
+			require.Contains(t, res.Errors[0].Message, "RFC 3339")
+		}
+		// The widest range Time allows: the last MaxDays days before its
+		// end, not days of the year 292 (time.Sub saturates).
+		e.ok(ws.agent, `query($a:ID!){agentStats(agentId:$a, from:"0001-01-01T00:00:00Z", to:"9999-12-31T00:00:00Z"){daily{day}}}`,
+			map[string]any{"a": agentID}, "agentStats", &daily)
+		require.Len(t, daily.Daily, conversation.MaxDays)
+		require.Equal(t, "9999-12-30", daily.Daily[len(daily.Daily)-1].Day.UTC().Format(time.DateOnly))
 	})
 }

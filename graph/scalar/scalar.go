@@ -3,6 +3,8 @@
 package scalar
 
 import (
+	"time"
+
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/seachat/seachat/internal/apperr"
@@ -18,4 +20,20 @@ func UnmarshalID(v any) (int, error) {
 		return 0, apperr.Errorf(apperr.InvalidArgument, "%v is not a SeaChat ID: IDs are the digits the API returned", v)
 	}
 	return id, nil
+}
+
+// MarshalTime writes a time as RFC 3339 with nanoseconds, as gqlgen does.
+func MarshalTime(t time.Time) graphql.Marshaler { return graphql.MarshalTime(t) }
+
+// UnmarshalTime reads a time written as RFC 3339 ("2026-12-01T09:30:00Z").
+func UnmarshalTime(v any) (time.Time, error) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, apperr.Errorf(apperr.InvalidArgument, "%v is not a time: write it as RFC 3339, such as \"2026-12-01T09:30:00Z\"", v)
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, apperr.Errorf(apperr.InvalidArgument, "%q is not a time: write it as RFC 3339, such as \"2026-12-01T09:30:00Z\"", s)
+	}
+	return t, nil
 }

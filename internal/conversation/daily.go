@@ -38,13 +38,16 @@ func (s *Service) Daily(ctx context.Context, st *AgentStats) (days []*DayCount, 
 		start = *st.From
 	}
 	first := start.UTC().Truncate(24 * time.Hour)
-	n := int(end.UTC().Sub(first).Hours()/24) + 1
-	if end.UTC().Equal(end.UTC().Truncate(24 * time.Hour)) {
-		n-- // an exclusive end at midnight adds no day
+	last := end.UTC().Truncate(24 * time.Hour) // the day of end, included
+	if last.Equal(end.UTC()) {
+		last = last.AddDate(0, 0, -1) // an exclusive end at midnight adds no day
 	}
-	if n > MaxDays {
-		first, n = first.AddDate(0, 0, n-MaxDays), MaxDays
+	// Cut by dates before subtracting: time.Sub saturates at 292 years,
+	// so a range such as 0001 to 9999 would otherwise count wrong days.
+	if earliest := last.AddDate(0, 0, 1-MaxDays); first.Before(earliest) {
+		first = earliest
 	}
+	n := int(last.Sub(first).Hours()/24) + 1
 	if n < 1 {
 		return []*DayCount{}, nil
 	}
