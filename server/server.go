@@ -16,6 +16,7 @@ import (
 
 	"github.com/seachat/seachat/console"
 	"github.com/seachat/seachat/ent"
+	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/config"
 )
@@ -74,10 +75,37 @@ func New(o Options) *Server {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	if o.Config.MetricsAddr == "" {
+		mux.Handle("GET /metrics", adminOnly(o.Auth, o.Logger, MetricsHandler(o.Registry)))
+	}
 
 	s.handler = s.recoverPanics(withRequestID(s.observe(m, mux)))
 	return s
+}
+
+// MetricsHandler serves the registry's metrics in Prometheus text format.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// adminOnly serves next to the built-in admin token only. Metrics are
+// process-wide: they count every workspace's traffic.
+func adminOnly(a *auth.Service, logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := a.Authenticate(r.Context(), bearer(r.Header.Get("Authorization")))
+		switch {
+		case err != nil && apperr.KindOf(err) == apperr.Unauthenticated:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="seachat"`)
+			http.Error(w, apperr.Message(err)+" (metrics need the built-in admin token, or set SEACHAT_METRICS_ADDR)", http.StatusUnauthorized)
+		case err != nil:
+			logger.ErrorContext(r.Context(), "authenticating request", "error", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		case !v.Admin:
+			http.Error(w, "metrics need the built-in admin token (SEACHAT_ADMIN_TOKEN), or set SEACHAT_METRICS_ADDR", http.StatusForbidden)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
 }
 
 // ServeHTTP implements http.Handler.

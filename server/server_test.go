@@ -158,25 +158,59 @@ func (e *env) createAgent(token, name string) string {
 func TestHealthAndMetrics(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)
-		for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/": 200, "/nope": 404} {
+		for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 401, "/": 200, "/nope": 404} {
 			res, err := http.Get(e.url + path)
 			require.NoError(t, err)
 			res.Body.Close()
 			require.Equal(t, want, res.StatusCode, path)
 			require.NotEmpty(t, res.Header.Get("X-Request-ID"), path)
 		}
-		res, err := http.Get(e.url + "/metrics")
-		require.NoError(t, err)
+		res := e.metrics()
 		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		require.Contains(t, string(body), `seachat_http_requests_total{code="200",route="GET /healthz"}`)
 
 		st.Close()
-		res, err = http.Get(e.url + "/readyz")
+		res, err := http.Get(e.url + "/readyz")
 		require.NoError(t, err)
 		res.Body.Close()
 		require.Equal(t, http.StatusServiceUnavailable, res.StatusCode, "readyz with the database closed")
 	})
+}
+
+// TestMetricsNeedTheAdmin: /metrics counts every workspace's traffic, so
+// on the main address only the built-in admin token reads it; with
+// SEACHAT_METRICS_ADDR it moves to that address (cmd/seachat serves it).
+func TestMetricsNeedTheAdmin(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"))
+	ws := e.newWorkspace("acme")
+	for token, want := range map[string]int{"": 401, "sct_wrong": 401, ws.owner: 403, ws.agent: 403, adminToken: 200} {
+		req, _ := http.NewRequest(http.MethodGet, e.url+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, want, res.StatusCode, "token %q", token)
+	}
+
+	separate := newEnv(t, storetest.Open(t, "sqlite"), "SEACHAT_METRICS_ADDR", "127.0.0.1:0")
+	req, _ := http.NewRequest(http.MethodGet, separate.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusNotFound, res.StatusCode, "metrics on the main address with SEACHAT_METRICS_ADDR set")
+}
+
+// metrics reads /metrics with the admin token.
+func (e *env) metrics() *http.Response {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	require.Equal(e.t, http.StatusOK, res.StatusCode)
+	return res
 }
 
 func TestAuthentication(t *testing.T) {

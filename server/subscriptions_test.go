@@ -129,8 +129,7 @@ func (e *env) waitSubscribers(n int) {
 	want := fmt.Sprintf("seachat_pubsub_subscribers %d", n)
 	var last string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		res, err := http.Get(e.url + "/metrics")
-		require.NoError(e.t, err)
+		res := e.metrics()
 		sc := bufio.NewScanner(res.Body)
 		for sc.Scan() {
 			if strings.HasPrefix(sc.Text(), "seachat_pubsub_subscribers ") {

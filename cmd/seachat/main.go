@@ -25,6 +25,7 @@ import (
 	"github.com/seachat/seachat/internal/requestid"
 	"github.com/seachat/seachat/internal/secret"
 	"github.com/seachat/seachat/internal/store"
+	"github.com/seachat/seachat/server"
 )
 
 func main() {
@@ -80,13 +81,19 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout i
 	if err != nil {
 		return fmt.Errorf("SEACHAT_ADDR: %w", err)
 	}
-	httpSrv := &http.Server{
-		Handler:           a.Server,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	httpSrv := newHTTPServer(cfg, a.Server, logger)
 	httpSrv.RegisterOnShutdown(a.Server.CloseWebsockets)
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("SEACHAT_METRICS_ADDR: %w", err)
+		}
+		metricsSrv := newHTTPServer(cfg, server.MetricsHandler(registry), logger)
+		go metricsSrv.Serve(mln)
+		defer metricsSrv.Close()
+		logger.Info("serving metrics", "addr", mln.Addr().String())
+	}
 
 	local := "http://" + ln.Addr().String()
 	dbKind := "SQLite " + cfg.SQLitePath()
@@ -133,6 +140,20 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout i
 	}
 	logger.Info("stopped")
 	return err
+}
+
+// newHTTPServer returns a server with timeouts that keep slow or idle
+// clients from holding connections: headers within 10 s (or
+// SEACHAT_READ_TIMEOUT if shorter), the whole request within
+// SEACHAT_READ_TIMEOUT.
+func newHTTPServer(cfg config.Config, h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout),
+		ReadTimeout:       cfg.ReadTimeout,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // secretBox returns the box that encrypts page tokens and app secrets. On

@@ -47,6 +47,16 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxUploadBytes caps knowledge uploads (SEACHAT_MAX_UPLOAD_BYTES, default 20 MB).
 	MaxUploadBytes int64
+	// ReadTimeout bounds how long a client may take to send one request,
+	// headers and body (SEACHAT_READ_TIMEOUT, default 2m; raise it for
+	// large uploads over slow links). Headers alone get at most 10 s.
+	// Websockets are not bound by it once upgraded.
+	ReadTimeout time.Duration
+	// MetricsAddr, when set, is a separate listen address that serves
+	// /metrics without a token, for a Prometheus on a private network
+	// (SEACHAT_METRICS_ADDR). Unset: /metrics is served on SEACHAT_ADDR
+	// to the built-in admin token only.
+	MetricsAddr string
 	// ShutdownTimeout bounds the drain on SIGTERM (SEACHAT_SHUTDOWN_TIMEOUT, default 15s).
 	ShutdownTimeout time.Duration
 	// RateLimit is how many GraphQL operations per second each API token
@@ -78,11 +88,18 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxBodyBytes:         1 << 20,
 		MaxUploadBytes:       20 << 20,
 		ShutdownTimeout:      15 * time.Second,
+		ReadTimeout:          2 * time.Minute,
+		MetricsAddr:          strings.TrimSpace(getenv("SEACHAT_METRICS_ADDR")),
 		RateLimit:            50,
 		RateBurst:            200,
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return Config{}, fmt.Errorf("SEACHAT_ADDR %q: want host:port: %w", c.Addr, err)
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return Config{}, fmt.Errorf("SEACHAT_METRICS_ADDR %q: want host:port, such as 127.0.0.1:9090: %w", c.MetricsAddr, err)
+		}
 	}
 	var err error
 	if c.DatabaseURL, err = normaliseDatabaseURL(getenv("DATABASE_URL")); err != nil {
@@ -124,6 +141,11 @@ func Load(getenv func(string) string) (Config, error) {
 	if v := getenv("SEACHAT_SHUTDOWN_TIMEOUT"); v != "" {
 		if c.ShutdownTimeout, err = time.ParseDuration(v); err != nil || c.ShutdownTimeout <= 0 {
 			return Config{}, fmt.Errorf("SEACHAT_SHUTDOWN_TIMEOUT %q: want a positive duration such as 15s", v)
+		}
+	}
+	if v := getenv("SEACHAT_READ_TIMEOUT"); v != "" {
+		if c.ReadTimeout, err = time.ParseDuration(v); err != nil || c.ReadTimeout <= 0 {
+			return Config{}, fmt.Errorf("SEACHAT_READ_TIMEOUT %q: want a positive duration such as 2m", v)
 		}
 	}
 	if v := getenv("SEACHAT_RATE_LIMIT"); v != "" {

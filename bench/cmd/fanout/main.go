@@ -232,7 +232,7 @@ func dial(ctx context.Context, t target) (*sub, error) {
 // message's fan-out does not overlap the next.
 func measure(ctx context.Context, client *http.Client, t target, n, m int, wait time.Duration) (result, error) {
 	r := result{n: n}
-	if err := waitSubscribers(ctx, t.url, 0); err != nil {
+	if err := waitSubscribers(ctx, t.url, t.token, 0); err != nil {
 		return r, err
 	}
 	settle()
@@ -267,7 +267,7 @@ func measure(ctx context.Context, client *http.Client, t target, n, m int, wait 
 	if dialErr != nil {
 		return r, dialErr
 	}
-	if err := waitSubscribers(ctx, t.url, n); err != nil {
+	if err := waitSubscribers(ctx, t.url, t.token, n); err != nil {
 		return r, err
 	}
 	settle()
@@ -343,15 +343,18 @@ func next(s *sub, dir string, expired <-chan time.Time) (event, bool) {
 // RSS is read.
 func settle() { time.Sleep(1500 * time.Millisecond) }
 
-// waitSubscribers waits until /metrics counts n subscriptions.
-func waitSubscribers(ctx context.Context, base string, n int) error {
+// waitSubscribers waits until /metrics (read with the admin token) counts
+// n subscriptions.
+func waitSubscribers(ctx context.Context, base, token string, n int) error {
 	want := "seachat_pubsub_subscribers " + strconv.Itoa(n)
 	var last string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		res, err := http.Get(base + "/metrics")
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err
 		}
