@@ -34,6 +34,8 @@ type Agent struct {
 	HandoffMessage string `json:"handoff_message,omitempty"`
 	// FallbackMessage holds the value of the "fallback_message" field.
 	FallbackMessage string `json:"fallback_message,omitempty"`
+	// Sent when a person taps Get Started; empty: DefaultWelcomeMessage with the agent's name.
+	WelcomeMessage string `json:"welcome_message,omitempty"`
 	// A human replying from Meta's Page Inbox takes the conversation over.
 	PauseBotOnEcho bool `json:"pause_bot_on_echo,omitempty"`
 	// A handoff nobody accepted within this time returns to the bot; unset: never.
@@ -110,7 +112,7 @@ func (*Agent) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case agent.FieldID, agent.FieldWorkspaceID, agent.FieldHandoffTimeoutSeconds:
 			values[i] = new(sql.NullInt64)
-		case agent.FieldName, agent.FieldInstructions, agent.FieldHandoffCommand, agent.FieldHandoffMessage, agent.FieldFallbackMessage:
+		case agent.FieldName, agent.FieldInstructions, agent.FieldHandoffCommand, agent.FieldHandoffMessage, agent.FieldFallbackMessage, agent.FieldWelcomeMessage:
 			values[i] = new(sql.NullString)
 		case agent.FieldCreatedAt, agent.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -182,6 +184,12 @@ func (_m *Agent) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field fallback_message", values[i])
 			} else if value.Valid {
 				_m.FallbackMessage = value.String
+			}
+		case agent.FieldWelcomeMessage:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field welcome_message", values[i])
+			} else if value.Valid {
+				_m.WelcomeMessage = value.String
 			}
 		case agent.FieldPauseBotOnEcho:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -275,6 +283,9 @@ func (_m *Agent) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("fallback_message=")
 	builder.WriteString(_m.FallbackMessage)
+	builder.WriteString(", ")
+	builder.WriteString("welcome_message=")
+	builder.WriteString(_m.WelcomeMessage)
 	builder.WriteString(", ")
 	builder.WriteString("pause_bot_on_echo=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PauseBotOnEcho))

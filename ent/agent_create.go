@@ -122,6 +122,20 @@ func (_c *AgentCreate) SetNillableFallbackMessage(v *string) *AgentCreate {
 	return _c
 }
 
+// SetWelcomeMessage sets the "welcome_message" field.
+func (_c *AgentCreate) SetWelcomeMessage(v string) *AgentCreate {
+	_c.mutation.SetWelcomeMessage(v)
+	return _c
+}
+
+// SetNillableWelcomeMessage sets the "welcome_message" field if the given value is not nil.
+func (_c *AgentCreate) SetNillableWelcomeMessage(v *string) *AgentCreate {
+	if v != nil {
+		_c.SetWelcomeMessage(*v)
+	}
+	return _c
+}
+
 // SetPauseBotOnEcho sets the "pause_bot_on_echo" field.
 func (_c *AgentCreate) SetPauseBotOnEcho(v bool) *AgentCreate {
 	_c.mutation.SetPauseBotOnEcho(v)
@@ -267,6 +281,10 @@ func (_c *AgentCreate) defaults() error {
 		v := agent.DefaultFallbackMessage
 		_c.mutation.SetFallbackMessage(v)
 	}
+	if _, ok := _c.mutation.WelcomeMessage(); !ok {
+		v := agent.DefaultWelcomeMessage
+		_c.mutation.SetWelcomeMessage(v)
+	}
 	if _, ok := _c.mutation.PauseBotOnEcho(); !ok {
 		v := agent.DefaultPauseBotOnEcho
 		_c.mutation.SetPauseBotOnEcho(v)
@@ -323,6 +341,14 @@ func (_c *AgentCreate) check() error {
 	if v, ok := _c.mutation.FallbackMessage(); ok {
 		if err := agent.FallbackMessageValidator(v); err != nil {
 			return &ValidationError{Name: "fallback_message", err: fmt.Errorf(`ent: validator failed for field "Agent.fallback_message": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.WelcomeMessage(); !ok {
+		return &ValidationError{Name: "welcome_message", err: errors.New(`ent: missing required field "Agent.welcome_message"`)}
+	}
+	if v, ok := _c.mutation.WelcomeMessage(); ok {
+		if err := agent.WelcomeMessageValidator(v); err != nil {
+			return &ValidationError{Name: "welcome_message", err: fmt.Errorf(`ent: validator failed for field "Agent.welcome_message": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.PauseBotOnEcho(); !ok {
@@ -390,6 +416,10 @@ func (_c *AgentCreate) createSpec() (*Agent, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.FallbackMessage(); ok {
 		_spec.SetField(agent.FieldFallbackMessage, field.TypeString, value)
 		_node.FallbackMessage = value
+	}
+	if value, ok := _c.mutation.WelcomeMessage(); ok {
+		_spec.SetField(agent.FieldWelcomeMessage, field.TypeString, value)
+		_node.WelcomeMessage = value
 	}
 	if value, ok := _c.mutation.PauseBotOnEcho(); ok {
 		_spec.SetField(agent.FieldPauseBotOnEcho, field.TypeBool, value)
@@ -588,6 +618,18 @@ func (u *AgentUpsert) UpdateFallbackMessage() *AgentUpsert {
 	return u
 }
 
+// SetWelcomeMessage sets the "welcome_message" field.
+func (u *AgentUpsert) SetWelcomeMessage(v string) *AgentUpsert {
+	u.Set(agent.FieldWelcomeMessage, v)
+	return u
+}
+
+// UpdateWelcomeMessage sets the "welcome_message" field to the value that was provided on create.
+func (u *AgentUpsert) UpdateWelcomeMessage() *AgentUpsert {
+	u.SetExcluded(agent.FieldWelcomeMessage)
+	return u
+}
+
 // SetPauseBotOnEcho sets the "pause_bot_on_echo" field.
 func (u *AgentUpsert) SetPauseBotOnEcho(v bool) *AgentUpsert {
 	u.Set(agent.FieldPauseBotOnEcho, v)
@@ -753,6 +795,20 @@ func (u *AgentUpsertOne) SetFallbackMessage(v string) *AgentUpsertOne {
 func (u *AgentUpsertOne) UpdateFallbackMessage() *AgentUpsertOne {
 	return u.Update(func(s *AgentUpsert) {
 		s.UpdateFallbackMessage()
+	})
+}
+
+// SetWelcomeMessage sets the "welcome_message" field.
+func (u *AgentUpsertOne) SetWelcomeMessage(v string) *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetWelcomeMessage(v)
+	})
+}
+
+// UpdateWelcomeMessage sets the "welcome_message" field to the value that was provided on create.
+func (u *AgentUpsertOne) UpdateWelcomeMessage() *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateWelcomeMessage()
 	})
 }
 
@@ -1093,6 +1149,20 @@ func (u *AgentUpsertBulk) SetFallbackMessage(v string) *AgentUpsertBulk {
 func (u *AgentUpsertBulk) UpdateFallbackMessage() *AgentUpsertBulk {
 	return u.Update(func(s *AgentUpsert) {
 		s.UpdateFallbackMessage()
+	})
+}
+
+// SetWelcomeMessage sets the "welcome_message" field.
+func (u *AgentUpsertBulk) SetWelcomeMessage(v string) *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetWelcomeMessage(v)
+	})
+}
+
+// UpdateWelcomeMessage sets the "welcome_message" field to the value that was provided on create.
+func (u *AgentUpsertBulk) UpdateWelcomeMessage() *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateWelcomeMessage()
 	})
 }
 

@@ -108,6 +108,20 @@ func (_u *AgentUpdate) SetNillableFallbackMessage(v *string) *AgentUpdate {
 	return _u
 }
 
+// SetWelcomeMessage sets the "welcome_message" field.
+func (_u *AgentUpdate) SetWelcomeMessage(v string) *AgentUpdate {
+	_u.mutation.SetWelcomeMessage(v)
+	return _u
+}
+
+// SetNillableWelcomeMessage sets the "welcome_message" field if the given value is not nil.
+func (_u *AgentUpdate) SetNillableWelcomeMessage(v *string) *AgentUpdate {
+	if v != nil {
+		_u.SetWelcomeMessage(*v)
+	}
+	return _u
+}
+
 // SetPauseBotOnEcho sets the "pause_bot_on_echo" field.
 func (_u *AgentUpdate) SetPauseBotOnEcho(v bool) *AgentUpdate {
 	_u.mutation.SetPauseBotOnEcho(v)
@@ -331,6 +345,11 @@ func (_u *AgentUpdate) check() error {
 			return &ValidationError{Name: "fallback_message", err: fmt.Errorf(`ent: validator failed for field "Agent.fallback_message": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.WelcomeMessage(); ok {
+		if err := agent.WelcomeMessageValidator(v); err != nil {
+			return &ValidationError{Name: "welcome_message", err: fmt.Errorf(`ent: validator failed for field "Agent.welcome_message": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.HandoffTimeoutSeconds(); ok {
 		if err := agent.HandoffTimeoutSecondsValidator(v); err != nil {
 			return &ValidationError{Name: "handoff_timeout_seconds", err: fmt.Errorf(`ent: validator failed for field "Agent.handoff_timeout_seconds": %w`, err)}
@@ -377,6 +396,9 @@ func (_u *AgentUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.FallbackMessage(); ok {
 		_spec.SetField(agent.FieldFallbackMessage, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.WelcomeMessage(); ok {
+		_spec.SetField(agent.FieldWelcomeMessage, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.PauseBotOnEcho(); ok {
 		_spec.SetField(agent.FieldPauseBotOnEcho, field.TypeBool, value)
@@ -623,6 +645,20 @@ func (_u *AgentUpdateOne) SetNillableFallbackMessage(v *string) *AgentUpdateOne 
 	return _u
 }
 
+// SetWelcomeMessage sets the "welcome_message" field.
+func (_u *AgentUpdateOne) SetWelcomeMessage(v string) *AgentUpdateOne {
+	_u.mutation.SetWelcomeMessage(v)
+	return _u
+}
+
+// SetNillableWelcomeMessage sets the "welcome_message" field if the given value is not nil.
+func (_u *AgentUpdateOne) SetNillableWelcomeMessage(v *string) *AgentUpdateOne {
+	if v != nil {
+		_u.SetWelcomeMessage(*v)
+	}
+	return _u
+}
+
 // SetPauseBotOnEcho sets the "pause_bot_on_echo" field.
 func (_u *AgentUpdateOne) SetPauseBotOnEcho(v bool) *AgentUpdateOne {
 	_u.mutation.SetPauseBotOnEcho(v)
@@ -859,6 +895,11 @@ func (_u *AgentUpdateOne) check() error {
 			return &ValidationError{Name: "fallback_message", err: fmt.Errorf(`ent: validator failed for field "Agent.fallback_message": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.WelcomeMessage(); ok {
+		if err := agent.WelcomeMessageValidator(v); err != nil {
+			return &ValidationError{Name: "welcome_message", err: fmt.Errorf(`ent: validator failed for field "Agent.welcome_message": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.HandoffTimeoutSeconds(); ok {
 		if err := agent.HandoffTimeoutSecondsValidator(v); err != nil {
 			return &ValidationError{Name: "handoff_timeout_seconds", err: fmt.Errorf(`ent: validator failed for field "Agent.handoff_timeout_seconds": %w`, err)}
@@ -922,6 +963,9 @@ func (_u *AgentUpdateOne) sqlSave(ctx context.Context) (_node *Agent, err error)
 	}
 	if value, ok := _u.mutation.FallbackMessage(); ok {
 		_spec.SetField(agent.FieldFallbackMessage, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.WelcomeMessage(); ok {
+		_spec.SetField(agent.FieldWelcomeMessage, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.PauseBotOnEcho(); ok {
 		_spec.SetField(agent.FieldPauseBotOnEcho, field.TypeBool, value)

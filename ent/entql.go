@@ -65,6 +65,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			agent.FieldHandoffCommand:        {Type: field.TypeString, Column: agent.FieldHandoffCommand},
 			agent.FieldHandoffMessage:        {Type: field.TypeString, Column: agent.FieldHandoffMessage},
 			agent.FieldFallbackMessage:       {Type: field.TypeString, Column: agent.FieldFallbackMessage},
+			agent.FieldWelcomeMessage:        {Type: field.TypeString, Column: agent.FieldWelcomeMessage},
 			agent.FieldPauseBotOnEcho:        {Type: field.TypeBool, Column: agent.FieldPauseBotOnEcho},
 			agent.FieldHandoffTimeoutSeconds: {Type: field.TypeInt, Column: agent.FieldHandoffTimeoutSeconds},
 		},
@@ -721,6 +722,11 @@ func (f *AgentFilter) WhereHandoffMessage(p entql.StringP) {
 // WhereFallbackMessage applies the entql string predicate on the fallback_message field.
 func (f *AgentFilter) WhereFallbackMessage(p entql.StringP) {
 	f.Where(p.Field(agent.FieldFallbackMessage))
+}
+
+// WhereWelcomeMessage applies the entql string predicate on the welcome_message field.
+func (f *AgentFilter) WhereWelcomeMessage(p entql.StringP) {
+	f.Where(p.Field(agent.FieldWelcomeMessage))
 }
 
 // WherePauseBotOnEcho applies the entql bool predicate on the pause_bot_on_echo field.

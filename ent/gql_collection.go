@@ -190,6 +190,11 @@ func (_q *AgentQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 				selectedFields = append(selectedFields, agent.FieldFallbackMessage)
 				fieldSeen[agent.FieldFallbackMessage] = struct{}{}
 			}
+		case "welcomeMessage":
+			if _, ok := fieldSeen[agent.FieldWelcomeMessage]; !ok {
+				selectedFields = append(selectedFields, agent.FieldWelcomeMessage)
+				fieldSeen[agent.FieldWelcomeMessage] = struct{}{}
+			}
 		case "pauseBotOnEcho":
 			if _, ok := fieldSeen[agent.FieldPauseBotOnEcho]; !ok {
 				selectedFields = append(selectedFields, agent.FieldPauseBotOnEcho)

@@ -9,6 +9,7 @@ type CreateAgentInput struct {
 	HandoffCommand        *string
 	HandoffMessage        *string
 	FallbackMessage       *string
+	WelcomeMessage        *string
 	PauseBotOnEcho        *bool
 	HandoffTimeoutSeconds *int
 }
@@ -27,6 +28,9 @@ func (i *CreateAgentInput) Mutate(m *AgentMutation) {
 	}
 	if v := i.FallbackMessage; v != nil {
 		m.SetFallbackMessage(*v)
+	}
+	if v := i.WelcomeMessage; v != nil {
+		m.SetWelcomeMessage(*v)
 	}
 	if v := i.PauseBotOnEcho; v != nil {
 		m.SetPauseBotOnEcho(*v)
@@ -49,6 +53,7 @@ type UpdateAgentInput struct {
 	HandoffCommand             *string
 	HandoffMessage             *string
 	FallbackMessage            *string
+	WelcomeMessage             *string
 	PauseBotOnEcho             *bool
 	ClearHandoffTimeoutSeconds bool
 	HandoffTimeoutSeconds      *int
@@ -70,6 +75,9 @@ func (i *UpdateAgentInput) Mutate(m *AgentMutation) {
 	}
 	if v := i.FallbackMessage; v != nil {
 		m.SetFallbackMessage(*v)
+	}
+	if v := i.WelcomeMessage; v != nil {
+		m.SetWelcomeMessage(*v)
 	}
 	if v := i.PauseBotOnEcho; v != nil {
 		m.SetPauseBotOnEcho(*v)

@@ -915,6 +915,7 @@ type AgentMutation struct {
 	handoff_command            *string
 	handoff_message            *string
 	fallback_message           *string
+	welcome_message            *string
 	pause_bot_on_echo          *bool
 	handoff_timeout_seconds    *int
 	addhandoff_timeout_seconds *int
@@ -1321,6 +1322,42 @@ func (m *AgentMutation) ResetFallbackMessage() {
 	m.fallback_message = nil
 }
 
+// SetWelcomeMessage sets the "welcome_message" field.
+func (m *AgentMutation) SetWelcomeMessage(s string) {
+	m.welcome_message = &s
+}
+
+// WelcomeMessage returns the value of the "welcome_message" field in the mutation.
+func (m *AgentMutation) WelcomeMessage() (r string, exists bool) {
+	v := m.welcome_message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWelcomeMessage returns the old "welcome_message" field's value of the Agent entity.
+// If the Agent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentMutation) OldWelcomeMessage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWelcomeMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWelcomeMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWelcomeMessage: %w", err)
+	}
+	return oldValue.WelcomeMessage, nil
+}
+
+// ResetWelcomeMessage resets all changes to the "welcome_message" field.
+func (m *AgentMutation) ResetWelcomeMessage() {
+	m.welcome_message = nil
+}
+
 // SetPauseBotOnEcho sets the "pause_bot_on_echo" field.
 func (m *AgentMutation) SetPauseBotOnEcho(b bool) {
 	m.pause_bot_on_echo = &b
@@ -1650,7 +1687,7 @@ func (m *AgentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AgentMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.workspace != nil {
 		fields = append(fields, agent.FieldWorkspaceID)
 	}
@@ -1674,6 +1711,9 @@ func (m *AgentMutation) Fields() []string {
 	}
 	if m.fallback_message != nil {
 		fields = append(fields, agent.FieldFallbackMessage)
+	}
+	if m.welcome_message != nil {
+		fields = append(fields, agent.FieldWelcomeMessage)
 	}
 	if m.pause_bot_on_echo != nil {
 		fields = append(fields, agent.FieldPauseBotOnEcho)
@@ -1705,6 +1745,8 @@ func (m *AgentMutation) Field(name string) (ent.Value, bool) {
 		return m.HandoffMessage()
 	case agent.FieldFallbackMessage:
 		return m.FallbackMessage()
+	case agent.FieldWelcomeMessage:
+		return m.WelcomeMessage()
 	case agent.FieldPauseBotOnEcho:
 		return m.PauseBotOnEcho()
 	case agent.FieldHandoffTimeoutSeconds:
@@ -1734,6 +1776,8 @@ func (m *AgentMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldHandoffMessage(ctx)
 	case agent.FieldFallbackMessage:
 		return m.OldFallbackMessage(ctx)
+	case agent.FieldWelcomeMessage:
+		return m.OldWelcomeMessage(ctx)
 	case agent.FieldPauseBotOnEcho:
 		return m.OldPauseBotOnEcho(ctx)
 	case agent.FieldHandoffTimeoutSeconds:
@@ -1802,6 +1846,13 @@ func (m *AgentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetFallbackMessage(v)
+		return nil
+	case agent.FieldWelcomeMessage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWelcomeMessage(v)
 		return nil
 	case agent.FieldPauseBotOnEcho:
 		v, ok := value.(bool)
@@ -1913,6 +1964,9 @@ func (m *AgentMutation) ResetField(name string) error {
 		return nil
 	case agent.FieldFallbackMessage:
 		m.ResetFallbackMessage()
+		return nil
+	case agent.FieldWelcomeMessage:
+		m.ResetWelcomeMessage()
 		return nil
 	case agent.FieldPauseBotOnEcho:
 		m.ResetPauseBotOnEcho()

@@ -10,7 +10,13 @@ import (
 
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/graph/generated"
+	"github.com/seachat/seachat/internal/bot"
 )
+
+// WelcomeMessage is the resolver for the welcomeMessage field.
+func (r *agentResolver) WelcomeMessage(ctx context.Context, obj *ent.Agent) (string, error) {
+	return bot.WelcomeMessage(obj), nil
+}
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {

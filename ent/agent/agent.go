@@ -31,6 +31,8 @@ const (
 	FieldHandoffMessage = "handoff_message"
 	// FieldFallbackMessage holds the string denoting the fallback_message field in the database.
 	FieldFallbackMessage = "fallback_message"
+	// FieldWelcomeMessage holds the string denoting the welcome_message field in the database.
+	FieldWelcomeMessage = "welcome_message"
 	// FieldPauseBotOnEcho holds the string denoting the pause_bot_on_echo field in the database.
 	FieldPauseBotOnEcho = "pause_bot_on_echo"
 	// FieldHandoffTimeoutSeconds holds the string denoting the handoff_timeout_seconds field in the database.
@@ -86,6 +88,7 @@ var Columns = []string{
 	FieldHandoffCommand,
 	FieldHandoffMessage,
 	FieldFallbackMessage,
+	FieldWelcomeMessage,
 	FieldPauseBotOnEcho,
 	FieldHandoffTimeoutSeconds,
 }
@@ -132,6 +135,10 @@ var (
 	DefaultFallbackMessage string
 	// FallbackMessageValidator is a validator for the "fallback_message" field. It is called by the builders before save.
 	FallbackMessageValidator func(string) error
+	// DefaultWelcomeMessage holds the default value on creation for the "welcome_message" field.
+	DefaultWelcomeMessage string
+	// WelcomeMessageValidator is a validator for the "welcome_message" field. It is called by the builders before save.
+	WelcomeMessageValidator func(string) error
 	// DefaultPauseBotOnEcho holds the default value on creation for the "pause_bot_on_echo" field.
 	DefaultPauseBotOnEcho bool
 	// HandoffTimeoutSecondsValidator is a validator for the "handoff_timeout_seconds" field. It is called by the builders before save.
@@ -184,6 +191,11 @@ func ByHandoffMessage(opts ...sql.OrderTermOption) OrderOption {
 // ByFallbackMessage orders the results by the fallback_message field.
 func ByFallbackMessage(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFallbackMessage, opts...).ToFunc()
+}
+
+// ByWelcomeMessage orders the results by the welcome_message field.
+func ByWelcomeMessage(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWelcomeMessage, opts...).ToFunc()
 }
 
 // ByPauseBotOnEcho orders the results by the pause_bot_on_echo field.

@@ -95,6 +95,11 @@ func FallbackMessage(v string) predicate.Agent {
 	return predicate.Agent(sql.FieldEQ(FieldFallbackMessage, v))
 }
 
+// WelcomeMessage applies equality check predicate on the "welcome_message" field. It's identical to WelcomeMessageEQ.
+func WelcomeMessage(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldEQ(FieldWelcomeMessage, v))
+}
+
 // PauseBotOnEcho applies equality check predicate on the "pause_bot_on_echo" field. It's identical to PauseBotOnEchoEQ.
 func PauseBotOnEcho(v bool) predicate.Agent {
 	return predicate.Agent(sql.FieldEQ(FieldPauseBotOnEcho, v))
@@ -528,6 +533,71 @@ func FallbackMessageEqualFold(v string) predicate.Agent {
 // FallbackMessageContainsFold applies the ContainsFold predicate on the "fallback_message" field.
 func FallbackMessageContainsFold(v string) predicate.Agent {
 	return predicate.Agent(sql.FieldContainsFold(FieldFallbackMessage, v))
+}
+
+// WelcomeMessageEQ applies the EQ predicate on the "welcome_message" field.
+func WelcomeMessageEQ(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldEQ(FieldWelcomeMessage, v))
+}
+
+// WelcomeMessageNEQ applies the NEQ predicate on the "welcome_message" field.
+func WelcomeMessageNEQ(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldNEQ(FieldWelcomeMessage, v))
+}
+
+// WelcomeMessageIn applies the In predicate on the "welcome_message" field.
+func WelcomeMessageIn(vs ...string) predicate.Agent {
+	return predicate.Agent(sql.FieldIn(FieldWelcomeMessage, vs...))
+}
+
+// WelcomeMessageNotIn applies the NotIn predicate on the "welcome_message" field.
+func WelcomeMessageNotIn(vs ...string) predicate.Agent {
+	return predicate.Agent(sql.FieldNotIn(FieldWelcomeMessage, vs...))
+}
+
+// WelcomeMessageGT applies the GT predicate on the "welcome_message" field.
+func WelcomeMessageGT(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldGT(FieldWelcomeMessage, v))
+}
+
+// WelcomeMessageGTE applies the GTE predicate on the "welcome_message" field.
+func WelcomeMessageGTE(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldGTE(FieldWelcomeMessage, v))
+}
+
+// WelcomeMessageLT applies the LT predicate on the "welcome_message" field.
+func WelcomeMessageLT(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldLT(FieldWelcomeMessage, v))
+}
+
+// WelcomeMessageLTE applies the LTE predicate on the "welcome_message" field.
+func WelcomeMessageLTE(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldLTE(FieldWelcomeMessage, v))
+}
+
+// WelcomeMessageContains applies the Contains predicate on the "welcome_message" field.
+func WelcomeMessageContains(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldContains(FieldWelcomeMessage, v))
+}
+
+// WelcomeMessageHasPrefix applies the HasPrefix predicate on the "welcome_message" field.
+func WelcomeMessageHasPrefix(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldHasPrefix(FieldWelcomeMessage, v))
+}
+
+// WelcomeMessageHasSuffix applies the HasSuffix predicate on the "welcome_message" field.
+func WelcomeMessageHasSuffix(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldHasSuffix(FieldWelcomeMessage, v))
+}
+
+// WelcomeMessageEqualFold applies the EqualFold predicate on the "welcome_message" field.
+func WelcomeMessageEqualFold(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldEqualFold(FieldWelcomeMessage, v))
+}
+
+// WelcomeMessageContainsFold applies the ContainsFold predicate on the "welcome_message" field.
+func WelcomeMessageContainsFold(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldContainsFold(FieldWelcomeMessage, v))
 }
 
 // PauseBotOnEchoEQ applies the EQ predicate on the "pause_bot_on_echo" field.

@@ -53,6 +53,7 @@ var (
 		{Name: "handoff_command", Type: field.TypeString, Size: 100, Default: "/agent"},
 		{Name: "handoff_message", Type: field.TypeString, Size: 2000, Default: "Thanks! A member of our team will reply here shortly."},
 		{Name: "fallback_message", Type: field.TypeString, Size: 2000, Default: "Sorry, I don't have an answer to that yet."},
+		{Name: "welcome_message", Type: field.TypeString, Size: 2000, Default: ""},
 		{Name: "pause_bot_on_echo", Type: field.TypeBool, Default: true},
 		{Name: "handoff_timeout_seconds", Type: field.TypeInt, Nullable: true},
 		{Name: "workspace_id", Type: field.TypeInt},
@@ -65,7 +66,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "agents_workspaces_workspace",
-				Columns:    []*schema.Column{AgentsColumns[10]},
+				Columns:    []*schema.Column{AgentsColumns[11]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -74,7 +75,7 @@ var (
 			{
 				Name:    "agent_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{AgentsColumns[10]},
+				Columns: []*schema.Column{AgentsColumns[11]},
 			},
 		},
 	}

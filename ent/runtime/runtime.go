@@ -167,12 +167,18 @@ func init() {
 			return nil
 		}
 	}()
+	// agentDescWelcomeMessage is the schema descriptor for welcome_message field.
+	agentDescWelcomeMessage := agentFields[5].Descriptor()
+	// agent.DefaultWelcomeMessage holds the default value on creation for the welcome_message field.
+	agent.DefaultWelcomeMessage = agentDescWelcomeMessage.Default.(string)
+	// agent.WelcomeMessageValidator is a validator for the "welcome_message" field. It is called by the builders before save.
+	agent.WelcomeMessageValidator = agentDescWelcomeMessage.Validators[0].(func(string) error)
 	// agentDescPauseBotOnEcho is the schema descriptor for pause_bot_on_echo field.
-	agentDescPauseBotOnEcho := agentFields[5].Descriptor()
+	agentDescPauseBotOnEcho := agentFields[6].Descriptor()
 	// agent.DefaultPauseBotOnEcho holds the default value on creation for the pause_bot_on_echo field.
 	agent.DefaultPauseBotOnEcho = agentDescPauseBotOnEcho.Default.(bool)
 	// agentDescHandoffTimeoutSeconds is the schema descriptor for handoff_timeout_seconds field.
-	agentDescHandoffTimeoutSeconds := agentFields[6].Descriptor()
+	agentDescHandoffTimeoutSeconds := agentFields[7].Descriptor()
 	// agent.HandoffTimeoutSecondsValidator is a validator for the "handoff_timeout_seconds" field. It is called by the builders before save.
 	agent.HandoffTimeoutSecondsValidator = agentDescHandoffTimeoutSeconds.Validators[0].(func(int) error)
 	contactMixin := schema.Contact{}.Mixin()

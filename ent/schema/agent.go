@@ -16,6 +16,9 @@ const (
 	DefaultHandoffCommand  = "/agent"
 	DefaultHandoffMessage  = "Thanks! A member of our team will reply here shortly."
 	DefaultFallbackMessage = "Sorry, I don't have an answer to that yet."
+	// DefaultWelcomeMessage is the welcome of an agent whose
+	// welcome_message is empty; %s is the agent's name.
+	DefaultWelcomeMessage = "Hi! I'm the assistant of %s. Ask me anything, or tap \"Talk to a human\"."
 )
 
 // Agent is an AI agent: a persona and a knowledge base, connected to pages.
@@ -32,6 +35,8 @@ func (Agent) Fields() []ent.Field {
 		field.String("handoff_command").Default(DefaultHandoffCommand).MaxLen(100).Validate(notBlank),
 		field.String("handoff_message").Default(DefaultHandoffMessage).MaxLen(2000).Validate(notBlank),
 		field.String("fallback_message").Default(DefaultFallbackMessage).MaxLen(2000).Validate(notBlank),
+		field.String("welcome_message").Default("").MaxLen(2000).Annotations(entgql.Skip(entgql.SkipWhereInput)).
+			Comment("Sent when a person taps Get Started; empty: DefaultWelcomeMessage with the agent's name."),
 		field.Bool("pause_bot_on_echo").Default(true).
 			Comment("A human replying from Meta's Page Inbox takes the conversation over."),
 		field.Int("handoff_timeout_seconds").Optional().Nillable().NonNegative().

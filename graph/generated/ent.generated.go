@@ -30,6 +30,8 @@ import (
 // region    ************************** generated!.gotpl **************************
 
 type AgentResolver interface {
+	WelcomeMessage(ctx context.Context, obj *ent.Agent) (string, error)
+
 	MessengerChannels(ctx context.Context, obj *ent.Agent) ([]*ent.MessengerChannel, error)
 	KnowledgeSources(ctx context.Context, obj *ent.Agent) ([]*ent.KnowledgeSource, error)
 }
@@ -643,6 +645,29 @@ func (ec *executionContext) _Agent_fallbackMessage(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_Agent_fallbackMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Agent", field, false, false, "String")
+}
+
+func (ec *executionContext) _Agent_welcomeMessage(ctx context.Context, field graphql.CollectedField, obj *ent.Agent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agent_welcomeMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Agent().WelcomeMessage(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agent_welcomeMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agent", field, true, true, "String")
 }
 
 func (ec *executionContext) _Agent_pauseBotOnEcho(ctx context.Context, field graphql.CollectedField, obj *ent.Agent) (ret graphql.Marshaler) {
@@ -5687,7 +5712,7 @@ func (ec *executionContext) unmarshalInputCreateAgentInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "instructions", "handoffCommand", "handoffMessage", "fallbackMessage", "pauseBotOnEcho", "handoffTimeoutSeconds"}
+	fieldsInOrder := [...]string{"name", "instructions", "handoffCommand", "handoffMessage", "fallbackMessage", "welcomeMessage", "pauseBotOnEcho", "handoffTimeoutSeconds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5729,6 +5754,13 @@ func (ec *executionContext) unmarshalInputCreateAgentInput(ctx context.Context, 
 				return it, err
 			}
 			it.FallbackMessage = data
+		case "welcomeMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("welcomeMessage"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WelcomeMessage = data
 		case "pauseBotOnEcho":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pauseBotOnEcho"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -8506,7 +8538,7 @@ func (ec *executionContext) unmarshalInputUpdateAgentInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "instructions", "handoffCommand", "handoffMessage", "fallbackMessage", "pauseBotOnEcho", "handoffTimeoutSeconds", "clearHandoffTimeoutSeconds"}
+	fieldsInOrder := [...]string{"name", "instructions", "handoffCommand", "handoffMessage", "fallbackMessage", "welcomeMessage", "pauseBotOnEcho", "handoffTimeoutSeconds", "clearHandoffTimeoutSeconds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -8548,6 +8580,13 @@ func (ec *executionContext) unmarshalInputUpdateAgentInput(ctx context.Context, 
 				return it, err
 			}
 			it.FallbackMessage = data
+		case "welcomeMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("welcomeMessage"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WelcomeMessage = data
 		case "pauseBotOnEcho":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pauseBotOnEcho"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -9129,6 +9168,12 @@ func (ec *executionContext) _Agent(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "welcomeMessage":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Agent_welcomeMessage(ctx, field, obj)
+				})
 		case "pauseBotOnEcho":
 			out.Values[i] = ec._Agent_pauseBotOnEcho(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

@@ -65,6 +65,7 @@ type ComplexityRoot struct {
 		Name                  func(childComplexity int) int
 		PauseBotOnEcho        func(childComplexity int) int
 		UpdatedAt             func(childComplexity int) int
+		WelcomeMessage        func(childComplexity int) int
 	}
 
 	AgentStats struct {
@@ -426,6 +427,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Agent.UpdatedAt(childComplexity), true
+	case "Agent.welcomeMessage":
+		if e.ComplexityRoot.Agent.WelcomeMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.WelcomeMessage(childComplexity), true
 
 	case "AgentStats.agent":
 		if e.ComplexityRoot.AgentStats.Agent == nil {
@@ -1798,6 +1805,10 @@ type Agent implements Node {
   handoffMessage: String!
   fallbackMessage: String!
   """
+  Sent when a person taps Get Started; empty: DefaultWelcomeMessage with the agent's name.
+  """
+  welcomeMessage: String!
+  """
   A human replying from Meta's Page Inbox takes the conversation over.
   """
   pauseBotOnEcho: Boolean!
@@ -2328,6 +2339,10 @@ input CreateAgentInput {
   handoffCommand: String
   handoffMessage: String
   fallbackMessage: String
+  """
+  Sent when a person taps Get Started; empty: DefaultWelcomeMessage with the agent's name.
+  """
+  welcomeMessage: String
   """
   A human replying from Meta's Page Inbox takes the conversation over.
   """
@@ -3085,6 +3100,10 @@ input UpdateAgentInput {
   handoffMessage: String
   fallbackMessage: String
   """
+  Sent when a person taps Get Started; empty: DefaultWelcomeMessage with the agent's name.
+  """
+  welcomeMessage: String
+  """
   A human replying from Meta's Page Inbox takes the conversation over.
   """
   pauseBotOnEcho: Boolean
@@ -3484,6 +3503,8 @@ func (ec *executionContext) childFields_Agent(ctx context.Context, field graphql
 		return ec.fieldContext_Agent_handoffMessage(ctx, field)
 	case "fallbackMessage":
 		return ec.fieldContext_Agent_fallbackMessage(ctx, field)
+	case "welcomeMessage":
+		return ec.fieldContext_Agent_welcomeMessage(ctx, field)
 	case "pauseBotOnEcho":
 		return ec.fieldContext_Agent_pauseBotOnEcho(ctx, field)
 	case "handoffTimeoutSeconds":

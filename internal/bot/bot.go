@@ -1,8 +1,11 @@
 // Package bot decides what SeaChat answers to one inbound Messenger event:
-// the handoff command or quick reply asks for a human, a question in a BOT
-// conversation gets an answer from the agent's knowledge base (or the
-// agent's fallback message with a "Talk to a human" quick reply), and
-// conversations a human has, or has been asked for, get no reply at all.
+// the handoff command, the quick reply or a request for a person in plain
+// words asks for a human; a greeting, thanks or goodbye gets a short
+// friendly reply; the Get Started button gets the agent's welcome; a
+// question in a BOT conversation gets an answer from the agent's knowledge
+// base (or the agent's fallback message with a "Talk to a human" quick
+// reply); and conversations a human has, or has been asked for, get no
+// reply at all.
 //
 // The bot only ever replies to an inbound event; it never starts a
 // conversation. Storing, state changes and sending belong to package
@@ -12,6 +15,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -20,6 +24,7 @@ import (
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/message"
+	"github.com/seachat/seachat/ent/schema"
 	"github.com/seachat/seachat/ent/schema/schematype"
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
@@ -150,7 +155,11 @@ func (e *Engine) inbound(ctx context.Context, ch *ent.MessengerChannel, ev messe
 		return e.conv.MarkHandled(ctx, in.Message)
 	}
 	ag := in.Agent
-	if IsHandoff(ag.HandoffCommand, ev) {
+	intent, lang := IntentQuestion, ""
+	if ev.Kind == messenger.KindMessage && ev.QuickReplyPayload == "" {
+		intent, lang = Classify(ev.Text)
+	}
+	if IsHandoff(ag.HandoffCommand, ev) || intent == IntentHandoff {
 		if in.Conversation.Status != conversation.StatusBOT {
 			// Already asked for, or a human has it: no second notice.
 			return e.conv.MarkHandled(ctx, in.Message)
@@ -161,6 +170,12 @@ func (e *Engine) inbound(ctx context.Context, ch *ent.MessengerChannel, ev messe
 	}
 	if in.Conversation.Status != conversation.StatusBOT {
 		return e.conv.MarkHandled(ctx, in.Message)
+	}
+	switch {
+	case ev.Kind == messenger.KindPostback && ev.PostbackPayload == conv.GetStartedPayload:
+		return e.reply(ctx, in.Message, conv.Reply{Text: WelcomeMessage(ag), OfferHandoff: true})
+	case intent == IntentGreeting, intent == IntentThanks, intent == IntentGoodbye:
+		return e.reply(ctx, in.Message, conv.Reply{Text: SmallTalkReply(intent, lang)})
 	}
 
 	// The read receipt and typing indicator go out while the answer is
@@ -274,6 +289,15 @@ func IsHandoff(command string, ev messenger.Event) bool {
 	}
 	cmd := normalize(command)
 	return cmd != "" && strings.EqualFold(normalize(text), cmd)
+}
+
+// WelcomeMessage is the agent's answer to the Get Started button: its
+// welcomeMessage, or the default one with its name.
+func WelcomeMessage(ag *ent.Agent) string {
+	if strings.TrimSpace(ag.WelcomeMessage) != "" {
+		return ag.WelcomeMessage
+	}
+	return fmt.Sprintf(schema.DefaultWelcomeMessage, ag.Name)
 }
 
 func normalize(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -230,13 +230,64 @@ func TestHandoffCommandMatching(t *testing.T) {
 
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)
-		e.SetAgent(func(u *ent.AgentUpdateOne) { u.SetHandoffCommand("Talk to a human") })
-		for i, text := range []string{"I'd like to talk to a human", "  TALK TO A HUMAN  "} {
+		e.SetAgent(func(u *ent.AgentUpdateOne) { u.SetHandoffCommand("#staff") })
+		for i, text := range []string{"is #staff a command?", "  #STAFF  "} {
 			e.process(t, ct.Text(fmt.Sprintf("p%d", i), fmt.Sprintf("m%d", i), text, ct.Start))
 		}
 		require.Equal(t, entconv.StatusBOT, e.conv(t, "p0").Status)
 		require.Equal(t, entconv.StatusHANDOFF_REQUESTED, e.conv(t, "p1").Status)
 		require.Equal(t, []string{e.Agent.FallbackMessage, e.Agent.HandoffMessage}, e.sentTexts())
+	})
+}
+
+// TestSmallTalkWelcomeAndPlainHandoff: greetings, thanks and goodbyes get
+// a short reply in their language without asking the knowledge base, the
+// Get Started button gets the agent's welcome, and asking for a person in
+// plain words hands off, while a question that mentions people is answered
+// as a question (API.md, "Answering").
+func TestSmallTalkWelcomeAndPlainHandoff(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		at := ct.Start
+		for i, tt := range []struct{ text, want string }{
+			{"Hi!", "Hi! How can I help you today?"},
+			{"thanks a lot", "You're welcome! Is there anything else I can help you with?"},
+			{"Danke schön!", "Gern geschehen! Kann ich sonst noch etwas für Sie tun?"},
+			{"¡Hola!", "¡Hola! ¿En qué puedo ayudarte?"},
+		} {
+			e.process(t, ct.Text("u1", fmt.Sprintf("s%d", i), tt.text, at.Add(time.Duration(i)*time.Second)))
+			sent := e.Graph.Sent()
+			require.Equal(t, tt.want, sent[len(sent)-1].Text, tt.text)
+			rs := e.replies(t, e.inbound(t, fmt.Sprintf("s%d", i)))
+			require.Len(t, rs, 1)
+			require.Nil(t, rs[0].Answered, "small talk is no question, answered or not")
+		}
+		require.Empty(t, e.k.Calls(), "small talk went to the knowledge base")
+
+		// A question that mentions people is a question.
+		e.process(t, ct.Text("u1", "q1", "how many people work in the workshop?", at.Add(time.Minute)))
+		require.Equal(t, []string{"how many people work in the workshop?"}, e.k.Calls())
+		require.Equal(t, entconv.StatusBOT, e.conv(t, "u1").Status)
+
+		// Get Started gets the welcome, with the agent's name by default.
+		e.process(t, ct.Postback("u2", "g1", "Get Started", conversation.GetStartedPayload, at))
+		last := e.Graph.Sent()[len(e.Graph.Sent())-1]
+		require.Equal(t, fmt.Sprintf("Hi! I'm the assistant of %s. Ask me anything, or tap \"Talk to a human\".", e.Agent.Name), last.Text)
+		require.Equal(t, []messenger.QuickReply{{Title: "Talk to a human", Payload: "SEACHAT_HANDOFF"}}, last.QuickReplies)
+		e.SetAgent(func(u *ent.AgentUpdateOne) { u.SetWelcomeMessage("Welcome to Harbor Bikes!") })
+		e.process(t, ct.Postback("u3", "g2", "Get Started", conversation.GetStartedPayload, at))
+		require.Equal(t, "Welcome to Harbor Bikes!", e.Graph.Sent()[len(e.Graph.Sent())-1].Text)
+
+		// Plain words in several languages hand off.
+		for i, text := range []string{"can i talk to a real person?", "Ich möchte mit einem Menschen sprechen",
+			"quiero hablar con una persona", "je voudrais parler à un conseiller", "vorrei parlare con un operatore",
+			"quero falar com um atendente"} {
+			psid := fmt.Sprintf("h%d", i)
+			e.process(t, ct.Text(psid, "hm"+psid, text, at))
+			require.Equal(t, entconv.StatusHANDOFF_REQUESTED, e.conv(t, psid).Status, text)
+			require.Equal(t, e.Agent.HandoffMessage, e.Graph.Sent()[len(e.Graph.Sent())-1].Text)
+		}
+		require.Len(t, e.k.Calls(), 1, "a handoff request went to the knowledge base")
 	})
 }
 

@@ -81,8 +81,13 @@ const (
 // and handovers carrying it come from a human working in Meta's own tools.
 const PageInboxAppID = "263902037430900"
 
-// HandoffPayload is the payload of the "Talk to a human" quick reply.
+// HandoffPayload is the payload of the "Talk to a human" quick reply and
+// of the persistent menu's postback.
 const HandoffPayload = "SEACHAT_HANDOFF"
+
+// GetStartedPayload is the payload of the Get Started button that SeaChat
+// sets on the Page's Messenger profile.
+const GetStartedPayload = "GET_STARTED"
 
 // HandoffTitle is the title of the quick reply that asks for a human.
 const HandoffTitle = "Talk to a human"
