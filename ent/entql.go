@@ -254,6 +254,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			messengerchannel.FieldSubscribedFields: {Type: field.TypeJSON, Column: messengerchannel.FieldSubscribedFields},
 			messengerchannel.FieldTokenError:       {Type: field.TypeString, Column: messengerchannel.FieldTokenError},
 			messengerchannel.FieldLastSendError:    {Type: field.TypeString, Column: messengerchannel.FieldLastSendError},
+			messengerchannel.FieldProfileSetAt:     {Type: field.TypeTime, Column: messengerchannel.FieldProfileSetAt},
+			messengerchannel.FieldProfileError:     {Type: field.TypeString, Column: messengerchannel.FieldProfileError},
 		},
 	}
 	graph.Nodes[9] = &sqlgraph.Node{
@@ -1758,6 +1760,16 @@ func (f *MessengerChannelFilter) WhereTokenError(p entql.StringP) {
 // WhereLastSendError applies the entql string predicate on the last_send_error field.
 func (f *MessengerChannelFilter) WhereLastSendError(p entql.StringP) {
 	f.Where(p.Field(messengerchannel.FieldLastSendError))
+}
+
+// WhereProfileSetAt applies the entql time.Time predicate on the profile_set_at field.
+func (f *MessengerChannelFilter) WhereProfileSetAt(p entql.TimeP) {
+	f.Where(p.Field(messengerchannel.FieldProfileSetAt))
+}
+
+// WhereProfileError applies the entql string predicate on the profile_error field.
+func (f *MessengerChannelFilter) WhereProfileError(p entql.StringP) {
+	f.Where(p.Field(messengerchannel.FieldProfileError))
 }
 
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.

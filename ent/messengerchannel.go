@@ -60,6 +60,10 @@ type MessengerChannel struct {
 	TokenError *string `json:"token_error,omitempty"`
 	// The fix for the last Send API failure caused by the app's setup; null after a send succeeds.
 	LastSendError *string `json:"last_send_error,omitempty"`
+	// When the Page's Messenger profile (Get Started, greeting, menu) was last set; null: never.
+	ProfileSetAt *time.Time `json:"profile_set_at,omitempty"`
+	// Why setting the Messenger profile last failed, with the fix; null: it succeeded.
+	ProfileError *string `json:"profile_error,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MessengerChannelQuery when eager-loading is set.
 	Edges        MessengerChannelEdges `json:"edges"`
@@ -110,9 +114,9 @@ func (*MessengerChannel) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case messengerchannel.FieldID, messengerchannel.FieldWorkspaceID, messengerchannel.FieldAgentID:
 			values[i] = new(sql.NullInt64)
-		case messengerchannel.FieldWebhookKey, messengerchannel.FieldVerifyToken, messengerchannel.FieldStatus, messengerchannel.FieldPageID, messengerchannel.FieldPageName, messengerchannel.FieldLastError, messengerchannel.FieldAppID, messengerchannel.FieldTokenError, messengerchannel.FieldLastSendError:
+		case messengerchannel.FieldWebhookKey, messengerchannel.FieldVerifyToken, messengerchannel.FieldStatus, messengerchannel.FieldPageID, messengerchannel.FieldPageName, messengerchannel.FieldLastError, messengerchannel.FieldAppID, messengerchannel.FieldTokenError, messengerchannel.FieldLastSendError, messengerchannel.FieldProfileError:
 			values[i] = new(sql.NullString)
-		case messengerchannel.FieldCreatedAt, messengerchannel.FieldUpdatedAt, messengerchannel.FieldVerifiedAt, messengerchannel.FieldLastEventAt, messengerchannel.FieldTokenCheckedAt, messengerchannel.FieldRemovedAt:
+		case messengerchannel.FieldCreatedAt, messengerchannel.FieldUpdatedAt, messengerchannel.FieldVerifiedAt, messengerchannel.FieldLastEventAt, messengerchannel.FieldTokenCheckedAt, messengerchannel.FieldRemovedAt, messengerchannel.FieldProfileSetAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -267,6 +271,20 @@ func (_m *MessengerChannel) assignValues(columns []string, values []any) error {
 				_m.LastSendError = new(string)
 				*_m.LastSendError = value.String
 			}
+		case messengerchannel.FieldProfileSetAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field profile_set_at", values[i])
+			} else if value.Valid {
+				_m.ProfileSetAt = new(time.Time)
+				*_m.ProfileSetAt = value.Time
+			}
+		case messengerchannel.FieldProfileError:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field profile_error", values[i])
+			} else if value.Valid {
+				_m.ProfileError = new(string)
+				*_m.ProfileError = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -388,6 +406,16 @@ func (_m *MessengerChannel) String() string {
 	builder.WriteString(", ")
 	if v := _m.LastSendError; v != nil {
 		builder.WriteString("last_send_error=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.ProfileSetAt; v != nil {
+		builder.WriteString("profile_set_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ProfileError; v != nil {
+		builder.WriteString("profile_error=")
 		builder.WriteString(*v)
 	}
 	builder.WriteByte(')')

@@ -248,6 +248,34 @@ func (_c *MessengerChannelCreate) SetNillableLastSendError(v *string) *Messenger
 	return _c
 }
 
+// SetProfileSetAt sets the "profile_set_at" field.
+func (_c *MessengerChannelCreate) SetProfileSetAt(v time.Time) *MessengerChannelCreate {
+	_c.mutation.SetProfileSetAt(v)
+	return _c
+}
+
+// SetNillableProfileSetAt sets the "profile_set_at" field if the given value is not nil.
+func (_c *MessengerChannelCreate) SetNillableProfileSetAt(v *time.Time) *MessengerChannelCreate {
+	if v != nil {
+		_c.SetProfileSetAt(*v)
+	}
+	return _c
+}
+
+// SetProfileError sets the "profile_error" field.
+func (_c *MessengerChannelCreate) SetProfileError(v string) *MessengerChannelCreate {
+	_c.mutation.SetProfileError(v)
+	return _c
+}
+
+// SetNillableProfileError sets the "profile_error" field if the given value is not nil.
+func (_c *MessengerChannelCreate) SetNillableProfileError(v *string) *MessengerChannelCreate {
+	if v != nil {
+		_c.SetProfileError(*v)
+	}
+	return _c
+}
+
 // SetWorkspace sets the "workspace" edge to the Workspace entity.
 func (_c *MessengerChannelCreate) SetWorkspace(v *Workspace) *MessengerChannelCreate {
 	return _c.SetWorkspaceID(v.ID)
@@ -448,6 +476,14 @@ func (_c *MessengerChannelCreate) createSpec() (*MessengerChannel, *sqlgraph.Cre
 	if value, ok := _c.mutation.LastSendError(); ok {
 		_spec.SetField(messengerchannel.FieldLastSendError, field.TypeString, value)
 		_node.LastSendError = &value
+	}
+	if value, ok := _c.mutation.ProfileSetAt(); ok {
+		_spec.SetField(messengerchannel.FieldProfileSetAt, field.TypeTime, value)
+		_node.ProfileSetAt = &value
+	}
+	if value, ok := _c.mutation.ProfileError(); ok {
+		_spec.SetField(messengerchannel.FieldProfileError, field.TypeString, value)
+		_node.ProfileError = &value
 	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -790,6 +826,42 @@ func (u *MessengerChannelUpsert) UpdateLastSendError() *MessengerChannelUpsert {
 // ClearLastSendError clears the value of the "last_send_error" field.
 func (u *MessengerChannelUpsert) ClearLastSendError() *MessengerChannelUpsert {
 	u.SetNull(messengerchannel.FieldLastSendError)
+	return u
+}
+
+// SetProfileSetAt sets the "profile_set_at" field.
+func (u *MessengerChannelUpsert) SetProfileSetAt(v time.Time) *MessengerChannelUpsert {
+	u.Set(messengerchannel.FieldProfileSetAt, v)
+	return u
+}
+
+// UpdateProfileSetAt sets the "profile_set_at" field to the value that was provided on create.
+func (u *MessengerChannelUpsert) UpdateProfileSetAt() *MessengerChannelUpsert {
+	u.SetExcluded(messengerchannel.FieldProfileSetAt)
+	return u
+}
+
+// ClearProfileSetAt clears the value of the "profile_set_at" field.
+func (u *MessengerChannelUpsert) ClearProfileSetAt() *MessengerChannelUpsert {
+	u.SetNull(messengerchannel.FieldProfileSetAt)
+	return u
+}
+
+// SetProfileError sets the "profile_error" field.
+func (u *MessengerChannelUpsert) SetProfileError(v string) *MessengerChannelUpsert {
+	u.Set(messengerchannel.FieldProfileError, v)
+	return u
+}
+
+// UpdateProfileError sets the "profile_error" field to the value that was provided on create.
+func (u *MessengerChannelUpsert) UpdateProfileError() *MessengerChannelUpsert {
+	u.SetExcluded(messengerchannel.FieldProfileError)
+	return u
+}
+
+// ClearProfileError clears the value of the "profile_error" field.
+func (u *MessengerChannelUpsert) ClearProfileError() *MessengerChannelUpsert {
+	u.SetNull(messengerchannel.FieldProfileError)
 	return u
 }
 
@@ -1148,6 +1220,48 @@ func (u *MessengerChannelUpsertOne) UpdateLastSendError() *MessengerChannelUpser
 func (u *MessengerChannelUpsertOne) ClearLastSendError() *MessengerChannelUpsertOne {
 	return u.Update(func(s *MessengerChannelUpsert) {
 		s.ClearLastSendError()
+	})
+}
+
+// SetProfileSetAt sets the "profile_set_at" field.
+func (u *MessengerChannelUpsertOne) SetProfileSetAt(v time.Time) *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.SetProfileSetAt(v)
+	})
+}
+
+// UpdateProfileSetAt sets the "profile_set_at" field to the value that was provided on create.
+func (u *MessengerChannelUpsertOne) UpdateProfileSetAt() *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.UpdateProfileSetAt()
+	})
+}
+
+// ClearProfileSetAt clears the value of the "profile_set_at" field.
+func (u *MessengerChannelUpsertOne) ClearProfileSetAt() *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.ClearProfileSetAt()
+	})
+}
+
+// SetProfileError sets the "profile_error" field.
+func (u *MessengerChannelUpsertOne) SetProfileError(v string) *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.SetProfileError(v)
+	})
+}
+
+// UpdateProfileError sets the "profile_error" field to the value that was provided on create.
+func (u *MessengerChannelUpsertOne) UpdateProfileError() *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.UpdateProfileError()
+	})
+}
+
+// ClearProfileError clears the value of the "profile_error" field.
+func (u *MessengerChannelUpsertOne) ClearProfileError() *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.ClearProfileError()
 	})
 }
 
@@ -1672,6 +1786,48 @@ func (u *MessengerChannelUpsertBulk) UpdateLastSendError() *MessengerChannelUpse
 func (u *MessengerChannelUpsertBulk) ClearLastSendError() *MessengerChannelUpsertBulk {
 	return u.Update(func(s *MessengerChannelUpsert) {
 		s.ClearLastSendError()
+	})
+}
+
+// SetProfileSetAt sets the "profile_set_at" field.
+func (u *MessengerChannelUpsertBulk) SetProfileSetAt(v time.Time) *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.SetProfileSetAt(v)
+	})
+}
+
+// UpdateProfileSetAt sets the "profile_set_at" field to the value that was provided on create.
+func (u *MessengerChannelUpsertBulk) UpdateProfileSetAt() *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.UpdateProfileSetAt()
+	})
+}
+
+// ClearProfileSetAt clears the value of the "profile_set_at" field.
+func (u *MessengerChannelUpsertBulk) ClearProfileSetAt() *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.ClearProfileSetAt()
+	})
+}
+
+// SetProfileError sets the "profile_error" field.
+func (u *MessengerChannelUpsertBulk) SetProfileError(v string) *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.SetProfileError(v)
+	})
+}
+
+// UpdateProfileError sets the "profile_error" field to the value that was provided on create.
+func (u *MessengerChannelUpsertBulk) UpdateProfileError() *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.UpdateProfileError()
+	})
+}
+
+// ClearProfileError clears the value of the "profile_error" field.
+func (u *MessengerChannelUpsertBulk) ClearProfileError() *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.ClearProfileError()
 	})
 }
 

@@ -292,6 +292,46 @@ func (_u *MessengerChannelUpdate) ClearLastSendError() *MessengerChannelUpdate {
 	return _u
 }
 
+// SetProfileSetAt sets the "profile_set_at" field.
+func (_u *MessengerChannelUpdate) SetProfileSetAt(v time.Time) *MessengerChannelUpdate {
+	_u.mutation.SetProfileSetAt(v)
+	return _u
+}
+
+// SetNillableProfileSetAt sets the "profile_set_at" field if the given value is not nil.
+func (_u *MessengerChannelUpdate) SetNillableProfileSetAt(v *time.Time) *MessengerChannelUpdate {
+	if v != nil {
+		_u.SetProfileSetAt(*v)
+	}
+	return _u
+}
+
+// ClearProfileSetAt clears the value of the "profile_set_at" field.
+func (_u *MessengerChannelUpdate) ClearProfileSetAt() *MessengerChannelUpdate {
+	_u.mutation.ClearProfileSetAt()
+	return _u
+}
+
+// SetProfileError sets the "profile_error" field.
+func (_u *MessengerChannelUpdate) SetProfileError(v string) *MessengerChannelUpdate {
+	_u.mutation.SetProfileError(v)
+	return _u
+}
+
+// SetNillableProfileError sets the "profile_error" field if the given value is not nil.
+func (_u *MessengerChannelUpdate) SetNillableProfileError(v *string) *MessengerChannelUpdate {
+	if v != nil {
+		_u.SetProfileError(*v)
+	}
+	return _u
+}
+
+// ClearProfileError clears the value of the "profile_error" field.
+func (_u *MessengerChannelUpdate) ClearProfileError() *MessengerChannelUpdate {
+	_u.mutation.ClearProfileError()
+	return _u
+}
+
 // Mutation returns the MessengerChannelMutation object of the builder.
 func (_u *MessengerChannelUpdate) Mutation() *MessengerChannelMutation {
 	return _u.mutation
@@ -461,6 +501,18 @@ func (_u *MessengerChannelUpdate) sqlSave(ctx context.Context) (_node int, err e
 	}
 	if _u.mutation.LastSendErrorCleared() {
 		_spec.ClearField(messengerchannel.FieldLastSendError, field.TypeString)
+	}
+	if value, ok := _u.mutation.ProfileSetAt(); ok {
+		_spec.SetField(messengerchannel.FieldProfileSetAt, field.TypeTime, value)
+	}
+	if _u.mutation.ProfileSetAtCleared() {
+		_spec.ClearField(messengerchannel.FieldProfileSetAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ProfileError(); ok {
+		_spec.SetField(messengerchannel.FieldProfileError, field.TypeString, value)
+	}
+	if _u.mutation.ProfileErrorCleared() {
+		_spec.ClearField(messengerchannel.FieldProfileError, field.TypeString)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -746,6 +798,46 @@ func (_u *MessengerChannelUpdateOne) ClearLastSendError() *MessengerChannelUpdat
 	return _u
 }
 
+// SetProfileSetAt sets the "profile_set_at" field.
+func (_u *MessengerChannelUpdateOne) SetProfileSetAt(v time.Time) *MessengerChannelUpdateOne {
+	_u.mutation.SetProfileSetAt(v)
+	return _u
+}
+
+// SetNillableProfileSetAt sets the "profile_set_at" field if the given value is not nil.
+func (_u *MessengerChannelUpdateOne) SetNillableProfileSetAt(v *time.Time) *MessengerChannelUpdateOne {
+	if v != nil {
+		_u.SetProfileSetAt(*v)
+	}
+	return _u
+}
+
+// ClearProfileSetAt clears the value of the "profile_set_at" field.
+func (_u *MessengerChannelUpdateOne) ClearProfileSetAt() *MessengerChannelUpdateOne {
+	_u.mutation.ClearProfileSetAt()
+	return _u
+}
+
+// SetProfileError sets the "profile_error" field.
+func (_u *MessengerChannelUpdateOne) SetProfileError(v string) *MessengerChannelUpdateOne {
+	_u.mutation.SetProfileError(v)
+	return _u
+}
+
+// SetNillableProfileError sets the "profile_error" field if the given value is not nil.
+func (_u *MessengerChannelUpdateOne) SetNillableProfileError(v *string) *MessengerChannelUpdateOne {
+	if v != nil {
+		_u.SetProfileError(*v)
+	}
+	return _u
+}
+
+// ClearProfileError clears the value of the "profile_error" field.
+func (_u *MessengerChannelUpdateOne) ClearProfileError() *MessengerChannelUpdateOne {
+	_u.mutation.ClearProfileError()
+	return _u
+}
+
 // Mutation returns the MessengerChannelMutation object of the builder.
 func (_u *MessengerChannelUpdateOne) Mutation() *MessengerChannelMutation {
 	return _u.mutation
@@ -945,6 +1037,18 @@ func (_u *MessengerChannelUpdateOne) sqlSave(ctx context.Context) (_node *Messen
 	}
 	if _u.mutation.LastSendErrorCleared() {
 		_spec.ClearField(messengerchannel.FieldLastSendError, field.TypeString)
+	}
+	if value, ok := _u.mutation.ProfileSetAt(); ok {
+		_spec.SetField(messengerchannel.FieldProfileSetAt, field.TypeTime, value)
+	}
+	if _u.mutation.ProfileSetAtCleared() {
+		_spec.ClearField(messengerchannel.FieldProfileSetAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ProfileError(); ok {
+		_spec.SetField(messengerchannel.FieldProfileError, field.TypeString, value)
+	}
+	if _u.mutation.ProfileErrorCleared() {
+		_spec.ClearField(messengerchannel.FieldProfileError, field.TypeString)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &MessengerChannel{config: _u.config}

@@ -9502,6 +9502,8 @@ type MessengerChannelMutation struct {
 	appendsubscribed_fields []string
 	token_error             *string
 	last_send_error         *string
+	profile_set_at          *time.Time
+	profile_error           *string
 	clearedFields           map[string]struct{}
 	workspace               *int
 	clearedworkspace        bool
@@ -10515,6 +10517,104 @@ func (m *MessengerChannelMutation) ResetLastSendError() {
 	delete(m.clearedFields, messengerchannel.FieldLastSendError)
 }
 
+// SetProfileSetAt sets the "profile_set_at" field.
+func (m *MessengerChannelMutation) SetProfileSetAt(t time.Time) {
+	m.profile_set_at = &t
+}
+
+// ProfileSetAt returns the value of the "profile_set_at" field in the mutation.
+func (m *MessengerChannelMutation) ProfileSetAt() (r time.Time, exists bool) {
+	v := m.profile_set_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProfileSetAt returns the old "profile_set_at" field's value of the MessengerChannel entity.
+// If the MessengerChannel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessengerChannelMutation) OldProfileSetAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProfileSetAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProfileSetAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProfileSetAt: %w", err)
+	}
+	return oldValue.ProfileSetAt, nil
+}
+
+// ClearProfileSetAt clears the value of the "profile_set_at" field.
+func (m *MessengerChannelMutation) ClearProfileSetAt() {
+	m.profile_set_at = nil
+	m.clearedFields[messengerchannel.FieldProfileSetAt] = struct{}{}
+}
+
+// ProfileSetAtCleared returns if the "profile_set_at" field was cleared in this mutation.
+func (m *MessengerChannelMutation) ProfileSetAtCleared() bool {
+	_, ok := m.clearedFields[messengerchannel.FieldProfileSetAt]
+	return ok
+}
+
+// ResetProfileSetAt resets all changes to the "profile_set_at" field.
+func (m *MessengerChannelMutation) ResetProfileSetAt() {
+	m.profile_set_at = nil
+	delete(m.clearedFields, messengerchannel.FieldProfileSetAt)
+}
+
+// SetProfileError sets the "profile_error" field.
+func (m *MessengerChannelMutation) SetProfileError(s string) {
+	m.profile_error = &s
+}
+
+// ProfileError returns the value of the "profile_error" field in the mutation.
+func (m *MessengerChannelMutation) ProfileError() (r string, exists bool) {
+	v := m.profile_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProfileError returns the old "profile_error" field's value of the MessengerChannel entity.
+// If the MessengerChannel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessengerChannelMutation) OldProfileError(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProfileError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProfileError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProfileError: %w", err)
+	}
+	return oldValue.ProfileError, nil
+}
+
+// ClearProfileError clears the value of the "profile_error" field.
+func (m *MessengerChannelMutation) ClearProfileError() {
+	m.profile_error = nil
+	m.clearedFields[messengerchannel.FieldProfileError] = struct{}{}
+}
+
+// ProfileErrorCleared returns if the "profile_error" field was cleared in this mutation.
+func (m *MessengerChannelMutation) ProfileErrorCleared() bool {
+	_, ok := m.clearedFields[messengerchannel.FieldProfileError]
+	return ok
+}
+
+// ResetProfileError resets all changes to the "profile_error" field.
+func (m *MessengerChannelMutation) ResetProfileError() {
+	m.profile_error = nil
+	delete(m.clearedFields, messengerchannel.FieldProfileError)
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *MessengerChannelMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -10603,7 +10703,7 @@ func (m *MessengerChannelMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessengerChannelMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 22)
 	if m.workspace != nil {
 		fields = append(fields, messengerchannel.FieldWorkspaceID)
 	}
@@ -10664,6 +10764,12 @@ func (m *MessengerChannelMutation) Fields() []string {
 	if m.last_send_error != nil {
 		fields = append(fields, messengerchannel.FieldLastSendError)
 	}
+	if m.profile_set_at != nil {
+		fields = append(fields, messengerchannel.FieldProfileSetAt)
+	}
+	if m.profile_error != nil {
+		fields = append(fields, messengerchannel.FieldProfileError)
+	}
 	return fields
 }
 
@@ -10712,6 +10818,10 @@ func (m *MessengerChannelMutation) Field(name string) (ent.Value, bool) {
 		return m.TokenError()
 	case messengerchannel.FieldLastSendError:
 		return m.LastSendError()
+	case messengerchannel.FieldProfileSetAt:
+		return m.ProfileSetAt()
+	case messengerchannel.FieldProfileError:
+		return m.ProfileError()
 	}
 	return nil, false
 }
@@ -10761,6 +10871,10 @@ func (m *MessengerChannelMutation) OldField(ctx context.Context, name string) (e
 		return m.OldTokenError(ctx)
 	case messengerchannel.FieldLastSendError:
 		return m.OldLastSendError(ctx)
+	case messengerchannel.FieldProfileSetAt:
+		return m.OldProfileSetAt(ctx)
+	case messengerchannel.FieldProfileError:
+		return m.OldProfileError(ctx)
 	}
 	return nil, fmt.Errorf("unknown MessengerChannel field %s", name)
 }
@@ -10910,6 +11024,20 @@ func (m *MessengerChannelMutation) SetField(name string, value ent.Value) error 
 		}
 		m.SetLastSendError(v)
 		return nil
+	case messengerchannel.FieldProfileSetAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProfileSetAt(v)
+		return nil
+	case messengerchannel.FieldProfileError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProfileError(v)
+		return nil
 	}
 	return fmt.Errorf("unknown MessengerChannel field %s", name)
 }
@@ -10982,6 +11110,12 @@ func (m *MessengerChannelMutation) ClearedFields() []string {
 	if m.FieldCleared(messengerchannel.FieldLastSendError) {
 		fields = append(fields, messengerchannel.FieldLastSendError)
 	}
+	if m.FieldCleared(messengerchannel.FieldProfileSetAt) {
+		fields = append(fields, messengerchannel.FieldProfileSetAt)
+	}
+	if m.FieldCleared(messengerchannel.FieldProfileError) {
+		fields = append(fields, messengerchannel.FieldProfileError)
+	}
 	return fields
 }
 
@@ -11034,6 +11168,12 @@ func (m *MessengerChannelMutation) ClearField(name string) error {
 		return nil
 	case messengerchannel.FieldLastSendError:
 		m.ClearLastSendError()
+		return nil
+	case messengerchannel.FieldProfileSetAt:
+		m.ClearProfileSetAt()
+		return nil
+	case messengerchannel.FieldProfileError:
+		m.ClearProfileError()
 		return nil
 	}
 	return fmt.Errorf("unknown MessengerChannel nullable field %s", name)
@@ -11102,6 +11242,12 @@ func (m *MessengerChannelMutation) ResetField(name string) error {
 		return nil
 	case messengerchannel.FieldLastSendError:
 		m.ResetLastSendError()
+		return nil
+	case messengerchannel.FieldProfileSetAt:
+		m.ResetProfileSetAt()
+		return nil
+	case messengerchannel.FieldProfileError:
+		m.ResetProfileError()
 		return nil
 	}
 	return fmt.Errorf("unknown MessengerChannel field %s", name)

@@ -58,6 +58,10 @@ const (
 	FieldTokenError = "token_error"
 	// FieldLastSendError holds the string denoting the last_send_error field in the database.
 	FieldLastSendError = "last_send_error"
+	// FieldProfileSetAt holds the string denoting the profile_set_at field in the database.
+	FieldProfileSetAt = "profile_set_at"
+	// FieldProfileError holds the string denoting the profile_error field in the database.
+	FieldProfileError = "profile_error"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// EdgeAgent holds the string denoting the agent edge name in mutations.
@@ -103,6 +107,8 @@ var Columns = []string{
 	FieldSubscribedFields,
 	FieldTokenError,
 	FieldLastSendError,
+	FieldProfileSetAt,
+	FieldProfileError,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -251,6 +257,16 @@ func ByTokenError(opts ...sql.OrderTermOption) OrderOption {
 // ByLastSendError orders the results by the last_send_error field.
 func ByLastSendError(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastSendError, opts...).ToFunc()
+}
+
+// ByProfileSetAt orders the results by the profile_set_at field.
+func ByProfileSetAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldProfileSetAt, opts...).ToFunc()
+}
+
+// ByProfileError orders the results by the profile_error field.
+func ByProfileError(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldProfileError, opts...).ToFunc()
 }
 
 // ByWorkspaceField orders the results by workspace field.

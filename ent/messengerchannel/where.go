@@ -145,6 +145,16 @@ func LastSendError(v string) predicate.MessengerChannel {
 	return predicate.MessengerChannel(sql.FieldEQ(FieldLastSendError, v))
 }
 
+// ProfileSetAt applies equality check predicate on the "profile_set_at" field. It's identical to ProfileSetAtEQ.
+func ProfileSetAt(v time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEQ(FieldProfileSetAt, v))
+}
+
+// ProfileError applies equality check predicate on the "profile_error" field. It's identical to ProfileErrorEQ.
+func ProfileError(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEQ(FieldProfileError, v))
+}
+
 // WorkspaceIDEQ applies the EQ predicate on the "workspace_id" field.
 func WorkspaceIDEQ(v int) predicate.MessengerChannel {
 	return predicate.MessengerChannel(sql.FieldEQ(FieldWorkspaceID, v))
@@ -1173,6 +1183,131 @@ func LastSendErrorEqualFold(v string) predicate.MessengerChannel {
 // LastSendErrorContainsFold applies the ContainsFold predicate on the "last_send_error" field.
 func LastSendErrorContainsFold(v string) predicate.MessengerChannel {
 	return predicate.MessengerChannel(sql.FieldContainsFold(FieldLastSendError, v))
+}
+
+// ProfileSetAtEQ applies the EQ predicate on the "profile_set_at" field.
+func ProfileSetAtEQ(v time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEQ(FieldProfileSetAt, v))
+}
+
+// ProfileSetAtNEQ applies the NEQ predicate on the "profile_set_at" field.
+func ProfileSetAtNEQ(v time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNEQ(FieldProfileSetAt, v))
+}
+
+// ProfileSetAtIn applies the In predicate on the "profile_set_at" field.
+func ProfileSetAtIn(vs ...time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldIn(FieldProfileSetAt, vs...))
+}
+
+// ProfileSetAtNotIn applies the NotIn predicate on the "profile_set_at" field.
+func ProfileSetAtNotIn(vs ...time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNotIn(FieldProfileSetAt, vs...))
+}
+
+// ProfileSetAtGT applies the GT predicate on the "profile_set_at" field.
+func ProfileSetAtGT(v time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldGT(FieldProfileSetAt, v))
+}
+
+// ProfileSetAtGTE applies the GTE predicate on the "profile_set_at" field.
+func ProfileSetAtGTE(v time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldGTE(FieldProfileSetAt, v))
+}
+
+// ProfileSetAtLT applies the LT predicate on the "profile_set_at" field.
+func ProfileSetAtLT(v time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldLT(FieldProfileSetAt, v))
+}
+
+// ProfileSetAtLTE applies the LTE predicate on the "profile_set_at" field.
+func ProfileSetAtLTE(v time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldLTE(FieldProfileSetAt, v))
+}
+
+// ProfileSetAtIsNil applies the IsNil predicate on the "profile_set_at" field.
+func ProfileSetAtIsNil() predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldIsNull(FieldProfileSetAt))
+}
+
+// ProfileSetAtNotNil applies the NotNil predicate on the "profile_set_at" field.
+func ProfileSetAtNotNil() predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNotNull(FieldProfileSetAt))
+}
+
+// ProfileErrorEQ applies the EQ predicate on the "profile_error" field.
+func ProfileErrorEQ(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEQ(FieldProfileError, v))
+}
+
+// ProfileErrorNEQ applies the NEQ predicate on the "profile_error" field.
+func ProfileErrorNEQ(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNEQ(FieldProfileError, v))
+}
+
+// ProfileErrorIn applies the In predicate on the "profile_error" field.
+func ProfileErrorIn(vs ...string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldIn(FieldProfileError, vs...))
+}
+
+// ProfileErrorNotIn applies the NotIn predicate on the "profile_error" field.
+func ProfileErrorNotIn(vs ...string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNotIn(FieldProfileError, vs...))
+}
+
+// ProfileErrorGT applies the GT predicate on the "profile_error" field.
+func ProfileErrorGT(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldGT(FieldProfileError, v))
+}
+
+// ProfileErrorGTE applies the GTE predicate on the "profile_error" field.
+func ProfileErrorGTE(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldGTE(FieldProfileError, v))
+}
+
+// ProfileErrorLT applies the LT predicate on the "profile_error" field.
+func ProfileErrorLT(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldLT(FieldProfileError, v))
+}
+
+// ProfileErrorLTE applies the LTE predicate on the "profile_error" field.
+func ProfileErrorLTE(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldLTE(FieldProfileError, v))
+}
+
+// ProfileErrorContains applies the Contains predicate on the "profile_error" field.
+func ProfileErrorContains(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldContains(FieldProfileError, v))
+}
+
+// ProfileErrorHasPrefix applies the HasPrefix predicate on the "profile_error" field.
+func ProfileErrorHasPrefix(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldHasPrefix(FieldProfileError, v))
+}
+
+// ProfileErrorHasSuffix applies the HasSuffix predicate on the "profile_error" field.
+func ProfileErrorHasSuffix(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldHasSuffix(FieldProfileError, v))
+}
+
+// ProfileErrorIsNil applies the IsNil predicate on the "profile_error" field.
+func ProfileErrorIsNil() predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldIsNull(FieldProfileError))
+}
+
+// ProfileErrorNotNil applies the NotNil predicate on the "profile_error" field.
+func ProfileErrorNotNil() predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNotNull(FieldProfileError))
+}
+
+// ProfileErrorEqualFold applies the EqualFold predicate on the "profile_error" field.
+func ProfileErrorEqualFold(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEqualFold(FieldProfileError, v))
+}
+
+// ProfileErrorContainsFold applies the ContainsFold predicate on the "profile_error" field.
+func ProfileErrorContainsFold(v string) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldContainsFold(FieldProfileError, v))
 }
 
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.

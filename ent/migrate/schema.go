@@ -447,6 +447,8 @@ var (
 		{Name: "subscribed_fields", Type: field.TypeJSON, Nullable: true},
 		{Name: "token_error", Type: field.TypeString, Nullable: true},
 		{Name: "last_send_error", Type: field.TypeString, Nullable: true},
+		{Name: "profile_set_at", Type: field.TypeTime, Nullable: true},
+		{Name: "profile_error", Type: field.TypeString, Nullable: true},
 		{Name: "agent_id", Type: field.TypeInt},
 		{Name: "workspace_id", Type: field.TypeInt},
 	}
@@ -458,13 +460,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messenger_channels_agents_messenger_channels",
-				Columns:    []*schema.Column{MessengerChannelsColumns[19]},
+				Columns:    []*schema.Column{MessengerChannelsColumns[21]},
 				RefColumns: []*schema.Column{AgentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messenger_channels_workspaces_workspace",
-				Columns:    []*schema.Column{MessengerChannelsColumns[20]},
+				Columns:    []*schema.Column{MessengerChannelsColumns[22]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -473,7 +475,7 @@ var (
 			{
 				Name:    "messengerchannel_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessengerChannelsColumns[20]},
+				Columns: []*schema.Column{MessengerChannelsColumns[22]},
 			},
 			{
 				Name:    "messengerchannel_page_id",

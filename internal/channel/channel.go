@@ -214,6 +214,9 @@ func (s *Service) Connect(ctx context.Context, channelID int, pageAccessToken, a
 				"in the Meta app's Messenger settings, under Webhooks, add the Page and subscribe it to messages, then connect again")
 	}
 
+	profiled := *ch
+	s.setProfile(mctx, client, graph, token, &profiled)
+
 	upd := client.MessengerChannel.UpdateOneID(ch.ID).
 		Where(messengerchannel.StatusNEQ(messengerchannel.StatusREMOVED)).
 		SetPageID(page.ID).
@@ -225,7 +228,9 @@ func (s *Service) Connect(ctx context.Context, channelID int, pageAccessToken, a
 		SetSubscribedFields(app.SubscribedFields).
 		ClearTokenError().
 		ClearLastSendError().
-		ClearLastError()
+		ClearLastError().
+		SetNillableProfileSetAt(profiled.ProfileSetAt)
+	setOrClear(profiled.ProfileError, upd.SetProfileError, upd.ClearProfileError)
 	if appKnown {
 		upd.SetAppID(app.ID)
 	} else {
@@ -272,6 +277,7 @@ func (s *Service) Remove(ctx context.Context, channelID int) (_ *ent.MessengerCh
 		ClearTokenError().
 		ClearLastSendError().
 		ClearLastError().
+		ClearProfileError().
 		Save(ctx)
 	s.cache.forget(channelID)
 	if err != nil {
@@ -281,12 +287,14 @@ func (s *Service) Remove(ctx context.Context, channelID int) (_ *ent.MessengerCh
 	return ch, nil
 }
 
-// unsubscribe removes the app from the Page's webhooks, logging failure:
-// the channel is removed either way, and its callback answers 404.
+// unsubscribe removes the app from the Page's webhooks and the Messenger
+// profile SeaChat set, logging failure: the channel is removed either way,
+// and its callback answers 404.
 func (s *Service) unsubscribe(ctx context.Context, ch *ent.MessengerChannel) {
 	graph, token, err := s.credentials(ch)
 	if err == nil {
 		mctx, cancel := context.WithTimeout(ctx, metaBudget)
+		s.deleteProfile(mctx, graph, token, ch)
 		err = graph.Unsubscribe(mctx, token, *ch.PageID)
 		cancel()
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -307,14 +308,16 @@ func TestConnect(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, harbor.Secret, string(sec))
 
-		// Meta saw /me, one subscription with every field, a read-back, all
-		// with appsecret_proof (the fake checks that it is right).
+		// Meta saw /me, one subscription with every field, a read-back and
+		// the Messenger profile, all with appsecret_proof (the fake checks
+		// that it is right).
 		reqs := e.meta.Requests()
-		require.Len(t, reqs, 3)
+		require.Len(t, reqs, 4)
 		require.Equal(t, "GET /v25.0/me", reqs[0].Method+" "+reqs[0].Path)
 		require.Equal(t, "POST /v25.0/"+harbor.ID+"/subscribed_apps", reqs[1].Method+" "+reqs[1].Path)
 		require.Equal(t, "messages,messaging_postbacks,message_echoes,messaging_handovers,standby,message_reads,message_deliveries,message_reactions", reqs[1].Fields)
 		require.Equal(t, "GET /v25.0/"+harbor.ID+"/subscribed_apps", reqs[2].Method+" "+reqs[2].Path)
+		require.Equal(t, "POST /v25.0/me/messenger_profile", reqs[3].Method+" "+reqs[3].Path)
 		for _, r := range reqs {
 			require.True(t, r.Proof, "%s %s without appsecret_proof", r.Method, r.Path)
 		}
@@ -324,6 +327,46 @@ func TestConnect(t *testing.T) {
 		for _, c := range h.Checks {
 			require.Equal(t, c.Name != channel.CheckEventsReceived, c.OK, "%s: %s", c.Name, c.Detail)
 		}
+	})
+}
+
+// TestMessengerProfile: connecting sets the Page's Get Started button,
+// greeting and "Talk to a human" menu; a channel whose profile Meta refused
+// still connects, health says so, and checkMessengerChannel sets it later;
+// Remove deletes it.
+func TestMessengerProfile(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		ch, err := e.svc.Connect(e.ownerA, e.setup().ID, harbor.Token, harbor.Secret)
+		require.NoError(t, err)
+		p := e.meta.MessengerProfile(harbor.ID)
+		require.Equal(t, &messenger.GetStarted{Payload: "GET_STARTED"}, p.GetStarted)
+		require.Len(t, p.Greeting, 1)
+		require.Equal(t, "default", p.Greeting[0].Locale)
+		require.LessOrEqual(t, len([]rune(p.Greeting[0].Text)), messenger.MaxGreetingLength)
+		require.Equal(t, []messenger.PersistentMenu{{Locale: "default", CallToActions: []messenger.MenuItem{
+			{Type: "postback", Title: "Talk to a human", Payload: "SEACHAT_HANDOFF"}}}}, p.PersistentMenu)
+		require.True(t, checks(t, e.svc.Health(ch))[channel.CheckMessengerProfile].OK)
+
+		_, err = e.svc.Remove(e.ownerA, ch.ID)
+		require.NoError(t, err)
+		require.Equal(t, messenger.MessengerProfile{}, e.meta.MessengerProfile(harbor.ID), "Remove left the profile")
+
+		// Meta refuses the profile: the channel connects all the same.
+		e.meta.Set(func(k *mt.Knobs) { k.MessengerProfileErr = mt.FailTemporary })
+		ch, err = e.svc.Connect(e.ownerA, e.setup().ID, harbor.Token, harbor.Secret)
+		require.NoError(t, err)
+		require.Equal(t, messengerchannel.StatusCONNECTED, ch.Status)
+		c := checks(t, e.svc.Health(ch))[channel.CheckMessengerProfile]
+		require.False(t, c.OK)
+		require.Contains(t, c.Detail, "checkMessengerChannel")
+		require.Nil(t, ch.LastError, "a missing profile is no channel error")
+
+		e.meta.Set(func(k *mt.Knobs) { k.MessengerProfileErr = mt.Failure{} })
+		h, err := e.svc.Check(e.ownerA, ch.ID)
+		require.NoError(t, err)
+		require.True(t, checks(t, h)[channel.CheckMessengerProfile].OK, "checkMessengerChannel did not set the profile")
+		require.NotNil(t, e.meta.MessengerProfile(harbor.ID).GetStarted)
 	})
 }
 
@@ -338,7 +381,7 @@ func TestConnectOptionalFieldsRefused(t *testing.T) {
 		require.Equal(t, mt.AppID, *got.AppID, "the app was not told apart from the Page Inbox")
 		var subscribed []string
 		for _, r := range e.meta.Requests() {
-			if r.Method == "POST" {
+			if r.Method == "POST" && strings.HasSuffix(r.Path, "/subscribed_apps") {
 				subscribed = append(subscribed, r.Fields)
 			}
 		}

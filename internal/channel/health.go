@@ -63,6 +63,7 @@ func (s *Service) Health(ch *ent.MessengerChannel) Health {
 		subscriptionCheck(ch),
 		eventsCheck(ch),
 		sendCheck(ch),
+		profileCheck(ch),
 	}
 	ok := true
 	for _, c := range checks {
@@ -157,7 +158,8 @@ func sendCheck(ch *ent.MessengerChannel) HealthCheck {
 }
 
 // Check runs the diagnostics against Meta now — the page token (GET /me) and
-// the Page's webhook subscription (GET subscribed_apps) — stores what it
+// the Page's webhook subscription (GET subscribed_apps), and sets the Page's
+// Messenger profile if it is not set yet — stores what it
 // learns and returns the channel's Health. A dead token sets the channel
 // ERROR with the fix in lastError; a working one brings an ERROR channel
 // back to CONNECTED. A Page that lost its messages subscription (Meta drops
@@ -205,6 +207,9 @@ func (s *Service) Check(ctx context.Context, channelID int) (_ Health, err error
 			unreachable = append(unreachable, CheckPageSubscribed)
 			s.logger.WarnContext(ctx, "reading the page's webhook subscription", "channel_id", ch.ID, "error", err)
 		}
+	}
+	if next.Status != messengerchannel.StatusERROR && (ch.ProfileSetAt == nil || ch.ProfileError != nil) {
+		s.setProfile(mctx, client, graph, token, &next)
 	}
 	saved, err := s.saveDiagnosis(ctx, client, ch, &next)
 	if err != nil {
@@ -333,6 +338,8 @@ func (s *Service) saveDiagnosis(ctx context.Context, client *ent.Client, ch, nex
 	setOrClear(next.TokenError, q.SetTokenError, q.ClearTokenError)
 	setOrClear(next.LastSendError, q.SetLastSendError, q.ClearLastSendError)
 	setOrClear(next.LastError, q.SetLastError, q.ClearLastError)
+	setOrClear(next.ProfileError, q.SetProfileError, q.ClearProfileError)
+	q.SetNillableProfileSetAt(next.ProfileSetAt)
 	n, err := q.Save(ctx)
 	s.cache.forget(ch.ID)
 	if err != nil {
@@ -352,6 +359,8 @@ func diagnosisChanged(a, b *ent.MessengerChannel) bool {
 		!equalPtr(a.LastError, b.LastError) ||
 		!equalPtr(a.PageName, b.PageName) ||
 		!equalPtr(a.TokenCheckedAt, b.TokenCheckedAt) ||
+		!equalPtr(a.ProfileSetAt, b.ProfileSetAt) ||
+		!equalPtr(a.ProfileError, b.ProfileError) ||
 		b.SubscribedFields != nil && !slices.Equal(a.SubscribedFields, b.SubscribedFields)
 }
 

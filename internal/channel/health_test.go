@@ -22,7 +22,7 @@ import (
 func checks(t *testing.T, h channel.Health) map[string]channel.HealthCheck {
 	t.Helper()
 	want := []string{channel.CheckWebhookVerified, channel.CheckPageTokenValid, channel.CheckPageSubscribed,
-		channel.CheckEventsReceived, channel.CheckSendAPIOK}
+		channel.CheckEventsReceived, channel.CheckSendAPIOK, channel.CheckMessengerProfile}
 	require.Len(t, h.Checks, len(want))
 	m := map[string]channel.HealthCheck{}
 	ok := true
@@ -51,7 +51,7 @@ func TestHealthOfNewChannel(t *testing.T) {
 		c := checks(t, h)
 		require.False(t, h.OK)
 		for _, name := range []string{channel.CheckWebhookVerified, channel.CheckPageTokenValid, channel.CheckPageSubscribed,
-			channel.CheckEventsReceived, channel.CheckSendAPIOK} {
+			channel.CheckEventsReceived, channel.CheckSendAPIOK, channel.CheckMessengerProfile} {
 			require.False(t, c[name].OK, name)
 		}
 		require.Contains(t, c[channel.CheckWebhookVerified].Detail, e.svc.CallbackURL(ch))

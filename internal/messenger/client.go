@@ -227,6 +227,76 @@ func (c *Client) Unsubscribe(ctx context.Context, token, pageID string) error {
 	return c.callSuccess(ctx, http.MethodDelete, pageID+"/subscribed_apps", token, nil)
 }
 
+// MessengerProfile is what people see of the Page in Messenger around a
+// conversation: the Get Started button of a first conversation, the
+// greeting above it, and the persistent menu. Unset parts are left as they
+// are by SetMessengerProfile.
+type MessengerProfile struct {
+	GetStarted     *GetStarted      `json:"get_started,omitempty"`
+	Greeting       []Greeting       `json:"greeting,omitempty"`
+	PersistentMenu []PersistentMenu `json:"persistent_menu,omitempty"`
+}
+
+// GetStarted is the Get Started button; a tap arrives as a postback with
+// Payload.
+type GetStarted struct {
+	Payload string `json:"payload"`
+}
+
+// Greeting is the text above the Get Started button, per locale ("default"
+// for all); at most MaxGreetingLength characters.
+type Greeting struct {
+	Locale string `json:"locale"`
+	Text   string `json:"text"`
+}
+
+// MaxGreetingLength is the longest greeting Meta accepts.
+const MaxGreetingLength = 160
+
+// PersistentMenu is the menu beside the composer, per locale.
+type PersistentMenu struct {
+	Locale                string     `json:"locale"`
+	ComposerInputDisabled bool       `json:"composer_input_disabled"`
+	CallToActions         []MenuItem `json:"call_to_actions"`
+}
+
+// MenuItem is one entry of the persistent menu; Type "postback" sends
+// Payload back as a postback.
+type MenuItem struct {
+	Type    string `json:"type"`
+	Title   string `json:"title"`
+	Payload string `json:"payload"`
+}
+
+// MessengerProfileFields are the parts of the profile that SeaChat sets.
+var MessengerProfileFields = []string{"get_started", "greeting", "persistent_menu"}
+
+// SetMessengerProfile sets the Page's Messenger profile (POST
+// me/messenger_profile). Meta allows 10 such calls per 10 minutes per Page.
+func (c *Client) SetMessengerProfile(ctx context.Context, token string, p MessengerProfile) error {
+	return c.callResult(ctx, http.MethodPost, "me/messenger_profile", token, p)
+}
+
+// DeleteMessengerProfile removes parts of the Page's Messenger profile.
+func (c *Client) DeleteMessengerProfile(ctx context.Context, token string, fields []string) error {
+	return c.callResult(ctx, http.MethodDelete, "me/messenger_profile", token, map[string][]string{"fields": fields})
+}
+
+// callResult makes a call whose answer is {"result":"success"}.
+func (c *Client) callResult(ctx context.Context, method, path, token string, in any) error {
+	var res struct {
+		Result  string `json:"result"`
+		Success bool   `json:"success"`
+	}
+	if err := c.call(ctx, method, path, token, nil, in, &res); err != nil {
+		return err
+	}
+	if res.Result != "success" && !res.Success {
+		return kindError(fmt.Errorf("messenger: %s %s: answer without success: %q", method, path, res.Result))
+	}
+	return nil
+}
+
 // Profile is a person's public Messenger profile. Fields are empty when Meta
 // withholds them.
 type Profile struct {

@@ -89,6 +89,9 @@ type Knobs struct {
 	DropMessages     bool    // subscriptions never include messages
 	OtherApps        bool    // another app (OtherAppID) is subscribed to every Page too
 	NoDefaultProfile bool    // a PSID without SetProfile has no profile, instead of "Ada User <psid>"
+	// MessengerProfileErr, when set, is the answer to setting the Page's
+	// Messenger profile.
+	MessengerProfileErr Failure
 }
 
 // Request is a call the fake received, without its token.
@@ -103,19 +106,20 @@ type Request struct {
 type Graph struct {
 	*httptest.Server
 
-	mu       sync.Mutex
-	pages    map[string]Page              // by token
-	revoked  map[string]bool              // tokens
-	subs     map[string][]string          // page ID → our app's subscribed fields
-	profiles map[string]messenger.Profile // by PSID
-	knobs    Knobs
-	reqs     []Request
-	sent     []Sent
-	actions  []messenger.Action
-	failures []Failure
-	next     int
-	onSend   func(Sent)
-	notify   chan struct{}
+	mu           sync.Mutex
+	pages        map[string]Page                       // by token
+	revoked      map[string]bool                       // tokens
+	subs         map[string][]string                   // page ID → our app's subscribed fields
+	profiles     map[string]messenger.Profile          // by PSID
+	pageProfiles map[string]messenger.MessengerProfile // by page ID
+	knobs        Knobs
+	reqs         []Request
+	sent         []Sent
+	actions      []messenger.Action
+	failures     []Failure
+	next         int
+	onSend       func(Sent)
+	notify       chan struct{}
 }
 
 // New starts a fake Graph API that knows pages; it is closed when the test ends.
@@ -133,6 +137,7 @@ func (g *Graph) Handler(pages ...Page) http.Handler {
 	g.mu.Lock()
 	g.pages, g.revoked, g.subs = map[string]Page{}, map[string]bool{}, map[string][]string{}
 	g.profiles, g.knobs, g.reqs = map[string]messenger.Profile{}, Knobs{}, nil
+	g.pageProfiles = map[string]messenger.MessengerProfile{}
 	g.sent, g.actions, g.failures, g.next, g.onSend = nil, nil, nil, 0, nil
 	g.notify = make(chan struct{}, 1)
 	for _, p := range pages {
@@ -161,6 +166,8 @@ func (g *Graph) Handler(pages ...Page) http.Handler {
 	route("GET "+v+"/{page}/subscribed_apps", g.subscribedApps)
 	route("POST "+v+"/{page}/subscribed_apps", g.subscribe)
 	route("DELETE "+v+"/{page}/subscribed_apps", g.unsubscribe)
+	route("POST "+v+"/me/messenger_profile", g.setMessengerProfile)
+	route("DELETE "+v+"/me/messenger_profile", g.deleteMessengerProfile)
 	route("GET "+v+"/{psid}", g.profile)
 	route("/", func(r *http.Request, _ Page) (any, Failure) {
 		return nil, Failure{400, 2500, 0, false, "Unknown path components: " + r.URL.Path}
@@ -381,6 +388,67 @@ func (g *Graph) unsubscribe(r *http.Request, p Page) (any, Failure) {
 	}
 	delete(g.subs, p.ID)
 	return map[string]bool{"success": true}, Failure{}
+}
+
+func (g *Graph) setMessengerProfile(r *http.Request, p Page) (any, Failure) {
+	var body messenger.MessengerProfile
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		return nil, Failure{400, 100, 0, false, "(#100) Invalid JSON: " + err.Error()}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.knobs.MessengerProfileErr != (Failure{}) {
+		return nil, g.knobs.MessengerProfileErr
+	}
+	if len(body.PersistentMenu) > 0 && body.GetStarted == nil && g.pageProfiles[p.ID].GetStarted == nil {
+		return nil, Failure{400, 100, 2018145, false, "(#100) You must set a Get Started button if you also wish to use persistent menu."}
+	}
+	for _, gr := range body.Greeting {
+		if len([]rune(gr.Text)) > messenger.MaxGreetingLength {
+			return nil, Failure{400, 100, 0, false, "(#100) Param greeting[0][text] must be at most 160 characters long."}
+		}
+	}
+	cur := g.pageProfiles[p.ID]
+	if body.GetStarted != nil {
+		cur.GetStarted = body.GetStarted
+	}
+	if body.Greeting != nil {
+		cur.Greeting = body.Greeting
+	}
+	if body.PersistentMenu != nil {
+		cur.PersistentMenu = body.PersistentMenu
+	}
+	g.pageProfiles[p.ID] = cur
+	return map[string]string{"result": "success"}, Failure{}
+}
+
+func (g *Graph) deleteMessengerProfile(r *http.Request, p Page) (any, Failure) {
+	var body struct{ Fields []string }
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.Fields) == 0 {
+		return nil, Failure{400, 100, 0, false, "(#100) param fields must be non-empty."}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	cur := g.pageProfiles[p.ID]
+	for _, f := range body.Fields {
+		switch f {
+		case "get_started":
+			cur.GetStarted = nil
+		case "greeting":
+			cur.Greeting = nil
+		case "persistent_menu":
+			cur.PersistentMenu = nil
+		}
+	}
+	g.pageProfiles[p.ID] = cur
+	return map[string]string{"result": "success"}, Failure{}
+}
+
+// MessengerProfile returns the Messenger profile set on the page.
+func (g *Graph) MessengerProfile(pageID string) messenger.MessengerProfile {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.pageProfiles[pageID]
 }
 
 func (g *Graph) profile(r *http.Request, _ Page) (any, Failure) {
