@@ -1,0 +1,75 @@
+// Starts GraphiQL against SeaChat's /graphql. It lives in its own file, not
+// inline in the page, so the Content-Security-Policy can forbid inline script.
+//
+// The token goes into GraphiQL's Headers editor, opened at start with a
+// placeholder. GraphiQL keeps its state (tabs, headers, history) in
+// sessionStorage rather than its default localStorage: the token then
+// survives reloads but not the tab, and is not left on disk for any later
+// script of this origin.
+(() => {
+  'use strict';
+
+  const placeholder = JSON.stringify({ Authorization: 'Bearer <paste your token here>' }, null, 2);
+  const noToken = 'Paste your SeaChat API token into Headers (below the query editor): ' +
+    '{"Authorization": "Bearer sct_…"}. The schema, docs and autocomplete load once it is there.';
+
+  // bearer returns the token of an Authorization header in headers (an
+  // object or the editor's JSON text), or '' when there is none or it is the
+  // placeholder.
+  function bearer(headers) {
+    let h = headers;
+    if (typeof h === 'string') {
+      try { h = JSON.parse(h); } catch { return ''; }
+    }
+    if (!h || typeof h !== 'object') return '';
+    const name = Object.keys(h).find((k) => k.toLowerCase() === 'authorization');
+    const m = /^Bearer\s+(\S+)$/i.exec(name && typeof h[name] === 'string' ? h[name].trim() : '');
+    return m && !m[1].startsWith('<') ? m[1] : '';
+  }
+
+  const http = new URL('/graphql', location.href);
+  const ws = new URL(http);
+  ws.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  // Subscriptions use graphql-ws (bundled in GraphiQL) over
+  // graphql-transport-ws; its connection_init payload carries the headers,
+  // so the server reads the token from "Authorization" there.
+  const send = GraphiQL.createFetcher({ url: http.href, subscriptionUrl: ws.href });
+
+  // fetcher sends nothing without a real token: the placeholder would only
+  // earn an error from the server. A new fetcher per token makes GraphiQL
+  // fetch the schema again.
+  const fetcher = () => (params, opts) => bearer(opts && opts.headers)
+    ? send(params, opts)
+    : Promise.resolve({ errors: [{ message: noToken }] });
+
+  const root = ReactDOM.createRoot(document.getElementById('graphiql'));
+  let token = bearer(sessionStorage.getItem('graphiql:headers'));
+  let props;
+  let timer;
+
+  function render() {
+    root.render(React.createElement(GraphiQL, props));
+  }
+
+  props = {
+    fetcher: fetcher(),
+    storage: sessionStorage,
+    shouldPersistHeaders: true,
+    showPersistHeadersSettings: false,
+    defaultHeaders: placeholder,
+    defaultEditorToolsVisibility: 'headers',
+    defaultQuery: '# Paste your token under Headers below, then run this with Ctrl-Enter.\n' +
+      '{\n  viewer { tokenName role workspace { name } }\n  agents { id name }\n}\n',
+    onEditHeaders(text) {
+      clearTimeout(timer);
+      timer = setTimeout(() => { // wait for the typing to stop
+        const t = bearer(text);
+        if (t === token) return;
+        token = t;
+        props = { ...props, fetcher: fetcher() };
+        render();
+      }, 300);
+    },
+  };
+  render();
+})();
