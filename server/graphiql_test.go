@@ -39,7 +39,8 @@ func TestGraphiQLPage(t *testing.T) {
 	for name, want := range map[string]string{
 		"default-src":     "'self'",
 		"script-src":      "'self'", // no inline script, no eval
-		"connect-src":     "'self' ws: wss:",
+		"style-src":       "'self'",
+		"connect-src":     "'self'", // same-origin websockets too
 		"frame-ancestors": "'none'",
 		"base-uri":        "'none'",
 		"form-action":     "'none'",

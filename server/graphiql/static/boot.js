@@ -2,13 +2,14 @@
 // inline in the page, so the Content-Security-Policy can forbid inline script.
 //
 // The token goes into GraphiQL's Headers editor, opened at start with a
-// placeholder. GraphiQL keeps its state (tabs, headers, history) in
-// sessionStorage rather than its default localStorage: the token then
-// survives reloads but not the tab, and is not left on disk for any later
-// script of this origin.
+// placeholder. The headers, and all of GraphiQL's state (tabs, history), are
+// kept in sessionStorage rather than GraphiQL's default localStorage: the
+// token then survives reloads but not the tab, and is not left on disk for
+// any later script of this origin.
 (() => {
   'use strict';
 
+  const headersKey = 'seachat.graphiql.headers';
   const placeholder = JSON.stringify({ Authorization: 'Bearer <paste your token here>' }, null, 2);
   const noToken = 'Paste your SeaChat API token into Headers (below the query editor): ' +
     '{"Authorization": "Bearer sct_…"}. The schema, docs and autocomplete load once it is there.';
@@ -42,34 +43,37 @@
     ? send(params, opts)
     : Promise.resolve({ errors: [{ message: noToken }] });
 
+  // GraphiQL's own header persistence is off: it would write the token into
+  // its tab state in ways that do not survive a reload reliably. The headers
+  // text is kept here instead, and handed back to GraphiQL at start.
+  const saved = sessionStorage.getItem(headersKey) || placeholder;
   const root = ReactDOM.createRoot(document.getElementById('graphiql'));
-  let token = bearer(sessionStorage.getItem('graphiql:headers'));
-  let props;
+  let token = bearer(saved);
   let timer;
-
-  function render() {
-    root.render(React.createElement(GraphiQL, props));
-  }
-
-  props = {
+  let props = {
     fetcher: fetcher(),
-    storage: sessionStorage,
-    shouldPersistHeaders: true,
-    showPersistHeadersSettings: false,
-    defaultHeaders: placeholder,
+    storage: sessionStorage, // its history keeps request headers verbatim
+    shouldPersistHeaders: false,
+    headers: saved,
+    defaultHeaders: saved, // for new tabs
     defaultEditorToolsVisibility: 'headers',
     defaultQuery: '# Paste your token under Headers below, then run this with Ctrl-Enter.\n' +
       '{\n  viewer { tokenName role workspace { name } }\n  agents { id name }\n}\n',
     onEditHeaders(text) {
+      sessionStorage.setItem(headersKey, text);
       clearTimeout(timer);
       timer = setTimeout(() => { // wait for the typing to stop
         const t = bearer(text);
         if (t === token) return;
         token = t;
-        props = { ...props, fetcher: fetcher() };
+        props = { ...props, fetcher: fetcher(), defaultHeaders: text };
         render();
       }, 300);
     },
   };
+
+  function render() {
+    root.render(React.createElement(GraphiQL, props));
+  }
   render();
 })();
