@@ -37,6 +37,15 @@ check-generate: generate
 		exit 1; \
 	fi
 
+# GraphiQL at / is served from the binary (server/graphiql): the pinned
+# GraphiQL and React bundles are committed under server/graphiql/static/vendor.
+# This refreshes them from the npm registry (needs npm and the network) and
+# fails unless every file matches server/graphiql/assets.sha256. To move to
+# another version, see the top of server/graphiql/assets.sh.
+.PHONY: graphiql-assets
+graphiql-assets:
+	server/graphiql/assets.sh
+
 # Benchmarks (bench/README.md): builds bin/seachat and the bare baseline,
 # runs every scenario against real processes on SQLite and on a fresh
 # PostgreSQL database, and writes bench/RESULTS.md and bench/results.json.

@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/config"
+	"github.com/seachat/seachat/server/graphiql"
 )
 
 // Readiness reports whether the process can serve: the database answers and
@@ -59,9 +59,9 @@ func New(o Options) *Server {
 	mux.Handle("GET /graphql", gql) // websocket upgrades, and queries over GET
 	mux.Handle("GET /webhooks/messenger/{key}", o.Webhooks)
 	mux.Handle("POST /webhooks/messenger/{key}", o.Webhooks)
-	mux.Handle("GET /{$}", playground.Handler("SeaChat GraphQL", "/graphql",
-		playground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer <paste your token here>"}),
-		playground.WithStoragePrefix("seachat:")))
+	playground := graphiql.Handler() // the page at /, its files under /graphiql/
+	mux.Handle("GET /{$}", playground)
+	mux.Handle("GET "+graphiql.Prefix, playground)
 	mux.Handle("GET /console/", console.Handler())
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

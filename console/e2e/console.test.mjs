@@ -1,6 +1,7 @@
 // The agent console, end to end: a real seachat and fakegraph, Debian's
 // Chromium, and a staff member's day: sign in, set up an agent and its Page,
 // add knowledge, watch a chat arrive live, take over a handoff and reply.
+// Then GraphiQL at /, with the browser cut off from every other host.
 //
 // Run: make test-console (or: cd console/e2e && npm ci && npm test).
 // Screenshots and server logs land in console/e2e/artifacts/.
@@ -8,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { artifacts, launch, page as fbPage, root, sign, start, textEvent, waitFor } from './harness.mjs';
 
@@ -15,6 +17,18 @@ const appSecret = 'e2e-app-secret';
 const psid = '4242000000000001';
 const latePsid = '4242000000000002';
 const expect = { timeout: 15000 };
+
+/** adminAPI runs query on stack's /graphql as the admin and returns its data. */
+async function adminAPI(stack, query) {
+  const res = await fetch(`${stack.base}/graphql`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${stack.adminToken}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ query }),
+  });
+  const out = await res.json();
+  assert.ok(!out.errors, JSON.stringify(out.errors));
+  return out.data;
+}
 
 describe('agent console', () => {
   let stack;
@@ -66,16 +80,7 @@ describe('agent console', () => {
   const text = (locator) => locator.textContent({ timeout: expect.timeout });
   const visible = (locator) => locator.waitFor({ state: 'visible' });
 
-  async function api(query) {
-    const res = await fetch(`${stack.base}/graphql`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${stack.adminToken}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ query }),
-    });
-    const out = await res.json();
-    assert.ok(!out.errors, JSON.stringify(out.errors));
-    return out.data;
-  }
+  const api = (query) => adminAPI(stack, query);
 
   async function postEvent(body) {
     const res = await fetch(callbackUrl, {
@@ -375,5 +380,139 @@ describe('agent console', () => {
     await page.getByLabel('Status').selectOption('HUMAN');
     await visible(page.getByText(/SeaChat refused the token/));
     assert.equal(await page.evaluate(() => sessionStorage.getItem('seachat.token')), null);
+  });
+});
+
+describe('GraphiQL at /', () => {
+  let stack;
+  let browser;
+  let page;
+  let agentId;
+  const offsite = []; // requests and websockets to any other host than the server's: all refused
+  const graphql = []; // the Authorization header of every HTTP request to /graphql
+  const wsSent = []; // messages the page sent on its websockets
+  const cspErrors = [];
+
+  before(async () => {
+    stack = await start();
+    agentId = (await adminAPI(stack, 'mutation { createAgent(input: {name: "Harbor Bikes"}) { id } }')).createAgent.id;
+    browser = await launch();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+    const host = new URL(stack.base).host;
+    await context.route('**/*', (route) => {
+      const req = route.request();
+      const url = new URL(req.url());
+      if (url.host !== host) {
+        offsite.push(url.href);
+        return route.abort('blockedbyclient');
+      }
+      if (url.pathname === '/graphql') graphql.push(req.headers().authorization ?? '');
+      return route.continue();
+    });
+    await context.routeWebSocket(() => true, (ws) => {
+      const url = new URL(ws.url());
+      if (url.host !== host) {
+        offsite.push(url.href);
+        return ws.close();
+      }
+      const server = ws.connectToServer();
+      ws.onMessage((m) => {
+        wsSent.push(String(m));
+        server.send(m);
+      });
+    });
+    page = await context.newPage();
+    page.setDefaultTimeout(expect.timeout);
+    page.on('console', (m) => /Content.Security.Policy/i.test(m.text()) && cspErrors.push(m.text()));
+    page.on('pageerror', (e) => console.error('page error:', e.message));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  const step = (name, fn) => it(name, async (t) => {
+    try {
+      await fn(t);
+    } catch (err) {
+      await page?.screenshot({ path: path.join(artifacts, `failed-graphiql-${name.replace(/\W+/g, '-')}.png`) }).catch(() => {});
+      throw err;
+    }
+  });
+  const visible = (locator) => locator.waitFor({ state: 'visible' });
+  const queryEditor = () => page.locator('.graphiql-query-editor .CodeMirror');
+  const headersEditor = () => page.locator('section.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror');
+  const result = () => page.getByRole('region', { name: 'Result Window' });
+  const value = (editor) => editor.evaluate((el) => el.CodeMirror.getValue());
+  // paste replaces an editor's text the way a paste does: one input event.
+  async function paste(editor, text) {
+    await editor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText(text);
+  }
+  // run executes query. GraphiQL parses the editor's text after a short
+  // debounce, and would otherwise pick the transport from the previous
+  // document: a subscription must go over the websocket, not HTTP.
+  async function run(query, want) {
+    await paste(queryEditor(), query);
+    await sleep(500);
+    await page.getByRole('button', { name: /^Execute query/ }).click();
+    if (want) await visible(result().getByText(want).first());
+  }
+
+  step('opens with a token placeholder and sends nothing until a token is there', async () => {
+    await page.goto(`${stack.base}/`);
+    await visible(headersEditor());
+    assert.match(await value(headersEditor()), /"Authorization": "Bearer <paste your token here>"/);
+    await visible(result().getByText('Paste your SeaChat API token into Headers').first());
+    assert.deepEqual(graphql, [], 'the placeholder was sent');
+    await page.screenshot({ path: path.join(artifacts, 'graphiql-1-no-token.png') });
+  });
+
+  step('loads the schema once a token is pasted, again when it changes, and runs a query', async () => {
+    await paste(headersEditor(), JSON.stringify({ Authorization: 'Bearer sct_wrong' }));
+    await waitFor(() => graphql.includes('Bearer sct_wrong'), 'the schema request with the first token');
+    await paste(headersEditor(), JSON.stringify({ Authorization: `Bearer ${stack.adminToken}` }));
+    await page.getByRole('button', { name: 'Show Documentation Explorer' }).click();
+    await visible(page.locator('.graphiql-doc-explorer').getByRole('link', { name: 'Query', exact: true }));
+    await run('{ agents { id name } }', '"Harbor Bikes"');
+    assert.deepEqual([...new Set(graphql)], ['Bearer sct_wrong', `Bearer ${stack.adminToken}`]);
+  });
+
+  step('keeps the token across a reload, in sessionStorage only', async () => {
+    await sleep(600); // GraphiQL saves its tabs 500 ms after an edit
+    await page.reload();
+    await visible(headersEditor());
+    assert.match(await value(headersEditor()), new RegExp(`"Bearer ${stack.adminToken}"`));
+    const stored = await page.evaluate(() => ({ session: JSON.stringify(sessionStorage), local: JSON.stringify(localStorage) }));
+    assert.ok(stored.session.includes(stack.adminToken), 'the token is not in sessionStorage');
+    assert.ok(!stored.local.includes(stack.adminToken), 'the token leaked into localStorage');
+    await page.getByRole('button', { name: 'Show Documentation Explorer' }).click();
+    await page.locator('.graphiql-doc-explorer').getByRole('link', { name: 'Query', exact: true }).click();
+    await visible(page.locator('.graphiql-doc-explorer').getByText('agents', { exact: true }).first());
+    await run('{ agents { id name } }', '"Harbor Bikes"');
+    await page.screenshot({ path: path.join(artifacts, 'graphiql-2-query-and-docs.png') });
+  });
+
+  step('runs a subscription over a websocket with the token in connection_init', async () => {
+    await run('subscription { knowledgeSourceUpdated { title status } }');
+    await waitFor(() => wsSent.some((f) => f.includes('"subscribe"')), 'the subscribe message');
+    const init = JSON.parse(wsSent.find((f) => f.includes('connection_init')));
+    assert.equal(init.payload.Authorization, `Bearer ${stack.adminToken}`);
+    // The server starts listening just after the subscribe message arrives.
+    await waitFor(async () => {
+      if (await result().getByText('Opening hours').count()) return true;
+      await adminAPI(stack, `mutation { addKnowledgeText(agentId: "${agentId}", title: "Opening hours", text: "We open at nine.") { id } }`);
+      await sleep(500);
+      return false;
+    }, 'the subscription event in the result pane');
+    await page.screenshot({ path: path.join(artifacts, 'graphiql-3-subscription.png') });
+    await page.getByRole('button', { name: /^Stop/ }).click();
+  });
+
+  step('asks nothing of another host and breaks no CSP rule', async () => {
+    assert.deepEqual(offsite, []);
+    assert.deepEqual(cspErrors, []);
   });
 });

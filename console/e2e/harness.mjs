@@ -45,12 +45,18 @@ export async function waitFor(fn, what, ms = 15000) {
   }
 }
 
+let cleaned = false;
+
 /**
  * start builds and starts SeaChat beside the fake Graph API. It returns the
  * base URL, the admin token, the fake's output lines and a stop function.
+ * Server logs are named by port, as a test file may start more than one.
  */
 export async function start() {
-  rmSync(artifacts, { recursive: true, force: true });
+  if (!cleaned) { // once per run: a second start() keeps the first one's screenshots
+    rmSync(artifacts, { recursive: true, force: true });
+    cleaned = true;
+  }
   mkdirSync(artifacts, { recursive: true });
   for (const cmd of ['seachat', 'fakegraph']) {
     execFileSync('go', ['build', '-o', `bin/${cmd}`, `./cmd/${cmd}`], { cwd: root, stdio: 'inherit' });
@@ -68,12 +74,12 @@ export async function start() {
     partial = lines.pop();
     sent.push(...lines);
   });
-  fake.stderr.pipe(createWriteStream(path.join(artifacts, 'fakegraph.stderr.log')));
+  fake.stderr.pipe(createWriteStream(path.join(artifacts, `fakegraph-${fakePort}.stderr.log`)));
 
   // A clean environment: nothing from the caller's SeaChat or Gemini setup.
   const env = Object.fromEntries(Object.entries(process.env)
     .filter(([k]) => !k.startsWith('SEACHAT_') && !k.startsWith('GEMINI_') && k !== 'DATABASE_URL'));
-  const log = createWriteStream(path.join(artifacts, 'seachat.log'));
+  const log = createWriteStream(path.join(artifacts, `seachat-${appPort}.log`));
   const base = `http://127.0.0.1:${appPort}`;
   let seachat;
 
