@@ -44,6 +44,24 @@ type Gemini struct {
 	retryBase time.Duration // first backoff; doubles after each retry
 }
 
+// maxOutputTokens bounds one answer. The prompt asks for under 600
+// characters; the bound leaves room for a longer answer (sent whole, split
+// into several messages) and for a thinking model's thoughts, which count
+// against it.
+const maxOutputTokens = 4096
+
+// replySchema constrains the model's output to the JSON BuildPrompt asks
+// for: whether the knowledge answered, the answer, the passages used.
+var replySchema = &genai.Schema{
+	Type: genai.TypeObject,
+	Properties: map[string]*genai.Schema{
+		"answer":   {Type: genai.TypeString},
+		"answered": {Type: genai.TypeBoolean},
+		"sources":  {Type: genai.TypeArray, Items: &genai.Schema{Type: genai.TypeInteger}},
+	},
+	Required: []string{"answer", "answered", "sources"},
+}
+
 // maxBatch is the most texts the API embeds in one batchEmbedContents call.
 const maxBatch = 100
 
@@ -63,7 +81,9 @@ func NewGemini(ctx context.Context, cfg GeminiConfig) (*Gemini, error) {
 	}
 	m := c.GenerativeModel(cmp.Or(cfg.Model, "gemini-2.5-flash"))
 	m.SetTemperature(0.2)
+	m.SetMaxOutputTokens(maxOutputTokens)
 	m.ResponseMIMEType = "application/json"
+	m.ResponseSchema = replySchema
 	return &Gemini{
 		client:     c,
 		model:      m,
@@ -120,6 +140,9 @@ func (g *Gemini) Respond(ctx context.Context, p Prompt) (Reply, error) {
 			reason = "finish reason " + res.Candidates[0].FinishReason.String()
 		}
 		return Reply{}, apperr.Errorf(apperr.Upstream, "gemini: empty response (%s)", reason)
+	}
+	if res.Candidates[0].FinishReason == genai.FinishReasonMaxTokens {
+		return parseCutReply(out.String(), len(p.Passages)), nil
 	}
 	return parseReply(out.String(), len(p.Passages)), nil
 }

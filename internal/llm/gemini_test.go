@@ -169,8 +169,40 @@ func TestGeminiRespond(t *testing.T) {
 			cfg := c.Body["generationConfig"].(map[string]any)
 			require.Equal(t, "application/json", cfg["responseMimeType"])
 			require.InDelta(t, 0.2, cfg["temperature"], 1e-6)
+			require.EqualValues(t, maxOutputTokens, cfg["maxOutputTokens"])
+			schema := cfg["responseSchema"].(map[string]any)
+			require.ElementsMatch(t, []any{"answer", "answered", "sources"}, schema["required"])
 			parts := c.Body["contents"].([]any)[0].(map[string]any)["parts"].([]any)
 			require.Equal(t, BuildPrompt(shopPrompt), parts[0].(map[string]any)["text"])
+		})
+	}
+}
+
+// TestGeminiRespondLong: an answer longer than one Messenger message comes
+// back whole, and one the model stopped at its token limit keeps its whole
+// sentences instead of reaching the customer as broken JSON.
+func TestGeminiRespondLong(t *testing.T) {
+	long := strings.Repeat("The battery has a two-year warranty. ", 125)
+	for _, tt := range []struct {
+		name, output, finish string
+		want                 Reply
+	}{
+		{"long", `{"answer": "` + long + `", "answered": true, "sources": [1]}`, "STOP",
+			Reply{Text: strings.TrimSpace(long), Answered: true, Used: []int{0}}},
+		{"cut at the token limit", `{"answer": "` + long + `The charger is cov`, "MAX_TOKENS",
+			Reply{Text: strings.TrimSpace(long), Answered: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, func(w http.ResponseWriter, _ *http.Request, _ call, _ int) {
+				writeJSON(w, map[string]any{"candidates": []any{map[string]any{
+					"content":      map[string]any{"role": "model", "parts": []any{map[string]any{"text": tt.output}}},
+					"finishReason": tt.finish,
+				}}})
+			})
+			got, err := newTestGemini(t, f).Respond(t.Context(), shopPrompt)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+			require.Greater(t, len(got.Text), 4500)
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -76,12 +77,34 @@ func TestParseReply(t *testing.T) {
 	}
 }
 
-func TestParseReplyCapsLength(t *testing.T) {
-	long := make([]byte, 3000)
-	for i := range long {
-		long[i] = 'a'
-	}
-	got := parseReply(`{"answer": "`+string(long)+`", "answered": true}`, 1)
+// TestParseReplyKeepsLongAnswers: a long answer comes back whole; the
+// conversation package splits it into Messenger-sized messages (API.md:
+// Gemini's answer is sent whole, never cut off).
+func TestParseReplyKeepsLongAnswers(t *testing.T) {
+	long := strings.Repeat("Our e-bikes come with a two-year warranty on the battery. ", 80)
+	got := parseReply(`{"answer": "`+long+`", "answered": true, "sources": [1]}`, 1)
 	require.True(t, got.Answered)
-	require.Equal(t, maxReplyChars, len([]rune(got.Text)))
+	require.Equal(t, strings.TrimSpace(long), got.Text)
+	require.Greater(t, len(got.Text), 4500)
+}
+
+func TestParseCutReply(t *testing.T) {
+	for _, tt := range []struct {
+		name, out string
+		want      Reply
+	}{
+		{"cut inside the answer", `{"answer": "The battery has a two-year warranty. Repairs take two days. We also off`,
+			Reply{Text: "The battery has a two-year warranty. Repairs take two days.", Answered: true}},
+		{"cut in an escape", `{"answer": "It costs \"49 EUR\". Bring it \`,
+			Reply{Text: `It costs "49 EUR".`, Answered: true}},
+		{"no whole sentence", `{"answer": "The battery has a two-ye`, Reply{}},
+		{"cut after the answer", `{"answer": "Two years.", "answered": true, "sour`, Reply{Text: "Two years.", Answered: true}},
+		{"whole JSON", `{"answer": "Two years.", "answered": true, "sources": [1]}`, Reply{Text: "Two years.", Answered: true, Used: []int{0}}},
+		{"no answer", `{"answer": "NO_ANSWER. Sorr`, Reply{}},
+		{"other JSON cut", `{"text": "We open at 9.`, Reply{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, parseCutReply(tt.out, 1))
+		})
+	}
 }
