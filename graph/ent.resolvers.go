@@ -9,12 +9,22 @@ import (
 	"context"
 
 	"github.com/seachat/seachat/ent"
+	"github.com/seachat/seachat/ent/agent"
 	"github.com/seachat/seachat/graph/generated"
 	"github.com/seachat/seachat/internal/bot"
 )
 
 // WelcomeMessage is the resolver for the welcomeMessage field.
 func (r *agentResolver) WelcomeMessage(ctx context.Context, obj *ent.Agent) (string, error) {
+	if obj.Name == "" && obj.WelcomeMessage == "" {
+		// Field collection loaded only the selected columns, not the name
+		// the default welcome holds.
+		name, err := r.client.Agent.Query().Where(agent.ID(obj.ID)).Select(agent.FieldName).String(ctx)
+		if err != nil {
+			return "", err
+		}
+		obj.Name = name
+	}
 	return bot.WelcomeMessage(obj), nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 	"github.com/stretchr/testify/require"
 
+	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/messenger/messengertest"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/store/storetest"
@@ -299,5 +300,61 @@ func TestHandoffTimeout(t *testing.T) {
 		require.Equal(t, http.StatusOK, e.postEvent(ch, textEvent("m_t2", "Are you open on Sundays?", time.Now())))
 		sent = graph.WaitSent(t, 3, 10*time.Second)
 		require.Contains(t, sent[2].Text, "Sundays")
+	})
+}
+
+// postbackEvent is a Messenger postback, as a tap on Get Started or a
+// persistent-menu entry sends it.
+func postbackEvent(mid, title, payload string, at time.Time) string {
+	b, _ := json.Marshal(map[string]any{"object": "page", "entry": []any{map[string]any{
+		"id": pageID, "time": at.UnixMilli(), "messaging": []any{map[string]any{
+			"sender": map[string]string{"id": userPSID}, "recipient": map[string]string{"id": pageID},
+			"timestamp": at.UnixMilli(), "postback": map[string]string{"mid": mid, "title": title, "payload": payload},
+		}},
+	}}})
+	return string(b)
+}
+
+// TestAnsweringBeyondQuestions goes through API.md's "Answering" with signed
+// webhooks and the fake Graph API: connecting sets the Page's Get Started,
+// greeting and menu; Get Started gets the welcome; small talk a short
+// reply; a request for a person in plain words, and the menu's postback,
+// hand off.
+func TestAnsweringBeyondQuestions(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		graph := messengertest.New(t, messengertest.Page{ID: pageID, Name: "Harbor Bikes", Token: pageToken})
+		e := newEnv(t, st, "SEACHAT_GRAPH_API_URL", graph.URL)
+		ws := e.newWorkspace("Harbor")
+		agentID, ch := connectedAgent(t, e, ws.owner)
+		profile := graph.MessengerProfile(pageID)
+		require.Equal(t, "GET_STARTED", profile.GetStarted.Payload)
+		require.Equal(t, "SEACHAT_HANDOFF", profile.PersistentMenu[0].CallToActions[0].Payload)
+		var agent struct{ WelcomeMessage string }
+		e.ok(ws.agent, `query($a:ID!){node(id:$a){...on Agent{welcomeMessage}}}`, map[string]any{"a": agentID}, "node", &agent)
+		require.Equal(t, `Hi! I'm the assistant of Harbor Bikes. Ask me anything, or tap "Talk to a human".`, agent.WelcomeMessage)
+
+		now := time.Now()
+		for i, tt := range []struct{ body, want string }{
+			{postbackEvent("m_g", "Get Started", "GET_STARTED", now), agent.WelcomeMessage},
+			{textEvent("m_hi", "Hallo!", now.Add(time.Second)), "Hallo! Wie kann ich Ihnen helfen?"},
+			{textEvent("m_q", "are you open on saturday?", now.Add(2*time.Second)), "9 am to 6 pm"},
+			{textEvent("m_h", "can I talk to a real person please", now.Add(3*time.Second)), "A member of our team will reply here shortly"},
+		} {
+			require.Equal(t, http.StatusOK, e.postEvent(ch, tt.body))
+			sent := graph.WaitSent(t, i+1, 10*time.Second)
+			require.Contains(t, sent[i].Text, tt.want)
+		}
+		var conv struct {
+			Edges []struct{ Node struct{ Status string } }
+		}
+		e.ok(ws.agent, `{conversations(first:1){edges{node{status}}}}`, nil, "conversations", &conv)
+		require.Equal(t, "HANDOFF_REQUESTED", conv.Edges[0].Node.Status)
+
+		// The menu's "Talk to a human" postback hands off too.
+		_, err := st.Client.Conversation.Update().SetStatus("BOT").Save(auth.SystemContext(context.Background()))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, e.postEvent(ch, postbackEvent("m_p", "Talk to a human", "SEACHAT_HANDOFF", now.Add(4*time.Second))))
+		sent := graph.WaitSent(t, 5, 10*time.Second)
+		require.Contains(t, sent[4].Text, "A member of our team will reply here shortly")
 	})
 }
