@@ -56,6 +56,9 @@ func (b *Budget) Used() int64 {
 	return b.used.Load()
 }
 
+// Err is the error Spend returns once the budget is exceeded.
+func (b *Budget) Err() error { return b.err }
+
 // Is reports whether err is, or wraps, the error b returns once exceeded.
 func (b *Budget) Is(err error) bool { return b != nil && errors.Is(err, b.err) }
 
