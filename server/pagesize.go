@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -19,15 +19,14 @@ import (
 // pageSize is a gqlgen extension that bounds how many objects one field
 // can load. It refuses operations whose connections ask for more than
 // graph.MaxPageSize items (first/last) or whose nodes(ids:) asks for more
-// than graph.MaxNodes, before any resolver runs; and it gives connections
-// asked for without first or last a page of graph.DefaultPageSize instead
-// of every row.
+// than graph.MaxNodes, before any resolver runs. With pageDefaults it gives
+// connections asked for without first or last a page of
+// graph.DefaultPageSize instead of every row.
 type pageSize struct{}
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
-	graphql.FieldInterceptor
 } = pageSize{}
 
 // ExtensionName implements graphql.HandlerExtension.
@@ -38,14 +37,19 @@ func (pageSize) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext implements graphql.OperationContextMutator. It
 // runs after validation, so every field has its definition and variables
-// are coerced; each fragment is checked once.
-func (p pageSize) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+// are coerced; each fragment is checked once. A connection whose first and
+// last are variables that are both null gets the default page through the
+// variable (the request's own copy of the variables).
+func (pageSize) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	op := oc.Operation
 	if op == nil && oc.Doc != nil {
 		op = oc.Doc.Operations.ForName(oc.OperationName)
 	}
 	if op == nil {
 		return nil
+	}
+	if oc.Variables == nil {
+		oc.Variables = map[string]any{}
 	}
 	w := pageWalker{vars: oc.Variables, seen: map[string]bool{}}
 	if msg := w.selections(op.SelectionSet); msg != "" {
@@ -56,27 +60,64 @@ func (p pageSize) MutateOperationContext(_ context.Context, oc *graphql.Operatio
 	return nil
 }
 
-// InterceptField implements graphql.FieldInterceptor: a connection asked
-// for without first or last gets a default page, the last one when the
-// operation pages backwards with before alone.
-func (pageSize) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Args == nil {
-		return next(ctx)
+// pageDefaults is the query cache, which sees every document once, parsed
+// and validated, before anything runs it: it gives each connection written
+// without first or last (or with null literals) a first (or, paging back
+// with before alone, a last) of graph.DefaultPageSize. It must be done in
+// the document because entgql preloads nested connections from the
+// document's arguments, not from the resolver's.
+type pageDefaults struct {
+	graphql.Cache[*ast.QueryDocument]
+}
+
+// Add implements graphql.Cache.
+func (c pageDefaults) Add(ctx context.Context, key string, doc *ast.QueryDocument) {
+	for _, op := range doc.Operations {
+		defaultPages(op.SelectionSet)
 	}
-	first, okFirst := fc.Args["first"].(*int)
-	last, okLast := fc.Args["last"].(*int)
-	if okFirst && okLast && first == nil && last == nil {
-		after, _ := fc.Args["after"].(*entgql.Cursor[int])
-		before, _ := fc.Args["before"].(*entgql.Cursor[int])
-		n := graph.DefaultPageSize
-		if before != nil && after == nil {
-			fc.Args["last"] = &n
-		} else {
-			fc.Args["first"] = &n
+	for _, f := range doc.Fragments {
+		defaultPages(f.SelectionSet)
+	}
+	c.Cache.Add(ctx, key, doc)
+}
+
+func defaultPages(set ast.SelectionSet) {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if isConnection(s) {
+				first, last := s.Arguments.ForName("first"), s.Arguments.ForName("last")
+				if isNull(first) && isNull(last) {
+					name := "first"
+					if s.Arguments.ForName("before") != nil && isNull(s.Arguments.ForName("after")) {
+						name = "last"
+					}
+					setDefaultPage(s, name)
+				}
+			}
+			defaultPages(s.SelectionSet)
+		case *ast.InlineFragment:
+			defaultPages(s.SelectionSet)
 		}
 	}
-	return next(ctx)
+}
+
+func isConnection(f *ast.Field) bool {
+	return f.Definition != nil && f.Definition.Arguments.ForName("first") != nil &&
+		f.Definition.Arguments.ForName("last") != nil
+}
+
+// isNull reports whether a is missing or a null literal.
+func isNull(a *ast.Argument) bool { return a == nil || a.Value == nil || a.Value.Kind == ast.NullValue }
+
+func setDefaultPage(f *ast.Field, name string) {
+	v := &ast.Value{Kind: ast.IntValue, Raw: strconv.Itoa(graph.DefaultPageSize), Position: f.Position,
+		ExpectedType: f.Definition.Arguments.ForName(name).Type}
+	if a := f.Arguments.ForName(name); a != nil {
+		a.Value = v
+		return
+	}
+	f.Arguments = append(f.Arguments, &ast.Argument{Name: name, Value: v, Position: f.Position})
 }
 
 // pageWalker finds the first argument of an operation over its limit.
@@ -113,7 +154,7 @@ func (w pageWalker) field(f *ast.Field) string {
 	if f.Definition == nil || len(f.Arguments) == 0 {
 		return ""
 	}
-	isConnection := f.Definition.Arguments.ForName("first") != nil && f.Definition.Arguments.ForName("last") != nil
+	isConnection := isConnection(f)
 	isNodes := f.ObjectDefinition != nil && f.ObjectDefinition.Name == "Query" && f.Name == "nodes"
 	if !isConnection && !isNodes {
 		return ""
@@ -130,7 +171,25 @@ func (w pageWalker) field(f *ast.Field) string {
 			return fmt.Sprintf("%s: at most %d per page; page with after/before", name, graph.MaxPageSize)
 		}
 	}
+	if args["first"] == nil && args["last"] == nil {
+		w.defaultPage(f, args)
+	}
 	return ""
+}
+
+// defaultPage sets to graph.DefaultPageSize the null variable that is the
+// first (or, paging back with before alone, the last) of f.
+func (w pageWalker) defaultPage(f *ast.Field, args map[string]any) {
+	names := []string{"first", "last"}
+	if args["before"] != nil && args["after"] == nil {
+		names = []string{"last", "first"}
+	}
+	for _, name := range names {
+		if a := f.Arguments.ForName(name); a != nil && a.Value != nil && a.Value.Kind == ast.Variable {
+			w.vars[a.Value.Raw] = int64(graph.DefaultPageSize)
+			return
+		}
+	}
 }
 
 // intArg reads an Int argument as literals and coerced variables hold it.
