@@ -37,7 +37,7 @@ const (
 	answerCost = 4000
 	// agentStatsCost: the figures run several aggregate queries over the
 	// agent's messages and group its unanswered questions.
-	agentStatsCost = 500
+	agentStatsCost = 1000
 	// dailyCost: one aggregate query over up to 366 days.
 	dailyCost = 100
 )
