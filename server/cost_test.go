@@ -69,6 +69,8 @@ func TestCostLimits(t *testing.T) {
 				messages(first:20){totalCount edges{node{author text deliveryStatus}}}}}}}`, nil, ""},
 			{"100 conversations of 100 messages", `{conversations(first:100){edges{node{
 				messages(first:100){edges{node{text}}}}}}}`, nil, "more than the limit of 20000"},
+			{"the console's inbox list", consoleList, map[string]any{"first": 100}, ""},
+			{"the console's conversation", consoleConversation, map[string]any{"id": conv.ID}, ""},
 			{"nodes of 5000 ids", `query($ids:[ID!]!){nodes(ids:$ids){id}}`, map[string]any{"ids": ids(5000, conv.ID)}, "ids: at most 100 per nodes query"},
 			{"nodes of 5000 literal ids", `{nodes(ids:[` + strings.Repeat(fmt.Sprint(conv.ID)+",", 5000) + `]){id}}`, nil, "ids: at most 100 per nodes query"},
 			{"nodes of 100 ids", `query($ids:[ID!]!){nodes(ids:$ids){id}}`, map[string]any{"ids": ids(100, conv.ID)}, ""},
@@ -79,13 +81,30 @@ func TestCostLimits(t *testing.T) {
 					refused(t, res, tt.want)
 					return
 				}
-				for _, err := range res.Errors {
-					require.NotEqual(t, "BAD_USER_INPUT", err.Extensions["code"], "%s", err.Message)
-				}
+				require.Empty(t, res.Errors)
 			})
 		}
 	})
 }
+
+// The console's queries (console/static/js/inbox.js) at their largest.
+const (
+	consoleFields = `id status tags handoffRequestedAt assignedTo lastMessageAt lastUserMessageAt
+		contact { id psid name } agent { id name } replyWindow { state endsAt }`
+	consoleMessageFields = `id direction author text deliveryStatus error sentBy answered createdAt
+		attachments { type url } citations { snippet score source { id title } }`
+	consoleList = `query($where: ConversationWhereInput, $first: Int, $after: Cursor, $search: String) {
+		conversations(first: $first, after: $after, where: $where, search: $search) {
+			totalCount pageInfo { hasNextPage endCursor }
+			edges { node { ` + consoleFields + ` messages(last: 1) { edges { node { author text } } } } }
+		}
+		agents { id name }
+	}`
+	consoleConversation = `query($id: ID!, $before: Cursor) {
+		node(id: $id) { ... on Conversation { ` + consoleFields + `
+			messages(last: 50, before: $before) { pageInfo { hasPreviousPage startCursor } edges { node { ` + consoleMessageFields + ` } } } } }
+	}`
+)
 
 func ids(n, id int) []int {
 	out := make([]int, n)
