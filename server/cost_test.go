@@ -262,3 +262,39 @@ func peakHeap(t *testing.T, f func()) int64 {
 	wg.Wait()
 	return peak
 }
+
+// TestResponseSizeBudgetFields: the budget counts every field's value, not
+// only transcripts, so many ordinary fields cannot add up to a response
+// over SEACHAT_MAX_RESPONSE_BYTES either.
+func TestResponseSizeBudgetFields(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, "SEACHAT_MAX_RESPONSE_BYTES", "50000")
+		ws := e.newWorkspace("Wordy")
+		conv, _ := seedConversation(t, e, ws.owner, "p1", nil, time.Now())
+		seedLongMessages(t, e, conv, 100, 2000) // 200 KB of text
+		messages := func(n int) string {
+			return fmt.Sprintf(`query($c:ID!){node(id:$c){...on Conversation{messages(first:%d){edges{node{id text}}}}}}`, n)
+		}
+		vars := map[string]any{"c": conv.ID}
+
+		var ok struct {
+			Messages struct {
+				Edges []struct{ Node struct{ Text string } }
+			}
+		}
+		e.ok(ws.agent, messages(20), vars, "node", &ok)
+		require.Len(t, ok.Messages.Edges, 20, "about 40 KB fits")
+
+		for _, tt := range []struct{ name, query string }{
+			{"a page of long messages", messages(100)},
+			{"the same page under aliases", `query($c:ID!){a:node(id:$c){...M} b:node(id:$c){...M} c:node(id:$c){...M}}
+				fragment M on Conversation{messages(first:20){edges{node{id text}}}}`},
+			{"a transcript", `query($c:ID!){transcript(conversationId:$c,format:CSV)}`},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				_, res := e.do(ws.agent, tt.query, vars)
+				refused(t, res, "the response would be larger than 50000 bytes: ask for fewer fields")
+			})
+		}
+	})
+}

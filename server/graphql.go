@@ -60,7 +60,7 @@ func (s *Server) graphqlHandler(o Options) http.Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.Use(pageSize{}) // before the complexity limit: its errors say more
 	srv.Use(costLimit{extension.FixedComplexityLimit(complexityLimit)})
-	srv.Use(responseSize{limit: responseSizeLimit})
+	srv.Use(responseSize{limit: o.Config.MaxResponseBytes})
 	srv.Use(maxDepth{limit: depthLimit})
 	limiter := newRateLimiter(o.Config.RateLimit, o.Config.RateBurst, time.Now)
 	srv.AroundOperations(limiter.limitWebsocketOperations)

@@ -10,17 +10,17 @@ import (
 	"github.com/seachat/seachat/internal/budget"
 )
 
-// responseSizeLimit bounds the bytes of one GraphQL response. Memory is
-// the server's to protect: without it a 7 KB query asking for 150
-// transcripts answered with 1.48 GB and took the server to 8.65 GB.
-const responseSizeLimit = 16 << 20
-
 // responseSize is a gqlgen extension that gives every response a budget
-// of limit bytes. Each field's value is charged as it is resolved (strings
-// by their length, other values and names by a few bytes), and resolvers
-// that build large values charge them while they build (package budget);
-// once the budget is spent no further resolver runs and the response is
-// one error, instead of a response of gigabytes.
+// of limit bytes (config.MaxResponseBytes). Memory is the server's to
+// protect: without it a 7 KB query asking for 150 transcripts answered
+// with 1.48 GB and took the server to 8.65 GB.
+//
+// Each field's value is charged as it is resolved (strings by their
+// length, other values and names by a few bytes), and resolvers that build
+// large values charge them while they build (package budget). Once the
+// budget is spent no further resolver runs, and the response is one error
+// instead of gigabytes. The JSON, once built, is checked too: the fields'
+// estimate leaves out braces and escapes.
 type responseSize struct{ limit int64 }
 
 var _ interface {
