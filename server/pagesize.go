@@ -89,7 +89,7 @@ func defaultPages(set ast.SelectionSet) {
 				first, last := s.Arguments.ForName("first"), s.Arguments.ForName("last")
 				if isNull(first) && isNull(last) {
 					name := "first"
-					if s.Arguments.ForName("before") != nil && isNull(s.Arguments.ForName("after")) {
+					if !isNull(s.Arguments.ForName("before")) && isNull(s.Arguments.ForName("after")) {
 						name = "last"
 					}
 					setDefaultPage(s, name)
