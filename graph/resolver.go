@@ -42,9 +42,10 @@ type Deps struct {
 	Logger        *slog.Logger
 }
 
-// NewSchema returns the executable schema.
+// NewSchema returns the executable schema, with the complexity functions
+// of the fields that cost more than their selections (cost.go).
 func NewSchema(d Deps) graphql.ExecutableSchema {
-	return generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{
+	return generated.NewExecutableSchema(generated.Config{Complexity: complexity(), Resolvers: &Resolver{
 		client:        d.Client,
 		auth:          d.Auth,
 		channels:      d.Channels,

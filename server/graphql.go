@@ -22,8 +22,12 @@ import (
 	"github.com/seachat/seachat/internal/viewer"
 )
 
-// complexityLimit bounds the work one GraphQL operation can ask for.
-const complexityLimit = 2000
+// complexityLimit bounds the work one GraphQL operation can ask for. A
+// connection counts its selections once per item of its page, and
+// transcript, answer and agentStats what they load (graph/cost.go): the
+// console's list of 100 conversations costs about 2,800, 100 conversations
+// with 20 messages each about 12,600, a transcript 4,000.
+const complexityLimit = 20000
 
 // networkMutations call Meta or Gemini. They run without the mutation-wide
 // transaction: their services use short transactions of their own, so a slow
@@ -51,10 +55,12 @@ func (s *Server) graphqlHandler(o Options) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: o.Config.MaxUploadBytes, MaxMemory: 8 << 20})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetQueryCache(pageDefaults{lru.New[*ast.QueryDocument](1000)})
 	srv.Use(extension.Introspection{}) // only reachable with a valid token
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
-	srv.Use(extension.FixedComplexityLimit(complexityLimit))
+	srv.Use(pageSize{}) // before the complexity limit: its errors say more
+	srv.Use(costLimit{extension.FixedComplexityLimit(complexityLimit)})
+	srv.Use(responseSize{limit: o.Config.MaxResponseBytes})
 	srv.Use(maxDepth{limit: depthLimit})
 	limiter := newRateLimiter(o.Config.RateLimit, o.Config.RateBurst, time.Now)
 	srv.AroundOperations(limiter.limitWebsocketOperations)

@@ -57,6 +57,10 @@ type Config struct {
 	// (SEACHAT_METRICS_ADDR). Unset: /metrics is served on SEACHAT_ADDR
 	// to the built-in admin token only.
 	MetricsAddr string
+	// MaxResponseBytes caps one GraphQL response, roughly: an operation
+	// that would produce more fails with one error instead
+	// (SEACHAT_MAX_RESPONSE_BYTES, default 16 MiB).
+	MaxResponseBytes int64
 	// ShutdownTimeout bounds the drain on SIGTERM (SEACHAT_SHUTDOWN_TIMEOUT, default 15s).
 	ShutdownTimeout time.Duration
 	// RateLimit is how many GraphQL operations per second each API token
@@ -87,6 +91,7 @@ func Load(getenv func(string) string) (Config, error) {
 		AllowedOrigins:       splitList(getenv("SEACHAT_ALLOWED_ORIGINS")),
 		MaxBodyBytes:         1 << 20,
 		MaxUploadBytes:       20 << 20,
+		MaxResponseBytes:     16 << 20,
 		ShutdownTimeout:      15 * time.Second,
 		ReadTimeout:          2 * time.Minute,
 		MetricsAddr:          strings.TrimSpace(getenv("SEACHAT_METRICS_ADDR")),
@@ -136,6 +141,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.MaxUploadBytes, err = bytesVar(getenv, "SEACHAT_MAX_UPLOAD_BYTES", c.MaxUploadBytes); err != nil {
+		return Config{}, err
+	}
+	if c.MaxResponseBytes, err = bytesVar(getenv, "SEACHAT_MAX_RESPONSE_BYTES", c.MaxResponseBytes); err != nil {
 		return Config{}, err
 	}
 	if v := getenv("SEACHAT_SHUTDOWN_TIMEOUT"); v != "" {

@@ -32,7 +32,7 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("%s = %q, want %q", tt.name, tt.got, tt.want)
 		}
 	}
-	if c.SecretKey != nil || c.IsPostgres() || c.MaxUploadBytes != 20<<20 || c.MaxBodyBytes != 1<<20 || c.ShutdownTimeout != 15*time.Second {
+	if c.SecretKey != nil || c.IsPostgres() || c.MaxUploadBytes != 20<<20 || c.MaxBodyBytes != 1<<20 || c.MaxResponseBytes != 16<<20 || c.ShutdownTimeout != 15*time.Second {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
 }
@@ -46,6 +46,7 @@ func TestValues(t *testing.T) {
 		"SEACHAT_PUBLIC_URL", "https://chat.example.com/",
 		"SEACHAT_ALLOWED_ORIGINS", "app.example.com, *.example.org ,",
 		"SEACHAT_MAX_UPLOAD_BYTES", "1000",
+		"SEACHAT_MAX_RESPONSE_BYTES", "2000",
 		"SEACHAT_SHUTDOWN_TIMEOUT", "3s",
 		"SEACHAT_INBOX_WORKERS", "16",
 	))
@@ -61,7 +62,7 @@ func TestValues(t *testing.T) {
 	if len(c.AllowedOrigins) != 2 || c.AllowedOrigins[1] != "*.example.org" {
 		t.Errorf("AllowedOrigins = %q", c.AllowedOrigins)
 	}
-	if c.MaxUploadBytes != 1000 || c.ShutdownTimeout != 3*time.Second || c.InboxWorkers != 16 {
+	if c.MaxUploadBytes != 1000 || c.MaxResponseBytes != 2000 || c.ShutdownTimeout != 3*time.Second || c.InboxWorkers != 16 {
 		t.Errorf("limits: %+v", c)
 	}
 	if c, _ := Load(env("DATABASE_URL", "sqlite:///var/lib/s.db")); c.SQLitePath() != "/var/lib/s.db" {

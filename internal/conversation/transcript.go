@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/seachat/seachat/ent/message"
 	"github.com/seachat/seachat/ent/schema/schematype"
 	"github.com/seachat/seachat/internal/apperr"
+	"github.com/seachat/seachat/internal/budget"
 )
 
 // TranscriptFormat is how Transcript renders a conversation. Its values are
@@ -90,6 +92,14 @@ type transcriptCitation struct {
 	Score    float64 `json:"score"`
 }
 
+// MaxTranscriptBytes bounds one transcript. Transcript stops and fails
+// once its output would grow past it, so one call never holds more than
+// about this much memory, whatever the size of the conversation.
+const MaxTranscriptBytes = 16 << 20
+
+// transcriptBatch is how many messages Transcript reads per query.
+const transcriptBatch = 500
+
 // Transcript renders the conversation's messages, oldest first, as format:
 //
 //   - TEXT: a header naming the contact, agent, page, status and tags, then
@@ -105,9 +115,26 @@ type transcriptCitation struct {
 //     "; ". Cells that a spreadsheet would run as a formula (starting with
 //     =, +, -, @, tab or carriage return) are prefixed with a quote (').
 //
+// Messages are read transcriptBatch at a time and rendered as they are
+// read. The output is charged to the request's budget (package budget) as
+// it grows; a transcript larger than MaxTranscriptBytes, or than what is
+// left of the budget, is InvalidArgument. Messages stored while the
+// transcript is being read are left out.
+//
 // A conversation outside the viewer's workspace is NotFound.
 func (s *Service) Transcript(ctx context.Context, convID int, format TranscriptFormat) (out string, err error) {
 	defer apperr.Wrap(&err, "conversation.Transcript(%d, %s)", convID, format)
+	var r transcriptRenderer
+	switch format {
+	case TranscriptText:
+		r = &textRenderer{}
+	case TranscriptJSON:
+		r = &jsonRenderer{}
+	case TranscriptCSV:
+		r = &csvRenderer{}
+	default:
+		return "", apperr.Errorf(apperr.InvalidArgument, "format: %q is not TEXT, JSON or CSV", format)
+	}
 	c, err := s.client.Conversation.Query().Where(entconv.ID(convID)).
 		WithContact().WithAgent().WithChannel().Only(ctx)
 	if ent.IsNotFound(err) {
@@ -116,56 +143,134 @@ func (s *Service) Transcript(ctx context.Context, convID int, format TranscriptF
 	if err != nil {
 		return "", err
 	}
-	ms, err := c.QueryMessages().Order(ent.Asc(message.FieldID)).All(ctx)
+	// The messages up to the newest one now: a count in the header that
+	// matches the entries under it, however many arrive meanwhile.
+	lastID, err := c.QueryMessages().Order(ent.Desc(message.FieldID)).FirstID(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return "", err
+	}
+	count, err := c.QueryMessages().Where(message.IDLTE(lastID)).Count(ctx)
 	if err != nil {
 		return "", err
 	}
-	titles, err := s.sourceTitles(ctx, ms)
-	if err != nil {
+	w := &transcriptWriter{ctx: ctx, limit: MaxTranscriptBytes}
+	r.begin(w, c, count)
+	titles := map[int]string{}
+	for after := 0; w.err == nil; {
+		ms, err := c.QueryMessages().Where(message.IDGT(after), message.IDLTE(lastID)).
+			Order(ent.Asc(message.FieldID)).Limit(transcriptBatch).All(ctx)
+		if err != nil {
+			return "", err
+		}
+		if err := s.sourceTitles(ctx, ms, titles); err != nil {
+			return "", err
+		}
+		for _, m := range ms {
+			r.entry(w, newTranscriptMessage(c, m, titles))
+		}
+		if len(ms) < transcriptBatch {
+			break
+		}
+		after = ms[len(ms)-1].ID
+	}
+	r.end(w)
+	if err := w.close(); err != nil {
 		return "", err
 	}
-	entries := make([]transcriptMessage, len(ms))
-	for i, m := range ms {
-		entries[i] = newTranscriptMessage(c, m, titles)
-	}
-	switch format {
-	case TranscriptText:
-		return renderText(c, entries), nil
-	case TranscriptJSON:
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		err := enc.Encode(entries)
-		return b.String(), err
-	case TranscriptCSV:
-		return renderCSV(entries)
-	}
-	return "", apperr.Errorf(apperr.InvalidArgument, "format: %q is not TEXT, JSON or CSV", format)
+	return w.b.String(), nil
 }
 
-// sourceTitles returns the titles of the knowledge sources ms cite that
-// still exist, in one query.
-func (s *Service) sourceTitles(ctx context.Context, ms []*ent.Message) (map[int]string, error) {
+// transcriptWriter is the bounded buffer a transcript is rendered into. A
+// write that would take it past limit, or past the request's budget, fails
+// and fails every write after it; renderers need not check each write.
+type transcriptWriter struct {
+	ctx    context.Context
+	b      strings.Builder
+	limit  int
+	unpaid int // bytes written but not yet charged to the budget
+	err    error
+}
+
+// budgetChunk is how many bytes transcriptWriter writes between charges to
+// the request's budget: a lookup in the context per line would cost more
+// than the line.
+const budgetChunk = 64 << 10
+
+func (w *transcriptWriter) Write(p []byte) (int, error) {
+	if !w.reserve(len(p)) {
+		return 0, w.err
+	}
+	return w.b.Write(p)
+}
+
+func (w *transcriptWriter) WriteString(s string) (int, error) {
+	if !w.reserve(len(s)) {
+		return 0, w.err
+	}
+	return w.b.WriteString(s)
+}
+
+func (w *transcriptWriter) reserve(n int) bool {
+	if w.err != nil {
+		return false
+	}
+	if w.b.Len()+n > w.limit {
+		w.err = apperr.Errorf(apperr.InvalidArgument, "the transcript is larger than %s: read the conversation "+
+			"in pages with Conversation.messages(first, after) instead", budget.Size(int64(w.limit)))
+		return false
+	}
+	if w.unpaid += n; w.unpaid >= budgetChunk {
+		w.pay()
+	}
+	return w.err == nil
+}
+
+func (w *transcriptWriter) pay() {
+	if err := budget.Spend(w.ctx, w.unpaid); err != nil && w.err == nil {
+		w.err = err
+	}
+	w.unpaid = 0
+}
+
+// close charges what is left and returns the first error of the writes.
+func (w *transcriptWriter) close() error {
+	if w.err == nil {
+		w.pay()
+	}
+	return w.err
+}
+
+// transcriptRenderer writes one format of transcript, message by message.
+type transcriptRenderer interface {
+	begin(w *transcriptWriter, c *ent.Conversation, count int)
+	entry(w *transcriptWriter, e transcriptMessage)
+	end(w *transcriptWriter)
+}
+
+// sourceTitles adds to titles those of the knowledge sources ms cite that
+// still exist and are not in titles yet, in one query.
+func (s *Service) sourceTitles(ctx context.Context, ms []*ent.Message, titles map[int]string) error {
 	var ids []int
 	for _, m := range ms {
 		for _, c := range m.Citations {
-			ids = append(ids, c.SourceID)
+			if _, ok := titles[c.SourceID]; !ok {
+				ids = append(ids, c.SourceID)
+			}
 		}
 	}
-	titles := map[int]string{}
 	if len(ids) == 0 {
-		return titles, nil
+		return nil
 	}
-	srcs, err := s.client.KnowledgeSource.Query().Where(knowledgesource.IDIn(ids...)).
+	slices.Sort(ids)
+	srcs, err := s.client.KnowledgeSource.Query().Where(knowledgesource.IDIn(slices.Compact(ids)...)).
 		Select(knowledgesource.FieldID, knowledgesource.FieldTitle).All(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, src := range srcs {
 		titles[src.ID] = src.Title
 	}
-	return titles, nil
+	return nil
 }
 
 func newTranscriptMessage(c *ent.Conversation, m *ent.Message, titles map[int]string) transcriptMessage {
@@ -224,8 +329,10 @@ func AuthorLabel(m *ent.Message, ct *ent.Contact) string {
 	return string(m.Author)
 }
 
-func renderText(c *ent.Conversation, entries []transcriptMessage) string {
-	var b strings.Builder
+// textRenderer writes TEXT transcripts.
+type textRenderer struct{}
+
+func (textRenderer) begin(w *transcriptWriter, c *ent.Conversation, count int) {
 	who := "an unnamed contact"
 	if ct := c.Edges.Contact; ct != nil {
 		who = "PSID " + ct.Psid
@@ -233,7 +340,7 @@ func renderText(c *ent.Conversation, entries []transcriptMessage) string {
 			who = strings.TrimSpace(*ct.Name) + " (" + who + ")"
 		}
 	}
-	fmt.Fprintf(&b, "Conversation %d with %s\n", c.ID, who)
+	fmt.Fprintf(w, "Conversation %d with %s\n", c.ID, who)
 	var about []string
 	if a := c.Edges.Agent; a != nil {
 		about = append(about, "Agent: "+a.Name)
@@ -245,71 +352,117 @@ func renderText(c *ent.Conversation, entries []transcriptMessage) string {
 	if len(c.Tags) > 0 {
 		about = append(about, "Tags: "+strings.Join(c.Tags, ", "))
 	}
-	b.WriteString(strings.Join(about, " | "))
-	fmt.Fprintf(&b, "\n%d messages\n", len(entries))
-	for _, e := range entries {
-		fmt.Fprintf(&b, "\n[%s] %s:", e.CreatedAt.Format(transcriptTime), e.AuthorLabel)
-		if e.Text != "" {
-			lines := strings.Split(strings.ReplaceAll(e.Text, "\r\n", "\n"), "\n")
-			b.WriteString(" " + lines[0])
-			for _, l := range lines[1:] {
-				b.WriteString("\n    " + l)
-			}
-		}
-		b.WriteString("\n")
-		for _, a := range e.Attachments {
-			fmt.Fprintf(&b, "    [%s] %s\n", a.Type, a.URL)
-		}
-		switch e.DeliveryStatus {
-		case message.DeliveryStatusFAILED:
-			fmt.Fprintf(&b, "    (not delivered: %s)\n", oneLine(deref(e.Error, "unknown reason")))
-		case message.DeliveryStatusPENDING:
-			b.WriteString("    (not sent yet)\n")
-		}
-		if e.Author == message.AuthorBOT && e.Answered != nil && !*e.Answered {
-			b.WriteString("    (no answer in the knowledge base)\n")
-		}
-		if len(e.Citations) > 0 {
-			b.WriteString("    Sources:\n")
-			for _, ci := range e.Citations {
-				fmt.Fprintf(&b, "    - %s: %s\n", deref(ci.Source, "(deleted source)"), oneLine(ci.Snippet))
-			}
-		}
-	}
-	return b.String()
+	w.WriteString(strings.Join(about, " | "))
+	fmt.Fprintf(w, "\n%d messages\n", count)
 }
 
-func renderCSV(entries []transcriptMessage) (string, error) {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	if err := w.Write(CSVHeader); err != nil {
-		return "", err
-	}
-	for _, e := range entries {
-		atts := make([]string, len(e.Attachments))
-		for i, a := range e.Attachments {
-			atts[i] = strings.TrimSpace(a.Type + " " + a.URL)
-		}
-		cites := make([]string, len(e.Citations))
-		for i, ci := range e.Citations {
-			cites[i] = deref(ci.Source, "(deleted source)") + ": " + oneLine(ci.Snippet)
-		}
-		answered := ""
-		if e.Answered != nil {
-			answered = strconv.FormatBool(*e.Answered)
-		}
-		err := w.Write([]string{
-			e.ID, e.CreatedAt.Format(time.RFC3339Nano), string(e.Direction), string(e.Author),
-			csvCell(e.AuthorLabel), csvCell(e.Text), csvCell(strings.Join(atts, "; ")),
-			csvCell(strings.Join(cites, "; ")), string(e.DeliveryStatus), csvCell(deref(e.Error, "")),
-			answered, deref(e.InReplyToID, ""),
-		})
-		if err != nil {
-			return "", err
+func (textRenderer) entry(w *transcriptWriter, e transcriptMessage) {
+	fmt.Fprintf(w, "\n[%s] %s:", e.CreatedAt.Format(transcriptTime), e.AuthorLabel)
+	if e.Text != "" {
+		lines := strings.Split(strings.ReplaceAll(e.Text, "\r\n", "\n"), "\n")
+		w.WriteString(" " + lines[0])
+		for _, l := range lines[1:] {
+			w.WriteString("\n    " + l)
 		}
 	}
-	w.Flush()
-	return buf.String(), w.Error()
+	w.WriteString("\n")
+	for _, a := range e.Attachments {
+		fmt.Fprintf(w, "    [%s] %s\n", a.Type, a.URL)
+	}
+	switch e.DeliveryStatus {
+	case message.DeliveryStatusFAILED:
+		fmt.Fprintf(w, "    (not delivered: %s)\n", oneLine(deref(e.Error, "unknown reason")))
+	case message.DeliveryStatusPENDING:
+		w.WriteString("    (not sent yet)\n")
+	}
+	if e.Author == message.AuthorBOT && e.Answered != nil && !*e.Answered {
+		w.WriteString("    (no answer in the knowledge base)\n")
+	}
+	if len(e.Citations) > 0 {
+		w.WriteString("    Sources:\n")
+		for _, ci := range e.Citations {
+			fmt.Fprintf(w, "    - %s: %s\n", deref(ci.Source, "(deleted source)"), oneLine(ci.Snippet))
+		}
+	}
+}
+
+func (textRenderer) end(*transcriptWriter) {}
+
+// jsonRenderer writes JSON transcripts: what json.Encoder with a two-space
+// indent makes of the whole array, one element at a time.
+type jsonRenderer struct {
+	n   int
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+func (r *jsonRenderer) begin(w *transcriptWriter, _ *ent.Conversation, _ int) {
+	r.enc = json.NewEncoder(&r.buf)
+	r.enc.SetEscapeHTML(false)
+	r.enc.SetIndent("  ", "  ")
+	w.WriteString("[")
+}
+
+func (r *jsonRenderer) entry(w *transcriptWriter, e transcriptMessage) {
+	r.buf.Reset()
+	if err := r.enc.Encode(e); err != nil {
+		if w.err == nil {
+			w.err = err
+		}
+		return
+	}
+	if r.n == 0 {
+		w.WriteString("\n  ")
+	} else {
+		w.WriteString(",\n  ")
+	}
+	r.n++
+	w.Write(bytes.TrimSuffix(r.buf.Bytes(), []byte("\n")))
+}
+
+func (r *jsonRenderer) end(w *transcriptWriter) {
+	if r.n == 0 {
+		w.WriteString("]\n")
+		return
+	}
+	w.WriteString("\n]\n")
+}
+
+// csvRenderer writes CSV transcripts.
+type csvRenderer struct{ cw *csv.Writer }
+
+func (r *csvRenderer) begin(w *transcriptWriter, _ *ent.Conversation, _ int) {
+	r.cw = csv.NewWriter(w)
+	r.cw.Write(CSVHeader)
+}
+
+func (r *csvRenderer) entry(w *transcriptWriter, e transcriptMessage) {
+	atts := make([]string, len(e.Attachments))
+	for i, a := range e.Attachments {
+		atts[i] = strings.TrimSpace(a.Type + " " + a.URL)
+	}
+	cites := make([]string, len(e.Citations))
+	for i, ci := range e.Citations {
+		cites[i] = deref(ci.Source, "(deleted source)") + ": " + oneLine(ci.Snippet)
+	}
+	answered := ""
+	if e.Answered != nil {
+		answered = strconv.FormatBool(*e.Answered)
+	}
+	// Errors stick in w (or in the csv.Writer, reported by end).
+	r.cw.Write([]string{
+		e.ID, e.CreatedAt.Format(time.RFC3339Nano), string(e.Direction), string(e.Author),
+		csvCell(e.AuthorLabel), csvCell(e.Text), csvCell(strings.Join(atts, "; ")),
+		csvCell(strings.Join(cites, "; ")), string(e.DeliveryStatus), csvCell(deref(e.Error, "")),
+		answered, deref(e.InReplyToID, ""),
+	})
+}
+
+func (r *csvRenderer) end(w *transcriptWriter) {
+	r.cw.Flush()
+	if err := r.cw.Error(); err != nil && w.err == nil {
+		w.err = err
+	}
 }
 
 // csvCell defuses spreadsheet formulas: message text comes from anyone who
