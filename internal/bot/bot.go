@@ -31,6 +31,7 @@ import (
 	conv "github.com/seachat/seachat/internal/conversation"
 	"github.com/seachat/seachat/internal/llm"
 	"github.com/seachat/seachat/internal/messenger"
+	"github.com/seachat/seachat/internal/text"
 )
 
 // HistoryTurns is how many earlier messages go with a question to the
@@ -155,7 +156,7 @@ func (e *Engine) inbound(ctx context.Context, ch *ent.MessengerChannel, ev messe
 		return e.conv.MarkHandled(ctx, in.Message)
 	}
 	ag := in.Agent
-	intent, lang := IntentQuestion, ""
+	intent, lang := IntentQuestion, text.Unknown
 	if ev.Kind == messenger.KindMessage && ev.QuickReplyPayload == "" {
 		intent, lang = Classify(ev.Text)
 	}

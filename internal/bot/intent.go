@@ -4,9 +4,7 @@ import (
 	"strings"
 	"unicode"
 
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
+	"github.com/seachat/seachat/internal/text"
 )
 
 // Intent is what a customer's message is, before it is treated as a
@@ -21,17 +19,6 @@ const (
 	IntentGreeting
 	IntentThanks
 	IntentGoodbye
-)
-
-// Language codes of the languages the bot understands small talk and
-// handoff requests in.
-const (
-	langEnglish    = "en"
-	langGerman     = "de"
-	langSpanish    = "es"
-	langFrench     = "fr"
-	langItalian    = "it"
-	langPortuguese = "pt"
 )
 
 // vocabulary lists, per language, the words that make a message small talk
@@ -56,8 +43,8 @@ type vocabulary struct {
 	identity []string
 }
 
-var vocabularies = map[string]vocabulary{
-	langEnglish: {
+var vocabularies = map[text.Language]vocabulary{
+	text.English: {
 		greetings: []string{"hi", "hello", "hey", "heya", "hiya", "howdy", "yo", "good morning", "good afternoon", "good evening", "morning", "greetings"},
 		thanks:    []string{"thanks", "thank you", "thank u", "thx", "ty", "tysm", "cheers", "much appreciated", "appreciate it"},
 		goodbyes:  []string{"bye", "goodbye", "bye bye", "see you", "see ya", "cya", "good night", "have a nice day", "have a good day", "take care"},
@@ -67,7 +54,7 @@ var vocabularies = map[string]vocabulary{
 		want:      []string{"i want", "i need", "i would like", "i'd like", "id like", "can i get", "could i get", "can i have", "give me", "get me", "let me"},
 		identity:  []string{"are you", "is this", "am i talking", "am i chatting", "r u"},
 	},
-	langGerman: {
+	text.German: {
 		greetings: []string{"hallo", "hi", "hey", "moin", "moin moin", "servus", "gruss gott", "guten tag", "guten morgen", "guten abend", "gruezi", "huhu"},
 		thanks:    []string{"danke", "danke schon", "dankeschon", "vielen dank", "besten dank", "herzlichen dank", "danke sehr"},
 		goodbyes:  []string{"tschuss", "auf wiedersehen", "bis bald", "bis dann", "ciao", "schonen tag noch", "gute nacht", "bye"},
@@ -77,7 +64,7 @@ var vocabularies = map[string]vocabulary{
 		want:      []string{"ich mochte", "ich will", "ich brauche", "kann ich", "konnte ich", "hatte gern", "hatte gerne"},
 		identity:  []string{"bist du", "sind sie", "ist das"},
 	},
-	langSpanish: {
+	text.Spanish: {
 		greetings: []string{"hola", "buenas", "buenos dias", "buenas tardes", "buenas noches", "saludos", "que tal"},
 		thanks:    []string{"gracias", "muchas gracias", "mil gracias", "te lo agradezco", "se lo agradezco"},
 		goodbyes:  []string{"adios", "hasta luego", "hasta pronto", "nos vemos", "chao", "chau", "hasta manana"},
@@ -87,7 +74,7 @@ var vocabularies = map[string]vocabulary{
 		want:      []string{"quiero", "necesito", "quisiera", "puedo", "podria", "me gustaria"},
 		identity:  []string{"eres", "es usted", "estoy hablando con"},
 	},
-	langFrench: {
+	text.French: {
 		greetings: []string{"bonjour", "salut", "bonsoir", "coucou", "allo"},
 		thanks:    []string{"merci", "merci beaucoup", "merci bien", "je vous remercie", "mille mercis"},
 		goodbyes:  []string{"au revoir", "a bientot", "a plus", "bonne journee", "bonne soiree", "adieu"},
@@ -97,7 +84,7 @@ var vocabularies = map[string]vocabulary{
 		want:      []string{"je veux", "je voudrais", "j'aimerais", "j aimerais", "je souhaite", "puis-je", "puis je", "besoin"},
 		identity:  []string{"es-tu", "es tu", "etes-vous", "etes vous", "tu es", "vous etes"},
 	},
-	langItalian: {
+	text.Italian: {
 		greetings: []string{"ciao", "salve", "buongiorno", "buonasera", "buon pomeriggio"},
 		thanks:    []string{"grazie", "grazie mille", "molte grazie", "ti ringrazio", "la ringrazio"},
 		goodbyes:  []string{"arrivederci", "a presto", "ciao ciao", "buona giornata", "buona serata"},
@@ -107,7 +94,7 @@ var vocabularies = map[string]vocabulary{
 		want:      []string{"voglio", "vorrei", "posso", "potrei", "ho bisogno"},
 		identity:  []string{"sei", "e un bot", "sto parlando con"},
 	},
-	langPortuguese: {
+	text.Portuguese: {
 		greetings: []string{"ola", "oi", "bom dia", "boa tarde", "boa noite", "e ai"},
 		thanks:    []string{"obrigado", "obrigada", "muito obrigado", "muito obrigada", "valeu", "agradeco"},
 		goodbyes:  []string{"tchau", "adeus", "ate logo", "ate mais", "ate breve"},
@@ -129,30 +116,27 @@ var fillers = wordSet("ok okay okey k great perfect super cool nice awesome so m
 	"per favore mille perfetto ok con un una " +
 	"por favor muito ok perfeito com um uma")
 
-// Classify returns the intent of a customer's text and, for small talk and
-// handoff requests, the language it was written in ("en", "de", …).
-func Classify(text string) (Intent, string) {
-	folded := fold(text)
+// Classify returns the intent of a customer's message and, for small talk
+// and handoff requests, the language it was written in. Where vocabularies
+// overlap ("ciao"), the first of text.Languages wins.
+func Classify(message string) (Intent, text.Language) {
+	folded := fold(message)
 	words := strings.Fields(folded)
 	if len(words) == 0 || len(words) > 12 {
-		return IntentQuestion, ""
+		return IntentQuestion, text.Unknown
 	}
-	for _, lang := range languageOrder {
+	for _, lang := range text.Languages {
 		if handoffRequest(vocabularies[lang], folded, words) {
 			return IntentHandoff, lang
 		}
 	}
-	for _, lang := range languageOrder {
+	for _, lang := range text.Languages {
 		if intent, ok := smallTalk(vocabularies[lang], words); ok {
 			return intent, lang
 		}
 	}
-	return IntentQuestion, ""
+	return IntentQuestion, text.Unknown
 }
-
-// languageOrder makes Classify deterministic where vocabularies overlap
-// ("ciao" is Italian and German small talk).
-var languageOrder = []string{langEnglish, langGerman, langSpanish, langFrench, langItalian, langPortuguese}
 
 // smallTalk reports whether words are nothing but greetings, thanks,
 // goodbyes and fillers, and which of the three they mostly are: thanks
@@ -246,15 +230,10 @@ func matchAt(phrases []string, words []string, i int) int {
 	return best
 }
 
-// fold lowers text, removes accents and keeps letters, digits and the
+// fold lowers s, removes accents and keeps letters, digits and the
 // apostrophe, so "¡Hola!", "HOLA" and "hola" are the same words.
-func fold(text string) string {
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	s, _, err := transform.String(t, strings.ToLower(text))
-	if err != nil {
-		s = strings.ToLower(text)
-	}
-	s = strings.NewReplacer("’", "'", "‘", "'", "ß", "ss").Replace(s)
+func fold(s string) string {
+	s = text.Fold(strings.NewReplacer("’", "'", "‘", "'").Replace(s))
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\''
 	}), " ")
@@ -269,33 +248,33 @@ func wordSet(s string) map[string]bool {
 }
 
 // smallTalkReplies are the bot's answers to small talk, per language.
-var smallTalkReplies = map[string]map[Intent]string{
-	langEnglish: {
+var smallTalkReplies = map[text.Language]map[Intent]string{
+	text.English: {
 		IntentGreeting: "Hi! How can I help you today?",
 		IntentThanks:   "You're welcome! Is there anything else I can help you with?",
 		IntentGoodbye:  "Goodbye! Write to us here any time.",
 	},
-	langGerman: {
+	text.German: {
 		IntentGreeting: "Hallo! Wie kann ich Ihnen helfen?",
 		IntentThanks:   "Gern geschehen! Kann ich sonst noch etwas für Sie tun?",
 		IntentGoodbye:  "Auf Wiedersehen! Schreiben Sie uns hier jederzeit.",
 	},
-	langSpanish: {
+	text.Spanish: {
 		IntentGreeting: "¡Hola! ¿En qué puedo ayudarte?",
 		IntentThanks:   "¡De nada! ¿Hay algo más en lo que pueda ayudarte?",
 		IntentGoodbye:  "¡Hasta luego! Escríbenos aquí cuando quieras.",
 	},
-	langFrench: {
+	text.French: {
 		IntentGreeting: "Bonjour ! Comment puis-je vous aider ?",
 		IntentThanks:   "Avec plaisir ! Puis-je vous aider pour autre chose ?",
 		IntentGoodbye:  "Au revoir ! Écrivez-nous ici quand vous voulez.",
 	},
-	langItalian: {
+	text.Italian: {
 		IntentGreeting: "Ciao! Come posso aiutarti?",
 		IntentThanks:   "Prego! Posso aiutarti con qualcos'altro?",
 		IntentGoodbye:  "Arrivederci! Scrivici qui quando vuoi.",
 	},
-	langPortuguese: {
+	text.Portuguese: {
 		IntentGreeting: "Olá! Como posso ajudar?",
 		IntentThanks:   "De nada! Posso ajudar com mais alguma coisa?",
 		IntentGoodbye:  "Tchau! Escreva para nós aqui quando quiser.",
@@ -304,9 +283,9 @@ var smallTalkReplies = map[string]map[Intent]string{
 
 // SmallTalkReply is the bot's short reply to a greeting, thanks or goodbye
 // in lang, in English when lang has none.
-func SmallTalkReply(intent Intent, lang string) string {
+func SmallTalkReply(intent Intent, lang text.Language) string {
 	if r, ok := smallTalkReplies[lang][intent]; ok {
 		return r
 	}
-	return smallTalkReplies[langEnglish][intent]
+	return smallTalkReplies[text.English][intent]
 }

@@ -70,7 +70,7 @@ func TestClassify(t *testing.T) {
 		t.Run(tt.text, func(t *testing.T) {
 			intent, lang := bot.Classify(tt.text)
 			require.Equal(t, tt.intent, intent)
-			require.Equal(t, tt.lang, lang)
+			require.Equal(t, tt.lang, string(lang))
 		})
 	}
 }

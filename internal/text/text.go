@@ -1,0 +1,205 @@
+// Package text is SeaChat's one way of reading words: splitting text into
+// words, folding case and accents, stop words and Snowball stemming per
+// language, and telling which language a text is in. Retrieval, the offline
+// responder, intent matching and analytics all use it, so a question and a
+// passage are always compared with the same terms.
+package text
+
+import (
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/blevesearch/snowballstem"
+	"github.com/blevesearch/snowballstem/english"
+	"github.com/blevesearch/snowballstem/french"
+	"github.com/blevesearch/snowballstem/german"
+	"github.com/blevesearch/snowballstem/italian"
+	"github.com/blevesearch/snowballstem/portuguese"
+	"github.com/blevesearch/snowballstem/spanish"
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Language is an ISO 639-1 code of a language SeaChat reads, or "" when it
+// is not known.
+type Language string
+
+// The languages with stop words and a stemmer.
+const (
+	Unknown    Language = ""
+	English    Language = "en"
+	German     Language = "de"
+	Spanish    Language = "es"
+	French     Language = "fr"
+	Italian    Language = "it"
+	Portuguese Language = "pt"
+)
+
+// Languages are the languages SeaChat reads, in the order Detect prefers
+// on a tie.
+var Languages = []Language{English, German, Spanish, French, Italian, Portuguese}
+
+var stemmers = map[Language]func(*snowballstem.Env) bool{
+	English:    english.Stem,
+	German:     german.Stem,
+	Spanish:    spanish.Stem,
+	French:     french.Stem,
+	Italian:    italian.Stem,
+	Portuguese: portuguese.Stem,
+}
+
+var envs = sync.Pool{New: func() any { return snowballstem.NewEnv("") }}
+
+// Words splits s into lowercased words: runs of letters and digits. An
+// apostrophe or hyphen inside a word splits it ("don't" → "don", "t").
+func Words(s string) []string {
+	var out []string
+	for w := range strings.FieldsFuncSeq(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		out = append(out, strings.ToLower(w))
+	}
+	return out
+}
+
+var folder = sync.Pool{New: func() any {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}}
+
+// Fold lowercases s and removes its accents ("Größe" → "grosse",
+// "¿Dónde?" → "¿donde?"), so that words typed without accents match.
+func Fold(s string) string {
+	s = strings.ToLower(s)
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	t := folder.Get().(transform.Transformer)
+	defer folder.Put(t)
+	t.Reset()
+	out, _, err := transform.String(t, s)
+	if err != nil {
+		out = s
+	}
+	return strings.ReplaceAll(out, "ß", "ss")
+}
+
+// Stem returns the stem of a lowercased word in lang, folded ("returns",
+// "returned" → "return"; "Rückgabe" → "ruckgab"). A word of an unknown
+// language is only folded.
+func Stem(lang Language, word string) string {
+	stem := stemmers[lang]
+	if stem == nil || len(word) < 3 || !isLetters(word) {
+		return Fold(word)
+	}
+	env := envs.Get().(*snowballstem.Env)
+	defer envs.Put(env)
+	env.SetCurrent(restoreAccents(lang, word))
+	stem(env)
+	return Fold(env.Current())
+}
+
+// IsStopword reports whether the lowercased word is a stop word of lang, or
+// of any language SeaChat reads when lang is Unknown.
+func IsStopword(lang Language, word string) bool {
+	w := Fold(word)
+	if lang != Unknown {
+		return stopwords[lang][w]
+	}
+	for _, l := range Languages {
+		if stopwords[l][w] {
+			return true
+		}
+	}
+	return false
+}
+
+// Terms returns the terms of s that say what it is about: its words
+// without stop words and single letters, stemmed in lang. Numbers are
+// kept ("30 days" → "30", "day").
+func Terms(lang Language, s string) []string {
+	words := Words(s)
+	out := words[:0]
+	for _, w := range words {
+		if utf8.RuneCountInString(w) == 1 && !unicode.IsDigit(rune(w[0])) || IsStopword(lang, w) {
+			continue
+		}
+		out = append(out, Stem(lang, w))
+	}
+	return out
+}
+
+// Detect returns the language s is most likely written in, judged by its
+// stop words and by letters that only some languages use; Unknown when
+// nothing tells (a single product name, a number).
+func Detect(s string) Language {
+	score := map[Language]float64{}
+	for _, w := range Words(s) {
+		f := Fold(w)
+		for _, l := range Languages {
+			if stopwords[l][f] {
+				score[l]++
+			}
+		}
+	}
+	for _, r := range s {
+		switch r {
+		case 'ß', 'ä', 'ö', 'ü', 'Ä', 'Ö', 'Ü':
+			score[German] += 1.5
+		case 'ñ', '¿', '¡', 'Ñ':
+			score[Spanish] += 1.5
+		case 'ç', 'œ', 'è', 'ê', 'ë', 'î', 'ï', 'û', 'ù':
+			score[French] += 0.5
+		case 'ã', 'õ':
+			score[Portuguese] += 1.5
+		case 'ò':
+			score[Italian] += 0.5
+		}
+	}
+	best, top, tie := Unknown, 0.0, false
+	for _, l := range Languages {
+		switch {
+		case score[l] > top:
+			best, top, tie = l, score[l], false
+		case score[l] == top && top > 0:
+			tie = true
+		}
+	}
+	if tie {
+		return Unknown
+	}
+	return best
+}
+
+// accentedSuffixes are endings that people typing on a phone write without
+// their accent, and that the Snowball stemmers only strip with it
+// ("devolucion" must stem like "devolución").
+var accentedSuffixes = map[Language][][2]string{
+	Spanish:    {{"cion", "ción"}, {"sion", "sión"}},
+	Portuguese: {{"coes", "ções"}, {"cao", "ção"}, {"soes", "sões"}, {"sao", "são"}},
+}
+
+func restoreAccents(lang Language, word string) string {
+	for _, s := range accentedSuffixes[lang] {
+		if base, ok := strings.CutSuffix(word, s[0]); ok && len(base) >= 3 {
+			return base + s[1]
+		}
+	}
+	return word
+}
+
+func isLetters(w string) bool {
+	for _, r := range w {
+		if !unicode.IsLetter(r) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,66 @@
+package text_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/seachat/seachat/internal/text"
+)
+
+func TestStemMatchesInflections(t *testing.T) {
+	for _, tt := range []struct {
+		lang  text.Language
+		words []string
+	}{
+		{text.English, []string{"return", "returns", "returned", "returning"}},
+		{text.English, []string{"delivery", "deliveries"}},
+		{text.German, []string{"Rückgabe", "rückgabe", "ruckgabe"}},
+		{text.German, []string{"Garantie", "Garantien"}},
+		{text.Spanish, []string{"devolución", "devoluciones", "devolucion"}},
+		{text.French, []string{"livraison", "livraisons"}},
+		{text.Italian, []string{"spedizione", "spedizioni"}},
+		{text.Portuguese, []string{"devolução", "devolucao"}},
+		{text.Portuguese, []string{"entrega", "entregas"}},
+	} {
+		want := text.Stem(tt.lang, text.Words(tt.words[0])[0])
+		for _, w := range tt.words[1:] {
+			require.Equal(t, want, text.Stem(tt.lang, text.Words(w)[0]), "%s %q vs %q", tt.lang, tt.words[0], w)
+		}
+	}
+}
+
+func TestTerms(t *testing.T) {
+	require.Equal(t, []string{"long", "warranti", "bike", "batteri"},
+		text.Terms(text.English, "How long is the warranty on the e-bike battery?"))
+	require.Equal(t, []string{"30", "day"}, text.Terms(text.English, "in 30 days"))
+	require.Equal(t, []string{"lang", "garanti", "akku"}, text.Terms(text.German, "Wie lange ist die Garantie auf den Akku?"))
+	require.Empty(t, text.Terms(text.English, "hi, can you please tell me"))
+}
+
+func TestFold(t *testing.T) {
+	require.Equal(t, "grosse", text.Fold("Größe"))
+	require.Equal(t, "¿donde esta?", text.Fold("¿Dónde está?"))
+	require.Equal(t, "plain", text.Fold("Plain"))
+}
+
+func TestDetect(t *testing.T) {
+	for _, tt := range []struct {
+		s    string
+		want text.Language
+	}{
+		{"How long is the warranty on the battery?", text.English},
+		{"can i return my bike after 3 weeks", text.English},
+		{"Wie lange ist die Garantie auf den Akku?", text.German},
+		{"wann habt ihr offen", text.German},
+		{"¿Cuánto cuesta el envío a Madrid?", text.Spanish},
+		{"puedo devolver la bici", text.Spanish},
+		{"Quels sont vos horaires d'ouverture ?", text.French},
+		{"quanto costa la spedizione", text.Italian},
+		{"qual é o prazo de entrega", text.Portuguese},
+		{"E-Bike", text.Unknown},
+		{"42", text.Unknown},
+	} {
+		require.Equal(t, tt.want, text.Detect(tt.s), tt.s)
+	}
+}
