@@ -20,12 +20,12 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
 	stop()
 	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, stdout io.Writer) int {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) int {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	dir := fs.String("dir", "bench/eval", "the evaluation set: messages/*.json and kb/")
 	out := fs.String("out", "bench/eval/RESULTS.md", "the full report; empty: not written")
@@ -33,7 +33,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if os.Getenv("GEMINI_API_KEY") != "" {
+	if getenv("GEMINI_API_KEY") != "" {
 		fmt.Fprintln(stdout, "note: GEMINI_API_KEY is ignored; the evaluation uses the offline responder")
 	}
 	res, err := eval.Run(ctx, eval.Options{Dir: *dir})
