@@ -86,18 +86,3 @@ func TestRunSubset(t *testing.T) {
 	require.Contains(t, report, "## Held out")
 	require.Contains(t, report, "| **all** | SeaChat |")
 }
-
-func TestReplaceSection(t *testing.T) {
-	for _, tt := range []struct {
-		name, doc, want string
-	}{
-		{"appended", "# R\n\ntext\n", "# R\n\ntext\n\n## Answer quality\nnew\n"},
-		{"replaced at the end", "# R\n\n## Answer quality\nold\nold\n", "# R\n\n## Answer quality\nnew\n"},
-		{"replaced in the middle", "# R\n## Answer quality\nold\n## Next\nkept\n", "# R\n## Answer quality\nnew\n\n## Next\nkept\n"},
-		{"subsections go with it", "## Answer quality\nold\n### sub\nold\n## Next\n", "## Answer quality\nnew\n\n## Next\n"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			require.Equal(t, tt.want, eval.ReplaceSection(tt.doc, "## Answer quality", "## Answer quality\nnew\n"))
-		})
-	}
-}

@@ -275,44 +275,18 @@ const legend = `- **correct**: of the messages labelled answer, the share whose 
 - **ratio**: SeaChat ÷ baseline (for wrong answers lower is better).
 `
 
+// SummaryHeading starts the section of bench/RESULTS.md that make eval
+// writes; bench/cmd/loadgen keeps it when it rewrites the file.
+const SummaryHeading = "## Answer quality"
+
 // Summary is the "Answer quality" section of bench/RESULTS.md.
 func Summary(res *Result) string {
 	var b strings.Builder
-	b.WriteString("## Answer quality\n\n")
+	b.WriteString(SummaryHeading + "\n\n")
 	fmt.Fprintf(&b, "`make eval`: %d labelled customer messages in %s to three fictional businesses, through the real bot on SQLite "+
 		"(offline responder), beside a plain BM25 baseline. Full report, legend and the tune split: `bench/eval/RESULTS.md`.\n\n",
 		len(res.Outcomes), strings.Join(Languages(res.Outcomes), ", "))
 	b.WriteString("Held out (never tuned on):\n\n")
 	b.WriteString(Table(res.Outcomes, SplitHeldOut))
 	return b.String()
-}
-
-// ReplaceSection replaces the section of doc that starts with the line
-// heading, up to the next heading of the same level, with section; it is
-// appended when doc has no such section.
-func ReplaceSection(doc, heading, section string) string {
-	section = strings.TrimRight(section, "\n") + "\n"
-	lines := strings.SplitAfter(doc, "\n")
-	level := heading[:strings.IndexByte(heading, ' ')+1]
-	start, end := -1, len(lines)
-	for i, l := range lines {
-		t := strings.TrimRight(l, "\n")
-		switch {
-		case start < 0 && t == heading:
-			start = i
-		case start >= 0 && strings.HasPrefix(t, level):
-			end = i
-		}
-		if start >= 0 && end < len(lines) {
-			break
-		}
-	}
-	if start < 0 {
-		return strings.TrimRight(doc, "\n") + "\n\n" + section
-	}
-	rest := strings.Join(lines[end:], "")
-	if rest != "" {
-		section += "\n"
-	}
-	return strings.Join(lines[:start], "") + section + rest
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/seachat/seachat/bench/eval"
+	"github.com/seachat/seachat/bench/harness"
 )
 
 func main() {
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			fmt.Fprintln(os.Stderr, "eval:", err)
 			return 1
 		}
-		updated := eval.ReplaceSection(string(old), "## Answer quality", eval.Summary(res))
+		updated := harness.ReplaceSection(string(old), eval.SummaryHeading, eval.Summary(res))
 		if err := os.WriteFile(*summary, []byte(updated), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "eval:", err)
 			return 1
