@@ -214,11 +214,7 @@ func Misses(outcomes []Outcome) string {
 		if len(m.Facts) > 0 {
 			want += ": " + strings.Join(m.Facts, ", ") + " (" + m.Source + ")"
 		}
-		reply := strings.Join(strings.Fields(o.Reply), " ")
-		if r := []rune(reply); len(r) > 140 {
-			reply = string(r[:139]) + "…"
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", m.ID, cell(m.Text), cell(want), o.Got, cell(reply))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", m.ID, cell(m.Text), cell(want), o.Got, cell(short(o.Reply)))
 	}
 	if n == 0 {
 		return "None.\n"
@@ -289,4 +285,39 @@ func Summary(res *Result) string {
 	b.WriteString("Held out (never tuned on):\n\n")
 	b.WriteString(Table(res.Outcomes, SplitHeldOut))
 	return b.String()
+}
+
+// TuneLog lists every tune message with SeaChat's and the baseline's
+// outcomes, for checking labels and the classification by eye.
+func TuneLog(outcomes []Outcome) string {
+	var b strings.Builder
+	b.WriteString("| id | message | expected | SeaChat | reply | baseline |\n|---|---|---|---|---|---|\n")
+	for _, o := range outcomes {
+		m := o.Message
+		if m.Split != SplitTune {
+			continue
+		}
+		want := m.Label
+		if len(m.Facts) > 0 {
+			want += ": " + strings.Join(m.Facts, ", ")
+		}
+		got := o.Got
+		if ok(o) {
+			got += " ✓"
+		}
+		base := o.Baseline.Got
+		if o.Baseline.Correct {
+			base += " ✓"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", m.ID, cell(m.Text), cell(want), got, cell(short(o.Reply)), base)
+	}
+	return b.String()
+}
+
+func short(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 140 {
+		return string(r[:139]) + "…"
+	}
+	return s
 }

@@ -31,6 +31,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	dir := fs.String("dir", "bench/eval", "the evaluation set: messages/*.json and kb/")
 	out := fs.String("out", "bench/eval/RESULTS.md", "the full report; empty: not written")
 	summary := fs.String("summary", "bench/RESULTS.md", `file whose "Answer quality" section is replaced (or appended); empty: none`)
+	list := fs.Bool("list-tune", false, "also print every tune message with its outcome (held-out ones are never listed)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -44,6 +45,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	report := eval.Report(res)
 	fmt.Fprint(stdout, report)
+	if *list {
+		fmt.Fprint(stdout, "\n## Every tune message\n\n", eval.TuneLog(res.Outcomes))
+	}
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "eval:", err)
