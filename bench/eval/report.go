@@ -245,9 +245,9 @@ func Report(res *Result) string {
 	b.WriteString("# Answer quality\n\n")
 	b.WriteString("Written by `make eval` (bench/cmd/eval); bench/README.md says what is measured and how. Do not edit by hand.\n\n")
 	fmt.Fprintf(&b, "%d messages (%d held out) in %d languages, asked of %d businesses with %d documents (%d passages); "+
-		"offline responder, lexical retrieval. Baseline BM25 threshold, calibrated on the tune split: %.2f. Run time %.1fs.\n\n",
+		"offline responder, lexical retrieval. Baseline BM25 threshold, calibrated on the tune split: %.2f.\n\n",
 		len(res.Outcomes), len(Select(res.Outcomes, "", SplitHeldOut)), len(Languages(res.Outcomes)),
-		len(Languages(res.Outcomes)), res.Sources, res.Chunks, res.Threshold, res.Took.Seconds())
+		len(Languages(res.Outcomes)), res.Sources, res.Chunks, res.Threshold)
 	b.WriteString(legend)
 	b.WriteString("\n## Held out\n\nNever tuned on. These are the figures to quote.\n\n")
 	b.WriteString(Table(res.Outcomes, SplitHeldOut))
