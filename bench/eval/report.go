@@ -20,6 +20,7 @@ type Figures struct {
 	HandoffPrecision, HandoffRecall   float64
 	SmallTalkHandled                  float64 // of small talk: not the fallback, not a handoff, not a passage
 	StaffHandedOff                    int     // messages that mention staff, handed off anyway
+	Fragments                         float64 // of the answers sent: a glued table row or an echoed question
 
 	RecallAt1, RecallAt3, MRR float64 // of answerable: the passage holding a fact
 }
@@ -28,15 +29,16 @@ type Figures struct {
 // side of an outcome.
 type view struct {
 	got     string
+	reply   string
 	correct bool
 	fromKB  bool
 	rank    int
 }
 
-func seachat(o Outcome) view { return view{o.Got, o.Correct, o.FromKB, o.Rank} }
+func seachat(o Outcome) view { return view{o.Got, o.Reply, o.Correct, o.FromKB, o.Rank} }
 
 func baseline(o Outcome) view {
-	return view{o.Baseline.Got, o.Baseline.Correct, o.Baseline.Got == OutcomeAnswer, o.Baseline.Rank}
+	return view{o.Baseline.Got, o.Baseline.Reply, o.Baseline.Correct, o.Baseline.Got == OutcomeAnswer, o.Baseline.Rank}
 }
 
 // Compute returns the figures of one system (SeaChat when ours, else the
@@ -49,11 +51,17 @@ func Compute(outcomes []Outcome, ours bool) Figures {
 	var f Figures
 	var correct, wrong, r1, r3 int
 	var rr float64
-	var fbGot, fbRight, fbWant, hoGot, hoRight, hoWant, stWant, stOK int
+	var fbGot, fbRight, fbWant, hoGot, hoRight, hoWant, stWant, stOK, answers, fragments int
 	for _, o := range outcomes {
 		v := side(o)
 		m := o.Message
 		f.Messages++
+		if v.got == OutcomeAnswer {
+			answers++
+			if Fragment(v.reply) {
+				fragments++
+			}
+		}
 		if v.got == OutcomeFallback {
 			fbGot++
 			if m.Label == LabelFallback {
@@ -108,12 +116,20 @@ func Compute(outcomes []Outcome, ours bool) Figures {
 	f.FallbackPrecision, f.FallbackRecall = share(fbRight, fbGot), share(fbRight, fbWant)
 	f.HandoffPrecision, f.HandoffRecall = share(hoRight, hoGot), share(hoRight, hoWant)
 	f.SmallTalkHandled = share(stOK, stWant)
+	f.Fragments = share(fragments, answers)
 	f.RecallAt1, f.RecallAt3 = share(r1, f.Answerable), share(r3, f.Answerable)
 	f.MRR = math.NaN()
 	if f.Answerable > 0 {
 		f.MRR = rr / float64(f.Answerable)
 	}
 	return f
+}
+
+// Fragment reports whether an answer glues a table row (a cell
+// separator) or repeats a question (a question mark), which API.md rules
+// out: answers are whole sentences or one FAQ answer.
+func Fragment(reply string) bool {
+	return strings.Contains(reply, " | ") || strings.ContainsAny(reply, "?¿")
 }
 
 // Languages returns the languages of the outcomes in order of appearance.
@@ -168,13 +184,13 @@ func ratio(a, b float64) string {
 // SeaChat and the baseline.
 func Table(outcomes []Outcome, split string) string {
 	var b strings.Builder
-	b.WriteString("| language | system | n | correct | wrong | fallback P / R | handoff P / R | small talk | staff → handoff | R@1 | R@3 | MRR |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| language | system | n | correct | wrong | fallback P / R | handoff P / R | small talk | staff → handoff | fragments | R@1 | R@3 | MRR |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	row := func(lang, name string, f Figures) {
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s / %s | %s / %s | %s | %d | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s / %s | %s / %s | %s | %d | %s | %s | %s | %s |\n",
 			lang, name, f.Messages, pct(f.Correct), pct(f.Wrong),
 			pct(f.FallbackPrecision), pct(f.FallbackRecall), pct(f.HandoffPrecision), pct(f.HandoffRecall),
-			pct(f.SmallTalkHandled), f.StaffHandedOff, num(f.RecallAt1), num(f.RecallAt3), num(f.MRR))
+			pct(f.SmallTalkHandled), f.StaffHandedOff, pct(f.Fragments), num(f.RecallAt1), num(f.RecallAt3), num(f.MRR))
 	}
 	for _, lang := range append(Languages(outcomes), "") {
 		sel := Select(outcomes, lang, split)
@@ -188,12 +204,52 @@ func Table(outcomes []Outcome, split string) string {
 		ours, base := Compute(sel, true), Compute(sel, false)
 		row(name, "SeaChat", ours)
 		row(name, "baseline", base)
-		fmt.Fprintf(&b, "| %s | ratio | | %s | %s | %s / %s | %s / %s | %s | | %s | %s | %s |\n", name,
+		fmt.Fprintf(&b, "| %s | ratio | | %s | %s | %s / %s | %s / %s | %s | | | %s | %s | %s |\n", name,
 			ratio(ours.Correct, base.Correct), ratio(ours.Wrong, base.Wrong),
 			ratio(ours.FallbackPrecision, base.FallbackPrecision), ratio(ours.FallbackRecall, base.FallbackRecall),
 			ratio(ours.HandoffPrecision, base.HandoffPrecision), ratio(ours.HandoffRecall, base.HandoffRecall),
 			ratio(ours.SmallTalkHandled, base.SmallTalkHandled),
 			ratio(ours.RecallAt1, base.RecallAt1), ratio(ours.RecallAt3, base.RecallAt3), ratio(ours.MRR, base.MRR))
+	}
+	return b.String()
+}
+
+// Confusion counts SeaChat's outcomes per label over outcomes.
+func Confusion(outcomes []Outcome) string {
+	labels := []string{LabelAnswer, LabelFallback, LabelHandoff, LabelSmallTalk}
+	cols := []string{"right answer", "answer missing a fact / other reply", "fallback", "handoff", "nothing"}
+	counts := map[string][]int{}
+	for _, l := range labels {
+		counts[l] = make([]int, len(cols))
+	}
+	for _, o := range outcomes {
+		c := counts[o.Message.Label]
+		if c == nil {
+			continue
+		}
+		switch o.Got {
+		case OutcomeAnswer:
+			if ok(o) {
+				c[0]++
+			} else {
+				c[1]++
+			}
+		case OutcomeFallback:
+			c[2]++
+		case OutcomeHandoff:
+			c[3]++
+		default:
+			c[4]++
+		}
+	}
+	var b strings.Builder
+	b.WriteString("| label \\ SeaChat sent | " + strings.Join(cols, " | ") + " |\n|---|--:|--:|--:|--:|--:|\n")
+	for _, l := range labels {
+		fmt.Fprintf(&b, "| %s |", l)
+		for _, n := range counts[l] {
+			fmt.Fprintf(&b, " %d |", n)
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }
@@ -251,8 +307,12 @@ func Report(res *Result) string {
 	b.WriteString(legend)
 	b.WriteString("\n## Held out\n\nNever tuned on. These are the figures to quote.\n\n")
 	b.WriteString(Table(res.Outcomes, SplitHeldOut))
+	b.WriteString("\nAll held-out messages by label and outcome (for small talk a \"right answer\" is a reply that is not a passage):\n\n")
+	b.WriteString(Confusion(Select(res.Outcomes, "", SplitHeldOut)))
 	b.WriteString("\n## Tune\n\n")
 	b.WriteString(Table(res.Outcomes, SplitTune))
+	b.WriteString("\n")
+	b.WriteString(Confusion(Select(res.Outcomes, "", SplitTune)))
 	b.WriteString("\n## Tune messages SeaChat got wrong\n\nHeld-out misses are not listed, on purpose.\n\n")
 	b.WriteString(Misses(res.Outcomes))
 	return b.String()
@@ -265,7 +325,8 @@ const legend = `- **correct**: of the messages labelled answer, the share whose 
   that got it. **handoff P / R**: the same for handoffs (the conversation is HANDOFF_REQUESTED).
 - **small talk**: of the greetings, thanks and goodbyes, the share that got a reply that is neither the
   fallback, nor a handoff, nor a sentence of the knowledge base. **staff → handoff**: questions that mention
-  people or staff that were handed off anyway.
+  people or staff that were handed off anyway. **fragments**: of the answers sent (any label), the share
+  that glue a table row (" | ") or repeat a question ("?"), which API.md rules out.
 - **R@1, R@3, MRR**: of the messages labelled answer, where the first passage of the expected document
   holding an expected fact ranks in knowledge.Service.Passages (the baseline: its BM25 ranking), top 5.
 - **ratio**: SeaChat ÷ baseline (for wrong answers lower is better).
