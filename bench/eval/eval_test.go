@@ -3,6 +3,7 @@ package eval_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,8 @@ func TestRunSubset(t *testing.T) {
 		}
 		require.NotEmpty(t, o.Baseline.Got, m.ID)
 	}
+	require.True(t, slices.ContainsFunc(res.Outcomes, func(o eval.Outcome) bool { return o.Rank > 0 }),
+		"knowledge.Service.Passages found no expected passage at all")
 	report := eval.Report(res)
 	require.Contains(t, report, "## Held out")
 	require.Contains(t, report, "| **all** | SeaChat |")

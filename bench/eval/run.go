@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -146,13 +147,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 		var ids []int
-		for _, name := range slices.Sorted(func(yield func(string) bool) {
-			for n := range s.Docs {
-				if !yield(n) {
-					return
-				}
-			}
-		}) {
+		for _, name := range slices.Sorted(maps.Keys(s.Docs)) {
 			src, err := upload(sys, ks, p.agent.ID, s.Docs[name])
 			if err != nil {
 				return nil, err
