@@ -19,12 +19,17 @@ type Passage struct {
 
 // Passages returns the passages Answer would hand the responder for
 // question (at most Options.Passages), best first, whether or not any is
-// confident, without asking the responder. It measures retrieval on its
-// own (bench/eval); the bot uses Answer.
+// confident, without asking the responder. Like Answer, it loads the agent
+// with ctx, so a viewer of another workspace gets apperr.NotFound. It
+// measures retrieval on its own (bench/eval); the bot uses Answer.
 func (s *Service) Passages(ctx context.Context, agentID int, question string) (_ []Passage, err error) {
 	defer apperr.Wrap(&err, "knowledge.Passages(agent %d)", agentID)
 	question = truncateRunes(strings.TrimSpace(question), maxQueryChars)
-	results, err := s.retrieve(ctx, store.Client(ctx, s.client), agentID, question, nil)
+	client := store.Client(ctx, s.client)
+	if _, err := client.Agent.Get(ctx, agentID); err != nil {
+		return nil, s.entError(err, "agent")
+	}
+	results, err := s.retrieve(ctx, client, agentID, question, nil)
 	if err != nil {
 		return nil, err
 	}
