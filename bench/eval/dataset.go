@@ -137,10 +137,18 @@ func DocText(path string) (string, error) {
 
 // Validate checks a set's own integrity: unique ids, known labels, splits
 // and events, and that every fact of an answer appears in the text SeaChat
-// extracts from its source document.
+// extracts from its source document, and in no other document of the
+// business.
 func (s *Set) Validate() error {
 	var errs []string
-	texts := map[string]string{}
+	texts := map[string]string{} // document name → extracted text
+	for name, path := range s.Docs {
+		text, err := DocText(path)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("reading %s: %v", name, err))
+		}
+		texts[name] = text
+	}
 	seen := map[string]bool{}
 	for _, m := range s.Messages {
 		fail := func(format string, args ...any) {
@@ -161,26 +169,23 @@ func (s *Set) Validate() error {
 		}
 		switch m.Label {
 		case LabelAnswer:
-			path, ok := s.Docs[m.Source]
-			if !ok {
+			if _, ok := s.Docs[m.Source]; !ok {
 				fail("source %q is not a document of %s", m.Source, s.Business)
 				continue
 			}
 			if len(m.Facts) == 0 {
 				fail("an answer needs at least one fact")
 			}
-			text, ok := texts[path]
-			if !ok {
-				var err error
-				if text, err = DocText(path); err != nil {
-					fail("reading %s: %v", m.Source, err)
-					continue
-				}
-				texts[path] = text
-			}
+			// Each fact has one home: a reply drawn from another document
+			// must not pass for right.
 			for _, f := range m.Facts {
-				if !Contains(text, f) {
+				if !Contains(texts[m.Source], f) {
 					fail("fact %q is not in %s", f, m.Source)
+				}
+				for name, text := range texts {
+					if name != m.Source && Contains(text, f) {
+						fail("fact %q is in %s too, not only in %s", f, name, m.Source)
+					}
 				}
 			}
 		case LabelFallback, LabelHandoff, LabelSmallTalk:
