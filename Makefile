@@ -5,7 +5,7 @@ GO ?= go
 # The race detector needs cgo; use it wherever a C compiler is available.
 RACE := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 
-.PHONY: build run test generate check-generate vet bench test-faults
+.PHONY: build run test generate check-generate vet bench test-faults eval
 
 build:
 	$(GO) build -o bin/seachat ./cmd/seachat
@@ -59,6 +59,14 @@ bench: build
 	$(GO) build -o bin/loadgen ./bench/cmd/loadgen
 	timeout 600 ./bin/loadgen -seachat bin/seachat -barehook bin/barehook -out bench
 	$(GO) build -o bin/fanout ./bench/cmd/fanout && timeout 300 ./bin/fanout -seachat bin/seachat -out bench/fanout.md
+
+# Answer quality (bench/README.md, "make eval"): the labelled customer
+# messages of bench/eval through the real bot on a temporary SQLite
+# database, offline responder, beside a plain BM25 baseline. Prints the
+# figures, writes bench/eval/RESULTS.md and the "Answer quality" section of
+# bench/RESULTS.md. A few seconds once compiled.
+eval:
+	GEMINI_API_KEY= $(GO) run ./bench/cmd/eval
 
 # Fault tests (bench/faults): kill -9 under load, Graph API outages, the
 # database cut off; then a bounded fuzz run of every fuzz target.

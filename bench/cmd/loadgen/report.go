@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/seachat/seachat/bench/harness"
 )
 
 // Results is everything one run measured; results.json is this.
@@ -162,8 +164,19 @@ func write(dir string, r *Results) error {
 	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), []byte(markdown(r, dir)), 0o644)
+	md := markdown(r, dir)
+	// make eval owns the "Answer quality" section (bench/eval): keep it.
+	if old, err := os.ReadFile(filepath.Join(dir, "RESULTS.md")); err == nil {
+		if section := harness.Section(string(old), answerQuality); section != "" {
+			md = harness.ReplaceSection(md, answerQuality, section)
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), []byte(md), 0o644)
 }
+
+// answerQuality heads the section of RESULTS.md that make eval writes
+// (eval.SummaryHeading; bench/eval is not imported for one string).
+const answerQuality = "## Answer quality"
 
 func markdown(r *Results, dir string) string {
 	var b strings.Builder
