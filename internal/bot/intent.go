@@ -36,6 +36,10 @@ type vocabulary struct {
 	humans []string
 	// talk are verbs of talking to or being put through to someone.
 	talk []string
+	// with are the prepositions that name whom to talk to ("to", "mit"):
+	// a request says whom ("talk to a person"), a question about people
+	// does not ("do your staff speak English?").
+	with []string
 	// want are phrases that ask for something ("I need", "ich möchte").
 	want []string
 	// identity phrases ask what the bot is ("are you a human?"): not a
@@ -48,9 +52,10 @@ var vocabularies = map[text.Language]vocabulary{
 		greetings: []string{"hi", "hello", "hey", "heya", "hiya", "howdy", "yo", "good morning", "good afternoon", "good evening", "morning", "greetings"},
 		thanks:    []string{"thanks", "thank you", "thank u", "thx", "ty", "tysm", "cheers", "much appreciated", "appreciate it"},
 		goodbyes:  []string{"bye", "goodbye", "bye bye", "see you", "see ya", "cya", "good night", "have a nice day", "have a good day", "take care"},
-		people:    []string{"person", "someone", "somebody", "agent", "staff member", "employee", "customer service", "customer support", "support team", "team member", "manager"},
+		people:    []string{"person", "someone", "somebody", "agent", "staff", "staff member", "employee", "customer service", "customer support", "support team", "team member", "manager"},
 		humans:    []string{"human", "humans", "real person", "live person", "live agent", "real human", "human agent", "human being", "operator", "representative", "rep"},
 		talk:      []string{"talk", "speak", "chat", "connect", "transfer", "put me through", "reach", "contact"},
+		with:      []string{"to", "with"},
 		want:      []string{"i want", "i need", "i would like", "i'd like", "id like", "can i get", "could i get", "can i have", "give me", "get me", "let me"},
 		identity:  []string{"are you", "is this", "am i talking", "am i chatting", "r u"},
 	},
@@ -61,6 +66,7 @@ var vocabularies = map[text.Language]vocabulary{
 		people:    []string{"person", "mitarbeiter", "mitarbeiterin", "berater", "beraterin", "kundenservice", "kundendienst", "jemandem", "jemand", "agent", "support"},
 		humans:    []string{"mensch", "menschen", "echter mensch", "echten menschen", "echte person", "menschlichen mitarbeiter"},
 		talk:      []string{"sprechen", "reden", "chatten", "verbinden", "verbinde", "durchstellen", "weiterleiten", "kontaktieren", "erreichen"},
+		with:      []string{"mit", "zu"},
 		want:      []string{"ich mochte", "ich will", "ich brauche", "kann ich", "konnte ich", "hatte gern", "hatte gerne"},
 		identity:  []string{"bist du", "sind sie", "ist das"},
 	},
@@ -71,6 +77,7 @@ var vocabularies = map[text.Language]vocabulary{
 		people:    []string{"persona", "agente", "asesor", "asesora", "alguien", "empleado", "atencion al cliente"},
 		humans:    []string{"humano", "humana", "persona real", "agente humano", "operador", "operadora", "representante"},
 		talk:      []string{"hablar", "comunicarme", "comunicar", "pasar", "pasame", "paseme", "contactar", "conectar", "conectarme", "atender", "atienda"},
+		with:      []string{"con", "a"},
 		want:      []string{"quiero", "necesito", "quisiera", "puedo", "podria", "me gustaria"},
 		identity:  []string{"eres", "es usted", "estoy hablando con"},
 	},
@@ -81,6 +88,7 @@ var vocabularies = map[text.Language]vocabulary{
 		people:    []string{"personne", "agent", "quelqu'un", "quelqu un", "service client", "employe"},
 		humans:    []string{"humain", "humaine", "vraie personne", "personne reelle", "agent humain", "conseiller", "conseillere", "operateur", "operatrice"},
 		talk:      []string{"parler", "discuter", "joindre", "contacter", "passer", "mettre en relation"},
+		with:      []string{"a", "avec"},
 		want:      []string{"je veux", "je voudrais", "j'aimerais", "j aimerais", "je souhaite", "puis-je", "puis je", "besoin"},
 		identity:  []string{"es-tu", "es tu", "etes-vous", "etes vous", "tu es", "vous etes"},
 	},
@@ -91,6 +99,7 @@ var vocabularies = map[text.Language]vocabulary{
 		people:    []string{"persona", "agente", "qualcuno", "consulente", "assistenza clienti", "servizio clienti"},
 		humans:    []string{"umano", "umana", "persona reale", "persona vera", "operatore", "operatrice"},
 		talk:      []string{"parlare", "contattare", "passami", "mi passi", "collegare", "collegarmi"},
+		with:      []string{"con", "a", "al"},
 		want:      []string{"voglio", "vorrei", "posso", "potrei", "ho bisogno"},
 		identity:  []string{"sei", "e un bot", "sto parlando con"},
 	},
@@ -101,6 +110,7 @@ var vocabularies = map[text.Language]vocabulary{
 		people:    []string{"pessoa", "agente", "alguem", "assistente", "funcionario"},
 		humans:    []string{"humano", "humana", "pessoa real", "pessoa de verdade", "atendente", "atendente humano", "operador", "representante"},
 		talk:      []string{"falar", "conversar", "me passa", "transferir", "contatar"},
+		with:      []string{"com", "a", "ao"},
 		want:      []string{"quero", "preciso", "gostaria", "posso", "pode"},
 		identity:  []string{"voce e", "vc e", "e um robo", "e um bot"},
 	},
@@ -182,10 +192,26 @@ func handoffRequest(v vocabulary, folded string, words []string) bool {
 	switch {
 	case human && len(words)-countFillers(words) <= 3:
 		return true // "human please", "a real person"
-	case human && containsAny(v.want, words):
-		return true // "I need a human"
+	case human && (containsAny(v.want, words) || containsAny(v.talk, words)):
+		return true // "I need a human", "is there a real person I can chat with?"
 	}
-	return (human || containsAny(v.people, words)) && containsAny(v.talk, words)
+	return containsAny(v.talk, words) && (addressed(v, v.humans, words) || addressed(v, v.people, words))
+}
+
+// addressed reports whether words hold a preposition followed, within two
+// words, by one of persons: "with a human", "mit einem Mitarbeiter".
+func addressed(v vocabulary, persons []string, words []string) bool {
+	for i := range words {
+		if matchAt(v.with, words, i) == 0 {
+			continue
+		}
+		for j := i + 1; j < len(words) && j <= i+3; j++ {
+			if matchAt(persons, words, j) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func countFillers(words []string) int {

@@ -40,6 +40,10 @@ func TestClassify(t *testing.T) {
 		{"is the bike for one person or two?", bot.IntentQuestion, ""},
 		{"can i get someone to fix my brakes today?", bot.IntentQuestion, ""},
 		{"wie viele Mitarbeiter habt ihr?", bot.IntentQuestion, ""},
+		{"sprechen eure Mitarbeiter Englisch?", bot.IntentQuestion, ""},
+		{"can your staff speak to me in german?", bot.IntentQuestion, ""},
+		{"talk to staff pls", bot.IntentHandoff, "en"},
+		{"is there a real person i can chat with??", bot.IntentHandoff, "en"},
 		{"¿cuánto cuesta para una persona?", bot.IntentQuestion, ""},
 		{"what is the human body made of", bot.IntentQuestion, ""},
 
