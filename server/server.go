@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/playground"
@@ -18,6 +19,8 @@ import (
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/config"
+	"github.com/seachat/seachat/internal/fairshare"
+	"github.com/seachat/seachat/internal/pubsub"
 )
 
 // Readiness reports whether the process can serve: the database answers and
@@ -36,6 +39,12 @@ type Options struct {
 	Schema   graphql.ExecutableSchema
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
+	// Bus carries token revocations (auth.TopicTokenRevoked) from every
+	// replica; the server closes the revoked tokens' websockets.
+	Bus pubsub.Bus
+	// PayloadLimiter bounds, per workspace, the database work of resolving
+	// subscription events; nil: no bound.
+	PayloadLimiter *fairshare.Limiter
 }
 
 // Server is SeaChat's HTTP handler.
@@ -43,13 +52,32 @@ type Server struct {
 	handler http.Handler
 	logger  *slog.Logger
 
-	mu      sync.Mutex
-	sockets map[*websocketConn]struct{}
+	tokens  *tokenChecker
+	maxSubs int
+
+	mu           sync.Mutex
+	sockets      map[*websocketConn]struct{}
+	pending      map[string]int // websockets before connection_init, by remote address
+	pendingTotal int
+	tokenSubs    map[int]int // subscriptions open, by token id
 }
 
 // New returns the server.
 func New(o Options) *Server {
-	s := &Server{logger: o.Logger, sockets: map[*websocketConn]struct{}{}}
+	s := &Server{
+		logger:    o.Logger,
+		tokens:    newTokenChecker(o.Auth.Active, time.Now),
+		maxSubs:   o.Config.MaxSubscriptions,
+		sockets:   map[*websocketConn]struct{}{},
+		pending:   map[string]int{},
+		tokenSubs: map[int]int{},
+	}
+	if s.maxSubs <= 0 {
+		s.maxSubs = 50
+	}
+	if o.Bus != nil {
+		go s.watchRevocations(o.Bus)
+	}
 	m := newMetrics(o.Registry)
 	gql := s.graphqlHandler(o)
 
@@ -89,6 +117,6 @@ func (s *Server) CloseWebsockets() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.sockets {
-		c.cancel()
+		c.cancel(nil)
 	}
 }
