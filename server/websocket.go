@@ -163,8 +163,16 @@ func (s *Server) checkWebsocketOperation(ctx context.Context, next graphql.Opera
 		s.logger.ErrorContext(ctx, "checking websocket token", "token_id", v.TokenID, "error", err)
 		return oneShotError(apperr.Internal, "internal error")
 	case revoked:
-		c.cancel(errTokenRevoked)
-		return oneShotError(apperr.Unauthenticated, revokedMessage)
+		// Close the websocket once the refusal is sent (the transport asks
+		// for responses until nil), so the client reads why.
+		refusal := oneShotError(apperr.Unauthenticated, revokedMessage)
+		return func(ctx context.Context) *graphql.Response {
+			resp := refusal(ctx)
+			if resp == nil {
+				c.cancel(errTokenRevoked)
+			}
+			return resp
+		}
 	}
 	if graphql.GetOperationContext(ctx).Operation.Operation != ast.Subscription {
 		return next(ctx)
