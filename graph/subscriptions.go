@@ -49,7 +49,8 @@ func subscribe[T any](ctx context.Context, r *Resolver, topic string, match func
 }
 
 // loadPayload loads an event's entity within the workspace's share of
-// r.payloads: an event is loaded for all its subscribers at once.
+// r.payloads: an event is loaded for all its subscribers at once, and one
+// workspace's fan-out must not take every database connection.
 func loadPayload[T any](ctx context.Context, r *Resolver, workspaceID, id int, load func(context.Context, int) (T, error)) (T, error) {
 	if r.payloads != nil {
 		release, err := r.payloads.Acquire(ctx, workspaceID)

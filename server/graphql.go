@@ -55,7 +55,7 @@ func (s *Server) graphqlHandler(o Options) http.Handler {
 	srv.AroundOperations(limiter.limitWebsocketOperations)
 	srv.AroundOperations(s.checkWebsocketOperation)
 	srv.AroundResponses(s.checkWebsocketEvent)
-	srv.AroundFields(limitSubscriptionFields(o.PayloadLimiter))
+	srv.AroundFields(limitSubscriptionFields)
 	srv.Use(entgql.Transactioner{TxOpener: o.Client, SkipTxFunc: entgql.SkipIfHasFields(networkMutations...)})
 	srv.SetErrorPresenter(graph.ErrorPresenter(o.Logger))
 	srv.SetRecoverFunc(graph.RecoverFunc(o.Logger))

@@ -42,9 +42,9 @@ type Options struct {
 	// Bus carries token revocations (auth.TopicTokenRevoked) from every
 	// replica; the server closes the revoked tokens' websockets.
 	Bus pubsub.Bus
-	// PayloadLimiter bounds, per workspace, the database work of resolving
-	// subscription events; nil: no bound.
-	PayloadLimiter *fairshare.Limiter
+	// Payloads bounds, per workspace, how many subscription events are
+	// resolved at once; nil: no bound.
+	Payloads *fairshare.Limiter
 }
 
 // Server is SeaChat's HTTP handler.
@@ -52,8 +52,9 @@ type Server struct {
 	handler http.Handler
 	logger  *slog.Logger
 
-	tokens  *tokenChecker
-	maxSubs int
+	tokens   *tokenChecker
+	maxSubs  int
+	payloads *fairshare.Limiter
 
 	mu           sync.Mutex
 	sockets      map[*websocketConn]struct{}
@@ -68,6 +69,7 @@ func New(o Options) *Server {
 		logger:    o.Logger,
 		tokens:    newTokenChecker(o.Auth.Active, time.Now),
 		maxSubs:   o.Config.MaxSubscriptions,
+		payloads:  o.Payloads,
 		sockets:   map[*websocketConn]struct{}{},
 		pending:   map[string]int{},
 		tokenSubs: map[int]int{},

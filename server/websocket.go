@@ -184,17 +184,27 @@ func (s *Server) checkWebsocketOperation(ctx context.Context, next graphql.Opera
 	// The transport cancels an operation's context when it ends, however
 	// it ends.
 	context.AfterFunc(ctx, release)
+	if s.payloads != nil {
+		turn := &payloadTurn{limiter: s.payloads, workspaceID: v.WorkspaceID}
+		context.AfterFunc(ctx, turn.leave)
+		ctx = context.WithValue(ctx, payloadTurnKey{}, turn)
+	}
 	return next(ctx)
 }
 
-// checkWebsocketEvent drops a subscription event, and closes the websocket
-// with 4403, when the token was revoked since the subscription started.
+// checkWebsocketEvent gives back the payload slot of a subscription event
+// once it is resolved (before it is written: a client slow to read holds no
+// slot), and drops the event, and closes the websocket with 4403, when the
+// token was revoked since the subscription started.
 func (s *Server) checkWebsocketEvent(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	resp := next(ctx)
 	c, ok := ctx.Value(websocketKey{}).(*websocketConn)
 	if resp == nil || !ok || !graphql.HasOperationContext(ctx) ||
 		graphql.GetOperationContext(ctx).Operation.Operation != ast.Subscription {
 		return resp
+	}
+	if turn, ok := ctx.Value(payloadTurnKey{}).(*payloadTurn); ok {
+		turn.leave()
 	}
 	v, _ := viewer.FromContext(ctx)
 	revoked, err := s.tokens.revoked(ctx, v.TokenID)
@@ -244,30 +254,65 @@ func oneShotError(kind *apperr.Kind, msg string) graphql.ResponseHandler {
 	}}})
 }
 
-// limitSubscriptionFields makes every field of a subscription payload that
-// may query the database (resolvers and methods: edges, connections) take a
-// slot of the viewer's workspace in limiter. Each event is resolved for
-// every subscriber at once; without this, one workspace's many heavy
-// subscriptions take every database connection, and webhooks and other
-// workspaces wait.
-func limitSubscriptionFields(limiter *fairshare.Limiter) graphql.FieldMiddleware {
-	return func(ctx context.Context, next graphql.Resolver) (any, error) {
-		fc := graphql.GetFieldContext(ctx)
-		if limiter == nil || fc == nil || !(fc.IsMethod || fc.IsResolver) || fc.Object == "Subscription" ||
-			!graphql.HasOperationContext(ctx) || graphql.GetOperationContext(ctx).Operation.Operation != ast.Subscription {
-			return next(ctx)
-		}
-		v, ok := viewer.FromContext(ctx)
-		if !ok {
-			return next(ctx)
-		}
-		release, err := limiter.Acquire(ctx, v.WorkspaceID)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
+// payloadTurn is the slot of its workspace in Server.payloads that a
+// subscription holds while it resolves an event. An event is resolved for
+// every subscriber at once, and a heavy selection (a page of messages per
+// event) costs queries and CPU per subscriber: one workspace's fan-out
+// resolves only a few events at a time, so webhooks, queries and other
+// workspaces keep their share of the database connections and the CPU.
+//
+// The first database-bound field of an event takes the slot
+// (limitSubscriptionFields); checkWebsocketEvent gives it back once the
+// response is ready.
+type payloadTurn struct {
+	limiter     *fairshare.Limiter
+	workspaceID int
+
+	mu      sync.Mutex // held while acquiring: the fields of one event take one slot
+	release func()
+}
+
+type payloadTurnKey struct{}
+
+func (t *payloadTurn) enter(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.release != nil {
+		return nil
+	}
+	release, err := t.limiter.Acquire(ctx, t.workspaceID)
+	if err != nil {
+		return err
+	}
+	t.release = release
+	return nil
+}
+
+func (t *payloadTurn) leave() {
+	t.mu.Lock()
+	release := t.release
+	t.release = nil
+	t.mu.Unlock()
+	if release != nil {
+		release()
+	}
+}
+
+// limitSubscriptionFields makes a subscription event's fields that may query
+// the database (resolvers and methods: edges, connections) wait for the
+// subscription's payloadTurn.
+func limitSubscriptionFields(ctx context.Context, next graphql.Resolver) (any, error) {
+	turn, ok := ctx.Value(payloadTurnKey{}).(*payloadTurn)
+	if !ok {
 		return next(ctx)
 	}
+	if fc := graphql.GetFieldContext(ctx); fc == nil || !(fc.IsMethod || fc.IsResolver) || fc.Object == "Subscription" {
+		return next(ctx)
+	}
+	if err := turn.enter(ctx); err != nil {
+		return nil, err
+	}
+	return next(ctx)
 }
 
 // watchRevocations closes the websockets of every token revoked on any

@@ -33,9 +33,9 @@ import (
 	"github.com/seachat/seachat/server"
 )
 
-// payloadSlotsPerWorkspace is how many database-bound fields of
-// subscription events one workspace may resolve at once, per process.
-const payloadSlotsPerWorkspace = 2
+// payloadsPerWorkspace is how many subscription events (one per
+// subscriber) one workspace may load and resolve at once, per process.
+const payloadsPerWorkspace = 1
 
 // App is a wired SeaChat.
 type App struct {
@@ -126,24 +126,23 @@ func New(ctx context.Context, cfg config.Config, st *store.Store, box *secret.Bo
 		}
 	})
 
-	// Subscription events are resolved for all their subscribers at once:
-	// each workspace may use only a few database connections for that, and
-	// all together at most half of the pool (see store), so fan-out never
-	// starves webhooks or other workspaces.
-	payloads := fairshare.New(payloadSlotsPerWorkspace, 4)
+	// A subscription event is resolved for all its subscribers at once:
+	// each workspace resolves only a few at a time, and all workspaces
+	// together at most half of the database pool (see store), so one
+	// tenant's fan-out never starves webhooks or other workspaces.
+	payloads := fairshare.New(payloadsPerWorkspace, 4)
 	if st.Dialect == dialect.Postgres {
-		payloads = fairshare.New(payloadSlotsPerWorkspace, 10)
+		payloads = fairshare.New(payloadsPerWorkspace, 10)
 	}
 	a.Server = server.New(server.Options{
-		Bus:            a.Bus,
-		PayloadLimiter: payloads,
-		Config:         cfg,
-		Client:         st.Client,
-		Ready:          st,
-		Auth:           a.Auth,
-		Webhooks:       a.Inbox.Handler(),
-		Registry:       registry,
-		Logger:         logger,
+		Bus:      a.Bus,
+		Config:   cfg,
+		Client:   st.Client,
+		Ready:    st,
+		Auth:     a.Auth,
+		Webhooks: a.Inbox.Handler(),
+		Registry: registry,
+		Logger:   logger,
 		Schema: graph.NewSchema(graph.Deps{
 			Client:        st.Client,
 			Auth:          a.Auth,
