@@ -65,8 +65,8 @@ func (s *Server) serveWebsocket(h http.Handler, w http.ResponseWriter, r *http.R
 	if s.pending[c.addr] >= maxPendingPerAddr || s.pendingTotal >= maxPending {
 		s.mu.Unlock()
 		cancel(nil)
-		s.logger.WarnContext(r.Context(), "refusing websocket: too many unauthenticated", "addr", c.addr)
-		writeTooManyPending(w)
+		writeTooManyPending(w) // logged as an http request with status 429
+
 		return
 	}
 	s.pending[c.addr]++
