@@ -48,7 +48,8 @@ type wsMsg struct {
 // 50 ms, and its simple queries stay fast. (On a machine so busy that the
 // victim's p99 is over 25 ms before the attack, the attack may at most
 // double it.) The per-token rate limit is off so that the subscription cap
-// alone is what refuses.
+// alone is what refuses. It measures latency, so it does not run in
+// parallel with the other fault tests.
 func TestHostileTenant(t *testing.T) {
 	ctx := context.Background()
 	fake := harness.NewFakeGraph(false,
