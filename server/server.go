@@ -63,7 +63,8 @@ type Server struct {
 	tokenSubs    map[int]int // subscriptions open, by token id
 }
 
-// New returns the server.
+// New returns the server. With o.Bus, it watches token revocations until
+// the bus is closed.
 func New(o Options) *Server {
 	s := &Server{
 		logger:    o.Logger,

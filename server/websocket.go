@@ -36,9 +36,9 @@ const (
 // this time even when its pubsub announcement never arrived.
 const tokenRecheck = 500 * time.Millisecond
 
-// closeTokenRevoked is the close code of a websocket whose token was revoked
-// (graphql-transport-ws's "forbidden").
-const closeTokenRevoked = 4403
+// closeForbidden is the close code of a websocket whose token is refused
+// or was revoked (graphql-transport-ws's "forbidden").
+const closeForbidden = 4403
 
 // errTokenRevoked is the cancel cause of a websocket whose token was revoked.
 var errTokenRevoked = errors.New("API token revoked")
@@ -66,7 +66,6 @@ func (s *Server) serveWebsocket(h http.Handler, w http.ResponseWriter, r *http.R
 		s.mu.Unlock()
 		cancel(nil)
 		writeTooManyPending(w) // logged as an http request with status 429
-
 		return
 	}
 	s.pending[c.addr]++
@@ -114,7 +113,7 @@ func (s *Server) websocketInit(o Options) transport.WebsocketInitFunc {
 		}
 		if err != nil {
 			msg := apperr.Message(err)
-			ctx = transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "unauthenticated"), closeTokenRevoked)
+			ctx = transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "unauthenticated"), closeForbidden)
 			return ctx, nil, errors.New(msg)
 		}
 		return viewer.NewContext(ctx, v), nil, nil
@@ -469,7 +468,7 @@ type closeCodeConn struct {
 
 func (c *closeCodeConn) WriteClose(code int, msg string) error {
 	if errors.Is(context.Cause(c.ctx), errTokenRevoked) {
-		code, msg = closeTokenRevoked, "API token revoked"
+		code, msg = closeForbidden, "API token revoked"
 	}
 	return c.WebsocketConn.WriteClose(code, msg)
 }
