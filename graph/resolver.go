@@ -5,6 +5,7 @@
 package graph
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -27,6 +28,7 @@ type Resolver struct {
 	conversations *conversation.Service
 	knowledge     *knowledge.Service
 	bus           pubsub.Bus
+	payloads      PayloadLimiter
 	logger        *slog.Logger
 	now           func() time.Time
 }
@@ -39,7 +41,16 @@ type Deps struct {
 	Conversations *conversation.Service
 	Knowledge     *knowledge.Service
 	Bus           pubsub.Bus
-	Logger        *slog.Logger
+	// Payloads bounds, per workspace, how many subscription events are
+	// loaded at once; nil: no bound.
+	Payloads PayloadLimiter
+	Logger   *slog.Logger
+}
+
+// PayloadLimiter lets a few holders per key at a time do database work;
+// fairshare.Limiter implements it.
+type PayloadLimiter interface {
+	Acquire(ctx context.Context, key int) (release func(), err error)
 }
 
 // NewSchema returns the executable schema, with the complexity functions
@@ -52,6 +63,7 @@ func NewSchema(d Deps) graphql.ExecutableSchema {
 		conversations: d.Conversations,
 		knowledge:     d.Knowledge,
 		bus:           d.Bus,
+		payloads:      d.Payloads,
 		logger:        d.Logger,
 		now:           time.Now,
 	}})

@@ -31,7 +31,7 @@ func subscribe[T any](ctx context.Context, r *Resolver, topic string, match func
 	go func() {
 		defer close(out)
 		for ev := range sub.Events() {
-			obj, err := load(ctx, ev.ID)
+			obj, err := loadPayload(ctx, r, v.WorkspaceID, ev.ID, load)
 			if err != nil {
 				continue // deleted since, or no longer visible
 			}
@@ -46,6 +46,21 @@ func subscribe[T any](ctx context.Context, r *Resolver, topic string, match func
 		}
 	}()
 	return out, nil
+}
+
+// loadPayload loads an event's entity within the workspace's share of
+// r.payloads: an event is loaded for all its subscribers at once, and one
+// workspace's fan-out must not take every database connection.
+func loadPayload[T any](ctx context.Context, r *Resolver, workspaceID, id int, load func(context.Context, int) (T, error)) (T, error) {
+	if r.payloads != nil {
+		release, err := r.payloads.Acquire(ctx, workspaceID)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		defer release()
+	}
+	return load(ctx, id)
 }
 
 // extraIs matches events whose Extra[key] is id; a nil id matches all.

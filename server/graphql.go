@@ -1,9 +1,7 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"mime"
 	"net/http"
 	"strings"
@@ -36,16 +34,13 @@ var networkMutations = []string{
 	"connectMessengerPage", "checkMessengerChannel", "removeMessengerChannel", "sendAgentMessage",
 }
 
-// websocketConn is an open GraphQL websocket, ended by CloseWebsockets.
-type websocketConn struct{ cancel context.CancelFunc }
-
 func (s *Server) graphqlHandler(o Options) http.Handler {
 	srv := handler.New(o.Schema)
 	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
+		Implementation: closeCodeImplementation{transport.CoderWebsocketImplementation{
 			// Same-origin browsers and non-browser clients are always allowed.
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: o.Config.AllowedOrigins},
-		},
+		}},
 		InitFunc:              s.websocketInit(o),
 		InitTimeout:           10 * time.Second,
 		KeepAlivePingInterval: 15 * time.Second, // graphql-ws: "ka" messages
@@ -64,6 +59,9 @@ func (s *Server) graphqlHandler(o Options) http.Handler {
 	srv.Use(maxDepth{limit: depthLimit})
 	limiter := newRateLimiter(o.Config.RateLimit, o.Config.RateBurst, time.Now)
 	srv.AroundOperations(limiter.limitWebsocketOperations)
+	srv.AroundOperations(s.checkWebsocketOperation)
+	srv.AroundResponses(s.checkWebsocketEvent)
+	srv.AroundFields(limitSubscriptionFields)
 	srv.Use(transactioner{entgql.Transactioner{TxOpener: o.Client, SkipTxFunc: entgql.SkipIfHasFields(networkMutations...)}})
 	srv.SetErrorPresenter(graph.ErrorPresenter(o.Logger))
 	srv.SetRecoverFunc(graph.RecoverFunc(o.Logger))
@@ -94,38 +92,6 @@ func (s *Server) graphqlHandler(o Options) http.Handler {
 		}
 		srv.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
 	})
-}
-
-// serveWebsocket runs a websocket connection until the client leaves or the
-// server shuts down. Authentication happens in connection_init.
-func (s *Server) serveWebsocket(h http.Handler, w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithCancel(context.WithValue(r.Context(), websocketKey{}, true))
-	c := &websocketConn{cancel: cancel}
-	s.mu.Lock()
-	s.sockets[c] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.sockets, c)
-		s.mu.Unlock()
-		cancel()
-	}()
-	h.ServeHTTP(w, r.WithContext(ctx))
-}
-
-// websocketInit authenticates the token in the connection_init payload
-// ({"authorization": "Bearer <token>"}). A refused connection is closed with
-// 4403, as graphql-transport-ws specifies.
-func (s *Server) websocketInit(o Options) transport.WebsocketInitFunc {
-	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		v, err := o.Auth.Authenticate(ctx, bearer(p.Authorization()))
-		if err != nil {
-			msg := apperr.Message(err)
-			ctx = transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "unauthenticated"), 4403)
-			return ctx, nil, errors.New(msg)
-		}
-		return viewer.NewContext(ctx, v), nil, nil
-	}
 }
 
 func isWebsocket(r *http.Request) bool {

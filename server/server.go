@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,8 @@ import (
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/config"
+	"github.com/seachat/seachat/internal/fairshare"
+	"github.com/seachat/seachat/internal/pubsub"
 	"github.com/seachat/seachat/server/graphiql"
 )
 
@@ -37,6 +40,12 @@ type Options struct {
 	Schema   graphql.ExecutableSchema
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
+	// Bus carries token revocations (auth.TopicTokenRevoked) from every
+	// replica; the server closes the revoked tokens' websockets.
+	Bus pubsub.Bus
+	// Payloads bounds, per workspace, how many subscription events are
+	// resolved at once; nil: no bound.
+	Payloads *fairshare.Limiter
 }
 
 // Server is SeaChat's HTTP handler.
@@ -44,13 +53,35 @@ type Server struct {
 	handler http.Handler
 	logger  *slog.Logger
 
-	mu      sync.Mutex
-	sockets map[*websocketConn]struct{}
+	tokens   *tokenChecker
+	maxSubs  int
+	payloads *fairshare.Limiter
+
+	mu           sync.Mutex
+	sockets      map[*websocketConn]struct{}
+	pending      map[string]int // websockets before connection_init, by remote address
+	pendingTotal int
+	tokenSubs    map[int]int // subscriptions open, by token id
 }
 
-// New returns the server.
+// New returns the server. With o.Bus, it watches token revocations until
+// the bus is closed.
 func New(o Options) *Server {
-	s := &Server{logger: o.Logger, sockets: map[*websocketConn]struct{}{}}
+	s := &Server{
+		logger:    o.Logger,
+		tokens:    newTokenChecker(o.Auth.Active, time.Now),
+		maxSubs:   o.Config.MaxSubscriptions,
+		payloads:  o.Payloads,
+		sockets:   map[*websocketConn]struct{}{},
+		pending:   map[string]int{},
+		tokenSubs: map[int]int{},
+	}
+	if s.maxSubs <= 0 {
+		s.maxSubs = 50
+	}
+	if o.Bus != nil {
+		go s.watchRevocations(o.Bus)
+	}
 	m := newMetrics(o.Registry)
 	gql := s.graphqlHandler(o)
 
@@ -117,6 +148,6 @@ func (s *Server) CloseWebsockets() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.sockets {
-		c.cancel()
+		c.cancel(nil)
 	}
 }

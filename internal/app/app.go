@@ -22,6 +22,7 @@ import (
 	"github.com/seachat/seachat/internal/channel"
 	"github.com/seachat/seachat/internal/config"
 	"github.com/seachat/seachat/internal/conversation"
+	"github.com/seachat/seachat/internal/fairshare"
 	"github.com/seachat/seachat/internal/inbox"
 	"github.com/seachat/seachat/internal/knowledge"
 	"github.com/seachat/seachat/internal/llm"
@@ -31,6 +32,10 @@ import (
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/server"
 )
+
+// payloadsPerWorkspace is how many subscription events (one per
+// subscriber) one workspace may load and resolve at once, per process.
+const payloadsPerWorkspace = 1
 
 // App is a wired SeaChat.
 type App struct {
@@ -52,19 +57,9 @@ type App struct {
 // New builds SeaChat on st. registry receives the metrics.
 func New(ctx context.Context, cfg config.Config, st *store.Store, box *secret.Box, registry *prometheus.Registry, logger *slog.Logger) (*App, error) {
 	a := &App{}
-	a.Auth = auth.New(st.Client, logger, time.Now)
-	token, err := a.Auth.EnsureAdmin(ctx, cfg.AdminToken)
-	if err != nil {
-		return nil, err
-	}
-	a.AdminToken = token
-
-	graphAPI := messenger.NewClient(cfg.GraphAPIURL, &http.Client{Timeout: 20 * time.Second})
-	a.Channels = channel.New(st.Client, graphAPI, box, cfg.PublicURL, logger, time.Now)
-	a.workers = append(a.workers, func(ctx context.Context) { a.Channels.RecheckTokens(ctx, channel.DefaultRecheckEvery) })
-
 	// Events fan out in process on SQLite (one process), and through
 	// LISTEN/NOTIFY on Postgres so every replica's subscribers see them.
+	var err error
 	busMetrics := pubsub.WithMetrics(pubsub.NewMetrics(registry))
 	if st.Dialect == dialect.Postgres {
 		listenCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -76,6 +71,18 @@ func New(ctx context.Context, cfg config.Config, st *store.Store, box *secret.Bo
 	} else {
 		a.Bus = pubsub.NewMemory(busMetrics)
 	}
+	a.Auth = auth.New(st.Client, logger, time.Now, auth.WithPublisher(a.Bus))
+	token, err := a.Auth.EnsureAdmin(ctx, cfg.AdminToken)
+	if err != nil {
+		a.Bus.Close()
+		return nil, err
+	}
+	a.AdminToken = token
+
+	graphAPI := messenger.NewClient(cfg.GraphAPIURL, &http.Client{Timeout: 20 * time.Second})
+	a.Channels = channel.New(st.Client, graphAPI, box, cfg.PublicURL, logger, time.Now)
+	a.workers = append(a.workers, func(ctx context.Context) { a.Channels.RecheckTokens(ctx, channel.DefaultRecheckEvery) })
+
 	a.Conversations = conversation.New(conversation.Deps{
 		Client: st.Client,
 		Bus:    a.Bus,
@@ -119,7 +126,16 @@ func New(ctx context.Context, cfg config.Config, st *store.Store, box *secret.Bo
 		}
 	})
 
+	// A subscription event is resolved for all its subscribers at once:
+	// each workspace resolves only a few at a time, and all workspaces
+	// together at most half of the database pool (see store), so one
+	// tenant's fan-out never starves webhooks or other workspaces.
+	payloads := fairshare.New(payloadsPerWorkspace, 4)
+	if st.Dialect == dialect.Postgres {
+		payloads = fairshare.New(payloadsPerWorkspace, 10)
+	}
 	a.Server = server.New(server.Options{
+		Bus:      a.Bus,
 		Config:   cfg,
 		Client:   st.Client,
 		Ready:    st,
@@ -134,6 +150,7 @@ func New(ctx context.Context, cfg config.Config, st *store.Store, box *secret.Bo
 			Conversations: a.Conversations,
 			Knowledge:     a.Knowledge,
 			Bus:           a.Bus,
+			Payloads:      payloads,
 			Logger:        logger,
 		}),
 	})

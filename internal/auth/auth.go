@@ -24,6 +24,7 @@ import (
 	"github.com/seachat/seachat/ent/privacy"
 	"github.com/seachat/seachat/ent/workspace"
 	"github.com/seachat/seachat/internal/apperr"
+	"github.com/seachat/seachat/internal/pubsub"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/viewer"
 )
@@ -38,16 +39,44 @@ const DefaultWorkspace = "default"
 // lastUsedGranularity bounds how often a token's last use is written.
 const lastUsedGranularity = time.Minute
 
-// Service is the workspace and token service.
-type Service struct {
-	client *ent.Client
-	logger *slog.Logger
-	now    func() time.Time
+// TopicTokenRevoked is the pubsub topic on which RevokeToken announces a
+// revocation, once committed. The event's ID is the token's: every replica's
+// server closes the websockets that token authenticated, which would
+// otherwise keep their access (a token is checked in connection_init).
+const TopicTokenRevoked = "token_revoked"
+
+// Publisher announces events to every replica; pubsub.Bus implements it.
+type Publisher interface {
+	Publish(ctx context.Context, ev pubsub.Event) error
 }
 
-// New returns the service.
-func New(client *ent.Client, logger *slog.Logger, now func() time.Time) *Service {
-	return &Service{client: client, logger: logger, now: now}
+// Service is the workspace and token service.
+type Service struct {
+	client    *ent.Client
+	logger    *slog.Logger
+	now       func() time.Time
+	publisher Publisher
+}
+
+// Option configures the service.
+type Option func(*Service)
+
+// WithPublisher makes RevokeToken announce revocations on p
+// (TopicTokenRevoked).
+func WithPublisher(p Publisher) Option {
+	return func(s *Service) { s.publisher = p }
+}
+
+// New returns the service. A nil logger discards logs.
+func New(client *ent.Client, logger *slog.Logger, now func() time.Time, opts ...Option) *Service {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{client: client, logger: logger, now: now}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
 }
 
 // SystemContext returns ctx with every privacy rule bypassed, for work that
@@ -200,10 +229,23 @@ func (s *Service) CreateToken(ctx context.Context, name string, role apitoken.Ro
 	return t, token, nil
 }
 
-// RevokeToken revokes a token of the viewer's workspace. Revoking twice is
-// not an error. The built-in admin token cannot be revoked here: it belongs
-// to the process's configuration (SEACHAT_ADMIN_TOKEN), and a revoked one
-// would lock the operator out.
+// Active reports whether the token with id exists and is not revoked.
+// Long-lived connections call it to notice a revocation they were not told
+// about.
+func (s *Service) Active(ctx context.Context, id int) (bool, error) {
+	ok, err := s.client.APIToken.Query().Where(apitoken.ID(id), apitoken.RevokedAtIsNil()).Exist(SystemContext(ctx))
+	if err != nil {
+		return false, fmt.Errorf("checking token %d: %w", id, err)
+	}
+	return ok, nil
+}
+
+// RevokeToken revokes a token of the viewer's workspace and, once that is
+// committed, announces it on TopicTokenRevoked. Revoking twice is not an
+// error, and announces it again (in case the first announcement was lost).
+// The built-in admin token cannot be revoked here: it belongs to the
+// process's configuration (SEACHAT_ADMIN_TOKEN), and a revoked one would
+// lock the operator out.
 func (s *Service) RevokeToken(ctx context.Context, id int) error {
 	client := store.Client(ctx, s.client)
 	t, err := client.APIToken.Get(ctx, id)
@@ -214,8 +256,45 @@ func (s *Service) RevokeToken(ctx context.Context, id int) error {
 		return apperr.Errorf(apperr.PermissionDenied,
 			"the built-in admin token cannot be revoked through the API: change SEACHAT_ADMIN_TOKEN and restart SeaChat to replace it")
 	}
-	if t.RevokedAt != nil {
-		return nil
+	if t.RevokedAt == nil {
+		if err := client.APIToken.UpdateOne(t).SetRevokedAt(s.now()).Exec(ctx); err != nil {
+			return fmt.Errorf("revoking token: %w", err)
+		}
 	}
-	return client.APIToken.UpdateOne(t).SetRevokedAt(s.now()).Exec(ctx)
+	s.afterCommit(ctx, func() { s.announceRevoked(ctx, t) })
+	return nil
+}
+
+// announceRevoked publishes the revocation of t. The revocation is already
+// committed, so a failure costs only the prompt closing of t's websockets
+// (their operations still check the token): it is logged, not returned.
+func (s *Service) announceRevoked(ctx context.Context, t *ent.APIToken) {
+	if s.publisher == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	ev := pubsub.Event{Topic: TopicTokenRevoked, WorkspaceID: t.WorkspaceID, Kind: "revoked", ID: t.ID}
+	if err := s.publisher.Publish(ctx, ev); err != nil {
+		s.logger.WarnContext(ctx, "announcing token revocation", "token_id", t.ID, "error", err)
+	}
+}
+
+// afterCommit runs f once the current transaction, if any, has committed (at
+// once outside one), so no replica acts on a revocation that rolls back.
+func (s *Service) afterCommit(ctx context.Context, f func()) {
+	tx := ent.TxFromContext(ctx)
+	if tx == nil {
+		f()
+		return
+	}
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			err := next.Commit(ctx, tx)
+			if err == nil {
+				f()
+			}
+			return err
+		})
+	})
 }

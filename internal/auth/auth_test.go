@@ -16,6 +16,7 @@ import (
 	"github.com/seachat/seachat/ent/privacy"
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
+	"github.com/seachat/seachat/internal/pubsub"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/store/storetest"
 	"github.com/seachat/seachat/internal/viewer"
@@ -193,5 +194,55 @@ func TestRevoke(t *testing.T) {
 
 		_, _, err = svc.CreateToken(ownerCtx, " ", apitoken.RoleAGENT)
 		require.True(t, errors.Is(err, apperr.InvalidArgument))
+	})
+}
+
+// TestRevokeAnnounces: a revocation is announced on TopicTokenRevoked once
+// its transaction commits, never when it rolls back; Active follows it.
+func TestRevokeAnnounces(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		bus := pubsub.NewMemory()
+		t.Cleanup(func() { bus.Close() })
+		svc := auth.New(st.Client, nil, time.Now, auth.WithPublisher(bus))
+		_, err := svc.EnsureAdmin(ctx, "sct_admin")
+		require.NoError(t, err)
+		admin, err := svc.Authenticate(ctx, "sct_admin")
+		require.NoError(t, err)
+		ownerCtx := viewer.NewContext(ctx, admin)
+		sub, err := bus.Subscribe(ctx, auth.TopicTokenRevoked, nil)
+		require.NoError(t, err)
+		tk, _, err := svc.CreateToken(ownerCtx, "laptop", apitoken.RoleAGENT)
+		require.NoError(t, err)
+
+		tx, err := st.Client.Tx(ownerCtx)
+		require.NoError(t, err)
+		txCtx := ent.NewTxContext(ent.NewContext(ownerCtx, tx.Client()), tx)
+		require.NoError(t, svc.RevokeToken(txCtx, tk.ID))
+		require.NoError(t, tx.Rollback())
+		active, err := svc.Active(ctx, tk.ID)
+		require.NoError(t, err)
+		require.True(t, active, "a rolled-back revocation took effect")
+
+		tx, err = st.Client.Tx(ownerCtx)
+		require.NoError(t, err)
+		txCtx = ent.NewTxContext(ent.NewContext(ownerCtx, tx.Client()), tx)
+		require.NoError(t, svc.RevokeToken(txCtx, tk.ID))
+		select {
+		case ev := <-sub.Events():
+			t.Fatalf("announced before the commit: %+v", ev)
+		default:
+		}
+		require.NoError(t, tx.Commit())
+		select {
+		case ev := <-sub.Events():
+			require.Equal(t, tk.ID, ev.ID)
+			require.Equal(t, admin.WorkspaceID, ev.WorkspaceID)
+		case <-time.After(5 * time.Second):
+			t.Fatal("no announcement after the commit")
+		}
+		active, err = svc.Active(ctx, tk.ID)
+		require.NoError(t, err)
+		require.False(t, active)
 	})
 }

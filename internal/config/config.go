@@ -69,6 +69,10 @@ type Config struct {
 	// (SEACHAT_RATE_BURST, default 200).
 	RateLimit float64
 	RateBurst int
+	// MaxSubscriptions caps the GraphQL subscriptions open at once on one
+	// websocket, and for one API token across its websockets to this
+	// process (SEACHAT_MAX_SUBSCRIPTIONS, default 50).
+	MaxSubscriptions int
 	// InboxWorkers is how many Messenger events this process answers at
 	// once (SEACHAT_INBOX_WORKERS). 0 picks the default: 4 with the offline
 	// responder, whose answers cost only CPU, and 32 with Gemini, whose
@@ -97,6 +101,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MetricsAddr:          strings.TrimSpace(getenv("SEACHAT_METRICS_ADDR")),
 		RateLimit:            50,
 		RateBurst:            200,
+		MaxSubscriptions:     50,
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return Config{}, fmt.Errorf("SEACHAT_ADDR %q: want host:port: %w", c.Addr, err)
@@ -164,6 +169,11 @@ func Load(getenv func(string) string) (Config, error) {
 	if v := getenv("SEACHAT_RATE_BURST"); v != "" {
 		if c.RateBurst, err = strconv.Atoi(v); err != nil || c.RateBurst <= 0 {
 			return Config{}, fmt.Errorf("SEACHAT_RATE_BURST %q: want a positive number of operations, such as 200", v)
+		}
+	}
+	if v := getenv("SEACHAT_MAX_SUBSCRIPTIONS"); v != "" {
+		if c.MaxSubscriptions, err = strconv.Atoi(v); err != nil || c.MaxSubscriptions <= 0 || c.MaxSubscriptions > 10000 {
+			return Config{}, fmt.Errorf("SEACHAT_MAX_SUBSCRIPTIONS %q: want how many subscriptions a websocket or an API token may have open, from 1 to 10000, such as 50", v)
 		}
 	}
 	if v := getenv("SEACHAT_INBOX_WORKERS"); v != "" {

@@ -37,7 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"reason"}),
 		Subscribers: f.NewGauge(prometheus.GaugeOpts{
 			Name: "seachat_pubsub_subscribers",
-			Help: "Active subscriptions.",
+			Help: "Active subscriptions (GraphQL subscriptions, and the server's own one to token revocations).",
 		}),
 	}
 	m.Dropped.WithLabelValues(reasonSlow)

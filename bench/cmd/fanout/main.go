@@ -51,6 +51,9 @@ type target struct {
 	token   string
 	webhook string
 	pid     int // 0: RSS unknown
+	// ownSubs are the bus subscriptions the server holds itself (SeaChat's
+	// to token revocations), counted in seachat_pubsub_subscribers.
+	ownSubs int
 }
 
 // result is one target at one N.
@@ -94,7 +97,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), *budget)
 	defer cancel()
 
-	ours := target{name: "seachat", url: *url, token: *token, pid: *pid}
+	ours := target{name: "seachat", url: *url, token: *token, pid: *pid, ownSubs: 1}
 	if *url == "" {
 		dir, err := os.MkdirTemp("", "fanout-")
 		if err != nil {
@@ -108,8 +111,9 @@ func main() {
 			Bin: *seachat, DatabaseURL: "sqlite://" + filepath.Join(dir, "seachat.db"), GraphAPIURL: fake.URL,
 			AdminToken: adminToken, SecretKey: randomHex(32), Log: logf,
 			// 1000 subscribe operations on one token would exceed the
-			// default 50/s, burst 200.
-			Env: []string{"SEACHAT_RATE_LIMIT=0"},
+			// default 50/s, burst 200, and the default 50 subscriptions
+			// per token.
+			Env: []string{"SEACHAT_RATE_LIMIT=0", "SEACHAT_MAX_SUBSCRIPTIONS=10000"},
 		})
 		if err != nil {
 			log.Fatalf("fanout: starting seachat: %v", err)
@@ -232,7 +236,7 @@ func dial(ctx context.Context, t target) (*sub, error) {
 // message's fan-out does not overlap the next.
 func measure(ctx context.Context, client *http.Client, t target, n, m int, wait time.Duration) (result, error) {
 	r := result{n: n}
-	if err := waitSubscribers(ctx, t.url, t.token, 0); err != nil {
+	if err := waitSubscribers(ctx, t.url, t.token, t.ownSubs); err != nil {
 		return r, err
 	}
 	settle()
@@ -267,7 +271,7 @@ func measure(ctx context.Context, client *http.Client, t target, n, m int, wait 
 	if dialErr != nil {
 		return r, dialErr
 	}
-	if err := waitSubscribers(ctx, t.url, t.token, n); err != nil {
+	if err := waitSubscribers(ctx, t.url, t.token, t.ownSubs+n); err != nil {
 		return r, err
 	}
 	settle()
