@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -462,6 +463,8 @@ func eventTime(ev messenger.Event, now time.Time) time.Time {
 	return ev.Timestamp
 }
 
+// attachments converts a webhook's attachments for storage, keeping only
+// http(s) links (see webURL).
 func attachments(in []messenger.Attachment) []schematype.Attachment {
 	var out []schematype.Attachment
 	for _, a := range in {
@@ -469,7 +472,24 @@ func attachments(in []messenger.Attachment) []schematype.Attachment {
 		if t == "" {
 			t = "unknown"
 		}
-		out = append(out, schematype.Attachment{Type: t, URL: cleanText(a.URL)})
+		out = append(out, schematype.Attachment{Type: t, URL: webURL(cleanText(a.URL))})
 	}
 	return out
+}
+
+// webURL returns raw when it is an absolute http or https URL with a host,
+// else "". Attachment URLs come from webhook bodies, which anyone holding
+// the app secret can write, and every client renders them as links: a
+// javascript: or data: URL would run script in the console's origin when
+// clicked. The attachment is still stored, without its link.
+func webURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+		return raw
+	}
+	return ""
 }
