@@ -6044,6 +6044,7 @@ type KnowledgeSourceMutation struct {
 	attempts         *int
 	addattempts      *int
 	lease_until      *time.Time
+	claimed_at       *time.Time
 	clearedFields    map[string]struct{}
 	workspace        *int
 	clearedworkspace bool
@@ -6912,6 +6913,55 @@ func (m *KnowledgeSourceMutation) ResetLeaseUntil() {
 	delete(m.clearedFields, knowledgesource.FieldLeaseUntil)
 }
 
+// SetClaimedAt sets the "claimed_at" field.
+func (m *KnowledgeSourceMutation) SetClaimedAt(t time.Time) {
+	m.claimed_at = &t
+}
+
+// ClaimedAt returns the value of the "claimed_at" field in the mutation.
+func (m *KnowledgeSourceMutation) ClaimedAt() (r time.Time, exists bool) {
+	v := m.claimed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimedAt returns the old "claimed_at" field's value of the KnowledgeSource entity.
+// If the KnowledgeSource object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeSourceMutation) OldClaimedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimedAt: %w", err)
+	}
+	return oldValue.ClaimedAt, nil
+}
+
+// ClearClaimedAt clears the value of the "claimed_at" field.
+func (m *KnowledgeSourceMutation) ClearClaimedAt() {
+	m.claimed_at = nil
+	m.clearedFields[knowledgesource.FieldClaimedAt] = struct{}{}
+}
+
+// ClaimedAtCleared returns if the "claimed_at" field was cleared in this mutation.
+func (m *KnowledgeSourceMutation) ClaimedAtCleared() bool {
+	_, ok := m.clearedFields[knowledgesource.FieldClaimedAt]
+	return ok
+}
+
+// ResetClaimedAt resets all changes to the "claimed_at" field.
+func (m *KnowledgeSourceMutation) ResetClaimedAt() {
+	m.claimed_at = nil
+	delete(m.clearedFields, knowledgesource.FieldClaimedAt)
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *KnowledgeSourceMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -7054,7 +7104,7 @@ func (m *KnowledgeSourceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *KnowledgeSourceMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.workspace != nil {
 		fields = append(fields, knowledgesource.FieldWorkspaceID)
 	}
@@ -7106,6 +7156,9 @@ func (m *KnowledgeSourceMutation) Fields() []string {
 	if m.lease_until != nil {
 		fields = append(fields, knowledgesource.FieldLeaseUntil)
 	}
+	if m.claimed_at != nil {
+		fields = append(fields, knowledgesource.FieldClaimedAt)
+	}
 	return fields
 }
 
@@ -7148,6 +7201,8 @@ func (m *KnowledgeSourceMutation) Field(name string) (ent.Value, bool) {
 		return m.Attempts()
 	case knowledgesource.FieldLeaseUntil:
 		return m.LeaseUntil()
+	case knowledgesource.FieldClaimedAt:
+		return m.ClaimedAt()
 	}
 	return nil, false
 }
@@ -7191,6 +7246,8 @@ func (m *KnowledgeSourceMutation) OldField(ctx context.Context, name string) (en
 		return m.OldAttempts(ctx)
 	case knowledgesource.FieldLeaseUntil:
 		return m.OldLeaseUntil(ctx)
+	case knowledgesource.FieldClaimedAt:
+		return m.OldClaimedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown KnowledgeSource field %s", name)
 }
@@ -7319,6 +7376,13 @@ func (m *KnowledgeSourceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLeaseUntil(v)
 		return nil
+	case knowledgesource.FieldClaimedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown KnowledgeSource field %s", name)
 }
@@ -7415,6 +7479,9 @@ func (m *KnowledgeSourceMutation) ClearedFields() []string {
 	if m.FieldCleared(knowledgesource.FieldLeaseUntil) {
 		fields = append(fields, knowledgesource.FieldLeaseUntil)
 	}
+	if m.FieldCleared(knowledgesource.FieldClaimedAt) {
+		fields = append(fields, knowledgesource.FieldClaimedAt)
+	}
 	return fields
 }
 
@@ -7443,6 +7510,9 @@ func (m *KnowledgeSourceMutation) ClearField(name string) error {
 		return nil
 	case knowledgesource.FieldLeaseUntil:
 		m.ClearLeaseUntil()
+		return nil
+	case knowledgesource.FieldClaimedAt:
+		m.ClearClaimedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown KnowledgeSource nullable field %s", name)
@@ -7502,6 +7572,9 @@ func (m *KnowledgeSourceMutation) ResetField(name string) error {
 		return nil
 	case knowledgesource.FieldLeaseUntil:
 		m.ResetLeaseUntil()
+		return nil
+	case knowledgesource.FieldClaimedAt:
+		m.ResetClaimedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown KnowledgeSource field %s", name)
