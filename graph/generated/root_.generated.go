@@ -2881,22 +2881,6 @@ input MessengerChannelWhereInput {
   updatedAtLT: Time
   updatedAtLTE: Time
   """
-  verify_token field predicates
-  """
-  verifyToken: String
-  verifyTokenNEQ: String
-  verifyTokenIn: [String!]
-  verifyTokenNotIn: [String!]
-  verifyTokenGT: String
-  verifyTokenGTE: String
-  verifyTokenLT: String
-  verifyTokenLTE: String
-  verifyTokenContains: String
-  verifyTokenHasPrefix: String
-  verifyTokenHasSuffix: String
-  verifyTokenEqualFold: String
-  verifyTokenContainsFold: String
-  """
   status field predicates
   """
   status: ChannelStatus
