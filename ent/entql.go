@@ -187,6 +187,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			knowledgesource.FieldNeedsEmbedding: {Type: field.TypeBool, Column: knowledgesource.FieldNeedsEmbedding},
 			knowledgesource.FieldAttempts:       {Type: field.TypeInt, Column: knowledgesource.FieldAttempts},
 			knowledgesource.FieldLeaseUntil:     {Type: field.TypeTime, Column: knowledgesource.FieldLeaseUntil},
+			knowledgesource.FieldClaimedAt:      {Type: field.TypeTime, Column: knowledgesource.FieldClaimedAt},
 		},
 	}
 	graph.Nodes[7] = &sqlgraph.Node{
@@ -1405,6 +1406,11 @@ func (f *KnowledgeSourceFilter) WhereAttempts(p entql.IntP) {
 // WhereLeaseUntil applies the entql time.Time predicate on the lease_until field.
 func (f *KnowledgeSourceFilter) WhereLeaseUntil(p entql.TimeP) {
 	f.Where(p.Field(knowledgesource.FieldLeaseUntil))
+}
+
+// WhereClaimedAt applies the entql time.Time predicate on the claimed_at field.
+func (f *KnowledgeSourceFilter) WhereClaimedAt(p entql.TimeP) {
+	f.Where(p.Field(knowledgesource.FieldClaimedAt))
 }
 
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.

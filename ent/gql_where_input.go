@@ -2899,21 +2899,6 @@ type MessengerChannelWhereInput struct {
 	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
 	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
 
-	// "verify_token" field predicates.
-	VerifyToken             *string  `json:"verifyToken,omitempty"`
-	VerifyTokenNEQ          *string  `json:"verifyTokenNEQ,omitempty"`
-	VerifyTokenIn           []string `json:"verifyTokenIn,omitempty"`
-	VerifyTokenNotIn        []string `json:"verifyTokenNotIn,omitempty"`
-	VerifyTokenGT           *string  `json:"verifyTokenGT,omitempty"`
-	VerifyTokenGTE          *string  `json:"verifyTokenGTE,omitempty"`
-	VerifyTokenLT           *string  `json:"verifyTokenLT,omitempty"`
-	VerifyTokenLTE          *string  `json:"verifyTokenLTE,omitempty"`
-	VerifyTokenContains     *string  `json:"verifyTokenContains,omitempty"`
-	VerifyTokenHasPrefix    *string  `json:"verifyTokenHasPrefix,omitempty"`
-	VerifyTokenHasSuffix    *string  `json:"verifyTokenHasSuffix,omitempty"`
-	VerifyTokenEqualFold    *string  `json:"verifyTokenEqualFold,omitempty"`
-	VerifyTokenContainsFold *string  `json:"verifyTokenContainsFold,omitempty"`
-
 	// "status" field predicates.
 	Status      *messengerchannel.Status  `json:"status,omitempty"`
 	StatusNEQ   *messengerchannel.Status  `json:"statusNEQ,omitempty"`
@@ -3154,45 +3139,6 @@ func (i *MessengerChannelWhereInput) P() (predicate.MessengerChannel, error) {
 	}
 	if i.UpdatedAtLTE != nil {
 		predicates = append(predicates, messengerchannel.UpdatedAtLTE(*i.UpdatedAtLTE))
-	}
-	if i.VerifyToken != nil {
-		predicates = append(predicates, messengerchannel.VerifyTokenEQ(*i.VerifyToken))
-	}
-	if i.VerifyTokenNEQ != nil {
-		predicates = append(predicates, messengerchannel.VerifyTokenNEQ(*i.VerifyTokenNEQ))
-	}
-	if len(i.VerifyTokenIn) > 0 {
-		predicates = append(predicates, messengerchannel.VerifyTokenIn(i.VerifyTokenIn...))
-	}
-	if len(i.VerifyTokenNotIn) > 0 {
-		predicates = append(predicates, messengerchannel.VerifyTokenNotIn(i.VerifyTokenNotIn...))
-	}
-	if i.VerifyTokenGT != nil {
-		predicates = append(predicates, messengerchannel.VerifyTokenGT(*i.VerifyTokenGT))
-	}
-	if i.VerifyTokenGTE != nil {
-		predicates = append(predicates, messengerchannel.VerifyTokenGTE(*i.VerifyTokenGTE))
-	}
-	if i.VerifyTokenLT != nil {
-		predicates = append(predicates, messengerchannel.VerifyTokenLT(*i.VerifyTokenLT))
-	}
-	if i.VerifyTokenLTE != nil {
-		predicates = append(predicates, messengerchannel.VerifyTokenLTE(*i.VerifyTokenLTE))
-	}
-	if i.VerifyTokenContains != nil {
-		predicates = append(predicates, messengerchannel.VerifyTokenContains(*i.VerifyTokenContains))
-	}
-	if i.VerifyTokenHasPrefix != nil {
-		predicates = append(predicates, messengerchannel.VerifyTokenHasPrefix(*i.VerifyTokenHasPrefix))
-	}
-	if i.VerifyTokenHasSuffix != nil {
-		predicates = append(predicates, messengerchannel.VerifyTokenHasSuffix(*i.VerifyTokenHasSuffix))
-	}
-	if i.VerifyTokenEqualFold != nil {
-		predicates = append(predicates, messengerchannel.VerifyTokenEqualFold(*i.VerifyTokenEqualFold))
-	}
-	if i.VerifyTokenContainsFold != nil {
-		predicates = append(predicates, messengerchannel.VerifyTokenContainsFold(*i.VerifyTokenContainsFold))
 	}
 	if i.Status != nil {
 		predicates = append(predicates, messengerchannel.StatusEQ(*i.Status))

@@ -53,6 +53,8 @@ type KnowledgeSource struct {
 	Attempts int `json:"attempts,omitempty"`
 	// While in the future, a worker (of any replica) is ingesting the source.
 	LeaseUntil *time.Time `json:"lease_until,omitempty"`
+	// When a worker last claimed the source for ingest. The latest of a workspace is when it was last served: workers serve the workspace served least recently first, so that one workspace's queue of uploads cannot hold back another's.
+	ClaimedAt *time.Time `json:"claimed_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the KnowledgeSourceQuery when eager-loading is set.
 	Edges        KnowledgeSourceEdges `json:"edges"`
@@ -120,7 +122,7 @@ func (*KnowledgeSource) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case knowledgesource.FieldKind, knowledgesource.FieldTitle, knowledgesource.FieldFilename, knowledgesource.FieldContentType, knowledgesource.FieldStatus, knowledgesource.FieldError:
 			values[i] = new(sql.NullString)
-		case knowledgesource.FieldCreatedAt, knowledgesource.FieldUpdatedAt, knowledgesource.FieldLeaseUntil:
+		case knowledgesource.FieldCreatedAt, knowledgesource.FieldUpdatedAt, knowledgesource.FieldLeaseUntil, knowledgesource.FieldClaimedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -249,6 +251,13 @@ func (_m *KnowledgeSource) assignValues(columns []string, values []any) error {
 				_m.LeaseUntil = new(time.Time)
 				*_m.LeaseUntil = value.Time
 			}
+		case knowledgesource.FieldClaimedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field claimed_at", values[i])
+			} else if value.Valid {
+				_m.ClaimedAt = new(time.Time)
+				*_m.ClaimedAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -356,6 +365,11 @@ func (_m *KnowledgeSource) String() string {
 	builder.WriteString(", ")
 	if v := _m.LeaseUntil; v != nil {
 		builder.WriteString("lease_until=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ClaimedAt; v != nil {
+		builder.WriteString("claimed_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

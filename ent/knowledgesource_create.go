@@ -223,6 +223,20 @@ func (_c *KnowledgeSourceCreate) SetNillableLeaseUntil(v *time.Time) *KnowledgeS
 	return _c
 }
 
+// SetClaimedAt sets the "claimed_at" field.
+func (_c *KnowledgeSourceCreate) SetClaimedAt(v time.Time) *KnowledgeSourceCreate {
+	_c.mutation.SetClaimedAt(v)
+	return _c
+}
+
+// SetNillableClaimedAt sets the "claimed_at" field if the given value is not nil.
+func (_c *KnowledgeSourceCreate) SetNillableClaimedAt(v *time.Time) *KnowledgeSourceCreate {
+	if v != nil {
+		_c.SetClaimedAt(*v)
+	}
+	return _c
+}
+
 // SetWorkspace sets the "workspace" edge to the Workspace entity.
 func (_c *KnowledgeSourceCreate) SetWorkspace(v *Workspace) *KnowledgeSourceCreate {
 	return _c.SetWorkspaceID(v.ID)
@@ -471,6 +485,10 @@ func (_c *KnowledgeSourceCreate) createSpec() (*KnowledgeSource, *sqlgraph.Creat
 	if value, ok := _c.mutation.LeaseUntil(); ok {
 		_spec.SetField(knowledgesource.FieldLeaseUntil, field.TypeTime, value)
 		_node.LeaseUntil = &value
+	}
+	if value, ok := _c.mutation.ClaimedAt(); ok {
+		_spec.SetField(knowledgesource.FieldClaimedAt, field.TypeTime, value)
+		_node.ClaimedAt = &value
 	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -784,6 +802,24 @@ func (u *KnowledgeSourceUpsert) ClearLeaseUntil() *KnowledgeSourceUpsert {
 	return u
 }
 
+// SetClaimedAt sets the "claimed_at" field.
+func (u *KnowledgeSourceUpsert) SetClaimedAt(v time.Time) *KnowledgeSourceUpsert {
+	u.Set(knowledgesource.FieldClaimedAt, v)
+	return u
+}
+
+// UpdateClaimedAt sets the "claimed_at" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsert) UpdateClaimedAt() *KnowledgeSourceUpsert {
+	u.SetExcluded(knowledgesource.FieldClaimedAt)
+	return u
+}
+
+// ClearClaimedAt clears the value of the "claimed_at" field.
+func (u *KnowledgeSourceUpsert) ClearClaimedAt() *KnowledgeSourceUpsert {
+	u.SetNull(knowledgesource.FieldClaimedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1080,6 +1116,27 @@ func (u *KnowledgeSourceUpsertOne) UpdateLeaseUntil() *KnowledgeSourceUpsertOne 
 func (u *KnowledgeSourceUpsertOne) ClearLeaseUntil() *KnowledgeSourceUpsertOne {
 	return u.Update(func(s *KnowledgeSourceUpsert) {
 		s.ClearLeaseUntil()
+	})
+}
+
+// SetClaimedAt sets the "claimed_at" field.
+func (u *KnowledgeSourceUpsertOne) SetClaimedAt(v time.Time) *KnowledgeSourceUpsertOne {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.SetClaimedAt(v)
+	})
+}
+
+// UpdateClaimedAt sets the "claimed_at" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsertOne) UpdateClaimedAt() *KnowledgeSourceUpsertOne {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.UpdateClaimedAt()
+	})
+}
+
+// ClearClaimedAt clears the value of the "claimed_at" field.
+func (u *KnowledgeSourceUpsertOne) ClearClaimedAt() *KnowledgeSourceUpsertOne {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.ClearClaimedAt()
 	})
 }
 
@@ -1545,6 +1602,27 @@ func (u *KnowledgeSourceUpsertBulk) UpdateLeaseUntil() *KnowledgeSourceUpsertBul
 func (u *KnowledgeSourceUpsertBulk) ClearLeaseUntil() *KnowledgeSourceUpsertBulk {
 	return u.Update(func(s *KnowledgeSourceUpsert) {
 		s.ClearLeaseUntil()
+	})
+}
+
+// SetClaimedAt sets the "claimed_at" field.
+func (u *KnowledgeSourceUpsertBulk) SetClaimedAt(v time.Time) *KnowledgeSourceUpsertBulk {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.SetClaimedAt(v)
+	})
+}
+
+// UpdateClaimedAt sets the "claimed_at" field to the value that was provided on create.
+func (u *KnowledgeSourceUpsertBulk) UpdateClaimedAt() *KnowledgeSourceUpsertBulk {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.UpdateClaimedAt()
+	})
+}
+
+// ClearClaimedAt clears the value of the "claimed_at" field.
+func (u *KnowledgeSourceUpsertBulk) ClearClaimedAt() *KnowledgeSourceUpsertBulk {
+	return u.Update(func(s *KnowledgeSourceUpsert) {
+		s.ClearClaimedAt()
 	})
 }
 

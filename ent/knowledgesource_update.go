@@ -254,6 +254,26 @@ func (_u *KnowledgeSourceUpdate) ClearLeaseUntil() *KnowledgeSourceUpdate {
 	return _u
 }
 
+// SetClaimedAt sets the "claimed_at" field.
+func (_u *KnowledgeSourceUpdate) SetClaimedAt(v time.Time) *KnowledgeSourceUpdate {
+	_u.mutation.SetClaimedAt(v)
+	return _u
+}
+
+// SetNillableClaimedAt sets the "claimed_at" field if the given value is not nil.
+func (_u *KnowledgeSourceUpdate) SetNillableClaimedAt(v *time.Time) *KnowledgeSourceUpdate {
+	if v != nil {
+		_u.SetClaimedAt(*v)
+	}
+	return _u
+}
+
+// ClearClaimedAt clears the value of the "claimed_at" field.
+func (_u *KnowledgeSourceUpdate) ClearClaimedAt() *KnowledgeSourceUpdate {
+	_u.mutation.ClearClaimedAt()
+	return _u
+}
+
 // AddChunkIDs adds the "chunks" edge to the KnowledgeChunk entity by IDs.
 func (_u *KnowledgeSourceUpdate) AddChunkIDs(ids ...int) *KnowledgeSourceUpdate {
 	_u.mutation.AddChunkIDs(ids...)
@@ -441,6 +461,12 @@ func (_u *KnowledgeSourceUpdate) sqlSave(ctx context.Context) (_node int, err er
 	}
 	if _u.mutation.LeaseUntilCleared() {
 		_spec.ClearField(knowledgesource.FieldLeaseUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ClaimedAt(); ok {
+		_spec.SetField(knowledgesource.FieldClaimedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ClaimedAtCleared() {
+		_spec.ClearField(knowledgesource.FieldClaimedAt, field.TypeTime)
 	}
 	if _u.mutation.ChunksCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -733,6 +759,26 @@ func (_u *KnowledgeSourceUpdateOne) ClearLeaseUntil() *KnowledgeSourceUpdateOne 
 	return _u
 }
 
+// SetClaimedAt sets the "claimed_at" field.
+func (_u *KnowledgeSourceUpdateOne) SetClaimedAt(v time.Time) *KnowledgeSourceUpdateOne {
+	_u.mutation.SetClaimedAt(v)
+	return _u
+}
+
+// SetNillableClaimedAt sets the "claimed_at" field if the given value is not nil.
+func (_u *KnowledgeSourceUpdateOne) SetNillableClaimedAt(v *time.Time) *KnowledgeSourceUpdateOne {
+	if v != nil {
+		_u.SetClaimedAt(*v)
+	}
+	return _u
+}
+
+// ClearClaimedAt clears the value of the "claimed_at" field.
+func (_u *KnowledgeSourceUpdateOne) ClearClaimedAt() *KnowledgeSourceUpdateOne {
+	_u.mutation.ClearClaimedAt()
+	return _u
+}
+
 // AddChunkIDs adds the "chunks" edge to the KnowledgeChunk entity by IDs.
 func (_u *KnowledgeSourceUpdateOne) AddChunkIDs(ids ...int) *KnowledgeSourceUpdateOne {
 	_u.mutation.AddChunkIDs(ids...)
@@ -950,6 +996,12 @@ func (_u *KnowledgeSourceUpdateOne) sqlSave(ctx context.Context) (_node *Knowled
 	}
 	if _u.mutation.LeaseUntilCleared() {
 		_spec.ClearField(knowledgesource.FieldLeaseUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ClaimedAt(); ok {
+		_spec.SetField(knowledgesource.FieldClaimedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ClaimedAtCleared() {
+		_spec.ClearField(knowledgesource.FieldClaimedAt, field.TypeTime)
 	}
 	if _u.mutation.ChunksCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -6098,6 +6098,7 @@ type KnowledgeSourceMutation struct {
 	attempts         *int
 	addattempts      *int
 	lease_until      *time.Time
+	claimed_at       *time.Time
 	clearedFields    map[string]struct{}
 	workspace        *int
 	clearedworkspace bool
@@ -6966,6 +6967,55 @@ func (m *KnowledgeSourceMutation) ResetLeaseUntil() {
 	delete(m.clearedFields, knowledgesource.FieldLeaseUntil)
 }
 
+// SetClaimedAt sets the "claimed_at" field.
+func (m *KnowledgeSourceMutation) SetClaimedAt(t time.Time) {
+	m.claimed_at = &t
+}
+
+// ClaimedAt returns the value of the "claimed_at" field in the mutation.
+func (m *KnowledgeSourceMutation) ClaimedAt() (r time.Time, exists bool) {
+	v := m.claimed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimedAt returns the old "claimed_at" field's value of the KnowledgeSource entity.
+// If the KnowledgeSource object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KnowledgeSourceMutation) OldClaimedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimedAt: %w", err)
+	}
+	return oldValue.ClaimedAt, nil
+}
+
+// ClearClaimedAt clears the value of the "claimed_at" field.
+func (m *KnowledgeSourceMutation) ClearClaimedAt() {
+	m.claimed_at = nil
+	m.clearedFields[knowledgesource.FieldClaimedAt] = struct{}{}
+}
+
+// ClaimedAtCleared returns if the "claimed_at" field was cleared in this mutation.
+func (m *KnowledgeSourceMutation) ClaimedAtCleared() bool {
+	_, ok := m.clearedFields[knowledgesource.FieldClaimedAt]
+	return ok
+}
+
+// ResetClaimedAt resets all changes to the "claimed_at" field.
+func (m *KnowledgeSourceMutation) ResetClaimedAt() {
+	m.claimed_at = nil
+	delete(m.clearedFields, knowledgesource.FieldClaimedAt)
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *KnowledgeSourceMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -7108,7 +7158,7 @@ func (m *KnowledgeSourceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *KnowledgeSourceMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.workspace != nil {
 		fields = append(fields, knowledgesource.FieldWorkspaceID)
 	}
@@ -7160,6 +7210,9 @@ func (m *KnowledgeSourceMutation) Fields() []string {
 	if m.lease_until != nil {
 		fields = append(fields, knowledgesource.FieldLeaseUntil)
 	}
+	if m.claimed_at != nil {
+		fields = append(fields, knowledgesource.FieldClaimedAt)
+	}
 	return fields
 }
 
@@ -7202,6 +7255,8 @@ func (m *KnowledgeSourceMutation) Field(name string) (ent.Value, bool) {
 		return m.Attempts()
 	case knowledgesource.FieldLeaseUntil:
 		return m.LeaseUntil()
+	case knowledgesource.FieldClaimedAt:
+		return m.ClaimedAt()
 	}
 	return nil, false
 }
@@ -7245,6 +7300,8 @@ func (m *KnowledgeSourceMutation) OldField(ctx context.Context, name string) (en
 		return m.OldAttempts(ctx)
 	case knowledgesource.FieldLeaseUntil:
 		return m.OldLeaseUntil(ctx)
+	case knowledgesource.FieldClaimedAt:
+		return m.OldClaimedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown KnowledgeSource field %s", name)
 }
@@ -7373,6 +7430,13 @@ func (m *KnowledgeSourceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLeaseUntil(v)
 		return nil
+	case knowledgesource.FieldClaimedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown KnowledgeSource field %s", name)
 }
@@ -7469,6 +7533,9 @@ func (m *KnowledgeSourceMutation) ClearedFields() []string {
 	if m.FieldCleared(knowledgesource.FieldLeaseUntil) {
 		fields = append(fields, knowledgesource.FieldLeaseUntil)
 	}
+	if m.FieldCleared(knowledgesource.FieldClaimedAt) {
+		fields = append(fields, knowledgesource.FieldClaimedAt)
+	}
 	return fields
 }
 
@@ -7497,6 +7564,9 @@ func (m *KnowledgeSourceMutation) ClearField(name string) error {
 		return nil
 	case knowledgesource.FieldLeaseUntil:
 		m.ClearLeaseUntil()
+		return nil
+	case knowledgesource.FieldClaimedAt:
+		m.ClearClaimedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown KnowledgeSource nullable field %s", name)
@@ -7556,6 +7626,9 @@ func (m *KnowledgeSourceMutation) ResetField(name string) error {
 		return nil
 	case knowledgesource.FieldLeaseUntil:
 		m.ResetLeaseUntil()
+		return nil
+	case knowledgesource.FieldClaimedAt:
+		m.ResetClaimedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown KnowledgeSource field %s", name)

@@ -28,6 +28,11 @@ func (r *agentResolver) WelcomeMessage(ctx context.Context, obj *ent.Agent) (str
 	return bot.WelcomeMessage(obj), nil
 }
 
+// VerifyToken is the resolver for the verifyToken field.
+func (r *messengerChannelResolver) VerifyToken(ctx context.Context, obj *ent.MessengerChannel) (string, error) {
+	return r.channels.SetupVerifyToken(ctx, obj)
+}
+
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
 	return r.client.Noder(ctx, id)

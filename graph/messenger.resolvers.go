@@ -15,7 +15,7 @@ import (
 
 // CallbackURL is the resolver for the callbackUrl field.
 func (r *messengerChannelResolver) CallbackURL(ctx context.Context, obj *ent.MessengerChannel) (string, error) {
-	return r.channels.CallbackURL(obj), nil
+	return r.channels.SetupCallbackURL(ctx, obj)
 }
 
 // Health is the resolver for the health field.

@@ -52,6 +52,8 @@ const (
 	FieldAttempts = "attempts"
 	// FieldLeaseUntil holds the string denoting the lease_until field in the database.
 	FieldLeaseUntil = "lease_until"
+	// FieldClaimedAt holds the string denoting the claimed_at field in the database.
+	FieldClaimedAt = "claimed_at"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// EdgeAgent holds the string denoting the agent edge name in mutations.
@@ -103,6 +105,7 @@ var Columns = []string{
 	FieldNeedsEmbedding,
 	FieldAttempts,
 	FieldLeaseUntil,
+	FieldClaimedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -281,6 +284,11 @@ func ByAttempts(opts ...sql.OrderTermOption) OrderOption {
 // ByLeaseUntil orders the results by the lease_until field.
 func ByLeaseUntil(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLeaseUntil, opts...).ToFunc()
+}
+
+// ByClaimedAt orders the results by the claimed_at field.
+func ByClaimedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldClaimedAt, opts...).ToFunc()
 }
 
 // ByWorkspaceField orders the results by workspace field.

@@ -130,6 +130,11 @@ func LeaseUntil(v time.Time) predicate.KnowledgeSource {
 	return predicate.KnowledgeSource(sql.FieldEQ(FieldLeaseUntil, v))
 }
 
+// ClaimedAt applies equality check predicate on the "claimed_at" field. It's identical to ClaimedAtEQ.
+func ClaimedAt(v time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldEQ(FieldClaimedAt, v))
+}
+
 // WorkspaceIDEQ applies the EQ predicate on the "workspace_id" field.
 func WorkspaceIDEQ(v int) predicate.KnowledgeSource {
 	return predicate.KnowledgeSource(sql.FieldEQ(FieldWorkspaceID, v))
@@ -848,6 +853,56 @@ func LeaseUntilIsNil() predicate.KnowledgeSource {
 // LeaseUntilNotNil applies the NotNil predicate on the "lease_until" field.
 func LeaseUntilNotNil() predicate.KnowledgeSource {
 	return predicate.KnowledgeSource(sql.FieldNotNull(FieldLeaseUntil))
+}
+
+// ClaimedAtEQ applies the EQ predicate on the "claimed_at" field.
+func ClaimedAtEQ(v time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldEQ(FieldClaimedAt, v))
+}
+
+// ClaimedAtNEQ applies the NEQ predicate on the "claimed_at" field.
+func ClaimedAtNEQ(v time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldNEQ(FieldClaimedAt, v))
+}
+
+// ClaimedAtIn applies the In predicate on the "claimed_at" field.
+func ClaimedAtIn(vs ...time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldIn(FieldClaimedAt, vs...))
+}
+
+// ClaimedAtNotIn applies the NotIn predicate on the "claimed_at" field.
+func ClaimedAtNotIn(vs ...time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldNotIn(FieldClaimedAt, vs...))
+}
+
+// ClaimedAtGT applies the GT predicate on the "claimed_at" field.
+func ClaimedAtGT(v time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldGT(FieldClaimedAt, v))
+}
+
+// ClaimedAtGTE applies the GTE predicate on the "claimed_at" field.
+func ClaimedAtGTE(v time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldGTE(FieldClaimedAt, v))
+}
+
+// ClaimedAtLT applies the LT predicate on the "claimed_at" field.
+func ClaimedAtLT(v time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldLT(FieldClaimedAt, v))
+}
+
+// ClaimedAtLTE applies the LTE predicate on the "claimed_at" field.
+func ClaimedAtLTE(v time.Time) predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldLTE(FieldClaimedAt, v))
+}
+
+// ClaimedAtIsNil applies the IsNil predicate on the "claimed_at" field.
+func ClaimedAtIsNil() predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldIsNull(FieldClaimedAt))
+}
+
+// ClaimedAtNotNil applies the NotNil predicate on the "claimed_at" field.
+func ClaimedAtNotNil() predicate.KnowledgeSource {
+	return predicate.KnowledgeSource(sql.FieldNotNull(FieldClaimedAt))
 }
 
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.

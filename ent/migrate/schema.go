@@ -314,6 +314,7 @@ var (
 		{Name: "needs_embedding", Type: field.TypeBool, Default: false},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "lease_until", Type: field.TypeTime, Nullable: true},
+		{Name: "claimed_at", Type: field.TypeTime, Nullable: true},
 		{Name: "agent_id", Type: field.TypeInt},
 		{Name: "workspace_id", Type: field.TypeInt},
 	}
@@ -325,13 +326,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "knowledge_sources_agents_knowledge_sources",
-				Columns:    []*schema.Column{KnowledgeSourcesColumns[16]},
+				Columns:    []*schema.Column{KnowledgeSourcesColumns[17]},
 				RefColumns: []*schema.Column{AgentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "knowledge_sources_workspaces_workspace",
-				Columns:    []*schema.Column{KnowledgeSourcesColumns[17]},
+				Columns:    []*schema.Column{KnowledgeSourcesColumns[18]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -340,12 +341,12 @@ var (
 			{
 				Name:    "knowledgesource_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{KnowledgeSourcesColumns[17]},
+				Columns: []*schema.Column{KnowledgeSourcesColumns[18]},
 			},
 			{
 				Name:    "knowledgesource_agent_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{KnowledgeSourcesColumns[16], KnowledgeSourcesColumns[9]},
+				Columns: []*schema.Column{KnowledgeSourcesColumns[17], KnowledgeSourcesColumns[9]},
 			},
 			{
 				Name:    "knowledgesource_status",
@@ -356,6 +357,11 @@ var (
 				Name:    "knowledgesource_needs_embedding",
 				Unique:  false,
 				Columns: []*schema.Column{KnowledgeSourcesColumns[13]},
+			},
+			{
+				Name:    "knowledgesource_workspace_id_claimed_at",
+				Unique:  false,
+				Columns: []*schema.Column{KnowledgeSourcesColumns[18], KnowledgeSourcesColumns[16]},
 			},
 		},
 	}

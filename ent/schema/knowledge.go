@@ -40,6 +40,10 @@ func (KnowledgeSource) Fields() []ent.Field {
 			Comment("Ingest attempts so far; a file that keeps crashing its worker is given up on."),
 		field.Time("lease_until").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("While in the future, a worker (of any replica) is ingesting the source."),
+		field.Time("claimed_at").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("When a worker last claimed the source for ingest. The latest of a workspace is when it " +
+				"was last served: workers serve the workspace served least recently first, so that one " +
+				"workspace's queue of uploads cannot hold back another's."),
 	}
 }
 
@@ -54,7 +58,10 @@ func (KnowledgeSource) Edges() []ent.Edge {
 
 // Indexes of the KnowledgeSource.
 func (KnowledgeSource) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("agent_id", "status"), index.Fields("status"), index.Fields("needs_embedding")}
+	return []ent.Index{
+		index.Fields("agent_id", "status"), index.Fields("status"), index.Fields("needs_embedding"),
+		index.Fields("workspace_id", "claimed_at"),
+	}
 }
 
 // Policy of the KnowledgeSource.

@@ -21,7 +21,9 @@ func (MessengerChannel) Fields() []ent.Field {
 		field.Int("agent_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
 		field.String("webhook_key").Unique().Immutable().Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("The unguessable last segment of the callback URL."),
-		field.String("verify_token").Immutable(),
+		// No where-input filter: an AGENT token could test guesses of this
+		// OWNER-only secret through conversations(where: {hasChannelWith: …}).
+		field.String("verify_token").Immutable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		field.Enum("status").
 			Values("AWAITING_VERIFICATION", "AWAITING_PAGE_TOKEN", "CONNECTED", "ERROR", "REMOVED").
 			Default("AWAITING_VERIFICATION").Annotations(entgql.Type("ChannelStatus")),

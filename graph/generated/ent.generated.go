@@ -42,6 +42,8 @@ type MessageResolver interface {
 	Citations(ctx context.Context, obj *ent.Message) ([]*model.Citation, error)
 }
 type MessengerChannelResolver interface {
+	VerifyToken(ctx context.Context, obj *ent.MessengerChannel) (string, error)
+
 	CallbackURL(ctx context.Context, obj *ent.MessengerChannel) (string, error)
 
 	Health(ctx context.Context, obj *ent.MessengerChannel) (*channel.Health, error)
@@ -2316,7 +2318,7 @@ func (ec *executionContext) _MessengerChannel_verifyToken(ctx context.Context, f
 			return ec.fieldContext_MessengerChannel_verifyToken(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.VerifyToken, nil
+			return ec.Resolvers.MessengerChannel().VerifyToken(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2327,7 +2329,7 @@ func (ec *executionContext) _MessengerChannel_verifyToken(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_MessengerChannel_verifyToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessengerChannel", field, false, false, "String")
+	return graphql.NewScalarFieldContext("MessengerChannel", field, true, true, "String")
 }
 
 func (ec *executionContext) _MessengerChannel_status(ctx context.Context, field graphql.CollectedField, obj *ent.MessengerChannel) (ret graphql.Marshaler) {
@@ -7656,7 +7658,7 @@ func (ec *executionContext) unmarshalInputMessengerChannelWhereInput(ctx context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "verifyToken", "verifyTokenNEQ", "verifyTokenIn", "verifyTokenNotIn", "verifyTokenGT", "verifyTokenGTE", "verifyTokenLT", "verifyTokenLTE", "verifyTokenContains", "verifyTokenHasPrefix", "verifyTokenHasSuffix", "verifyTokenEqualFold", "verifyTokenContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "verifiedAt", "verifiedAtNEQ", "verifiedAtIn", "verifiedAtNotIn", "verifiedAtGT", "verifiedAtGTE", "verifiedAtLT", "verifiedAtLTE", "verifiedAtIsNil", "verifiedAtNotNil", "pageID", "pageIDNEQ", "pageIDIn", "pageIDNotIn", "pageIDGT", "pageIDGTE", "pageIDLT", "pageIDLTE", "pageIDContains", "pageIDHasPrefix", "pageIDHasSuffix", "pageIDIsNil", "pageIDNotNil", "pageIDEqualFold", "pageIDContainsFold", "pageName", "pageNameNEQ", "pageNameIn", "pageNameNotIn", "pageNameGT", "pageNameGTE", "pageNameLT", "pageNameLTE", "pageNameContains", "pageNameHasPrefix", "pageNameHasSuffix", "pageNameIsNil", "pageNameNotNil", "pageNameEqualFold", "pageNameContainsFold", "lastEventAt", "lastEventAtNEQ", "lastEventAtIn", "lastEventAtNotIn", "lastEventAtGT", "lastEventAtGTE", "lastEventAtLT", "lastEventAtLTE", "lastEventAtIsNil", "lastEventAtNotNil", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorIsNil", "lastErrorNotNil", "lastErrorEqualFold", "lastErrorContainsFold", "removedAt", "removedAtNEQ", "removedAtIn", "removedAtNotIn", "removedAtGT", "removedAtGTE", "removedAtLT", "removedAtLTE", "removedAtIsNil", "removedAtNotNil", "hasAgent", "hasAgentWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "verifiedAt", "verifiedAtNEQ", "verifiedAtIn", "verifiedAtNotIn", "verifiedAtGT", "verifiedAtGTE", "verifiedAtLT", "verifiedAtLTE", "verifiedAtIsNil", "verifiedAtNotNil", "pageID", "pageIDNEQ", "pageIDIn", "pageIDNotIn", "pageIDGT", "pageIDGTE", "pageIDLT", "pageIDLTE", "pageIDContains", "pageIDHasPrefix", "pageIDHasSuffix", "pageIDIsNil", "pageIDNotNil", "pageIDEqualFold", "pageIDContainsFold", "pageName", "pageNameNEQ", "pageNameIn", "pageNameNotIn", "pageNameGT", "pageNameGTE", "pageNameLT", "pageNameLTE", "pageNameContains", "pageNameHasPrefix", "pageNameHasSuffix", "pageNameIsNil", "pageNameNotNil", "pageNameEqualFold", "pageNameContainsFold", "lastEventAt", "lastEventAtNEQ", "lastEventAtIn", "lastEventAtNotIn", "lastEventAtGT", "lastEventAtGTE", "lastEventAtLT", "lastEventAtLTE", "lastEventAtIsNil", "lastEventAtNotNil", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorIsNil", "lastErrorNotNil", "lastErrorEqualFold", "lastErrorContainsFold", "removedAt", "removedAtNEQ", "removedAtIn", "removedAtNotIn", "removedAtGT", "removedAtGTE", "removedAtLT", "removedAtLTE", "removedAtIsNil", "removedAtNotNil", "hasAgent", "hasAgentWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -7852,97 +7854,6 @@ func (ec *executionContext) unmarshalInputMessengerChannelWhereInput(ctx context
 				return it, err
 			}
 			it.UpdatedAtLTE = data
-		case "verifyToken":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifyToken"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VerifyToken = data
-		case "verifyTokenNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifyTokenNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VerifyTokenNEQ = data
-		case "verifyTokenIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifyTokenIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VerifyTokenIn = data
-		case "verifyTokenNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifyTokenNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VerifyTokenNotIn = data
-		case "verifyTokenGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifyTokenGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VerifyTokenGT = data
-		case "verifyTokenGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifyTokenGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VerifyTokenGTE = data
-		case "verifyTokenLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifyTokenLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VerifyTokenLT = data
-		case "verifyTokenLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifyTokenLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VerifyTokenLTE = data
-		case "verifyTokenContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifyTokenContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VerifyTokenContains = data
-		case "verifyTokenHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifyTokenHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VerifyTokenHasPrefix = data
-		case "verifyTokenHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifyTokenHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VerifyTokenHasSuffix = data
-		case "verifyTokenEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifyTokenEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VerifyTokenEqualFold = data
-		case "verifyTokenContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifyTokenContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VerifyTokenContainsFold = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
 			data, err := ec.unmarshalOChannelStatus2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚋmessengerchannelᚐStatus(ctx, v)
@@ -9757,10 +9668,11 @@ func (ec *executionContext) _MessengerChannel(ctx context.Context, sel ast.Selec
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "verifyToken":
-			out.Values[i] = ec._MessengerChannel_verifyToken(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MessengerChannel_verifyToken(ctx, field, obj)
+				})
 		case "status":
 			out.Values[i] = ec._MessengerChannel_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

@@ -2896,22 +2896,6 @@ input MessengerChannelWhereInput {
   updatedAtLT: Time
   updatedAtLTE: Time
   """
-  verify_token field predicates
-  """
-  verifyToken: String
-  verifyTokenNEQ: String
-  verifyTokenIn: [String!]
-  verifyTokenNotIn: [String!]
-  verifyTokenGT: String
-  verifyTokenGTE: String
-  verifyTokenLT: String
-  verifyTokenLTE: String
-  verifyTokenContains: String
-  verifyTokenHasPrefix: String
-  verifyTokenHasSuffix: String
-  verifyTokenEqualFold: String
-  verifyTokenContainsFold: String
-  """
   status field predicates
   """
   status: ChannelStatus

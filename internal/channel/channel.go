@@ -87,9 +87,39 @@ func New(client *ent.Client, graph *messenger.Client, box *secret.Box, publicURL
 }
 
 // CallbackURL is the URL to paste into the Callback URL field of the Meta
-// app's webhook settings (Step 1).
+// app's webhook settings (Step 1). It does not check the viewer: API
+// readers go through SetupCallbackURL.
 func (s *Service) CallbackURL(ch *ent.MessengerChannel) string {
 	return s.publicURL + WebhookPath + ch.WebhookKey
+}
+
+// SetupCallbackURL returns the channel's callback URL to an OWNER viewer.
+// Other viewers get PermissionDenied: the URL and the verify token are
+// setup secrets, and AGENT tokens have no setup rights.
+func (s *Service) SetupCallbackURL(ctx context.Context, ch *ent.MessengerChannel) (string, error) {
+	if err := requireSetupReader(ctx, "callbackUrl"); err != nil {
+		return "", err
+	}
+	return s.CallbackURL(ch), nil
+}
+
+// SetupVerifyToken returns the channel's verify token to an OWNER viewer;
+// other viewers get PermissionDenied, as with SetupCallbackURL.
+func (s *Service) SetupVerifyToken(ctx context.Context, ch *ent.MessengerChannel) (string, error) {
+	if err := requireSetupReader(ctx, "verifyToken"); err != nil {
+		return "", err
+	}
+	return ch.VerifyToken, nil
+}
+
+// requireSetupReader refuses viewers other than OWNER tokens the setup
+// secret named field.
+func requireSetupReader(ctx context.Context, field string) error {
+	if v, ok := viewer.FromContext(ctx); !ok || !v.IsOwner() {
+		return apperr.Errorf(apperr.PermissionDenied,
+			"%s: only OWNER tokens may read a channel's setup secrets; leave the field out, or ask an owner of the workspace", field)
+	}
+	return nil
 }
 
 // Setup creates a channel for an agent of the viewer's workspace (Step 1):

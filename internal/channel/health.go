@@ -85,8 +85,11 @@ func (s *Service) webhookCheck(ch *ent.MessengerChannel) HealthCheck {
 			"another channel connected with the same app: nothing to do"
 		return c
 	}
-	c.Detail = "Meta has not verified the webhook yet: in the Meta app's Messenger settings, under Webhooks, paste the Callback URL " +
-		s.CallbackURL(ch) + " and this channel's Verify token, choose Verify and save, then subscribe the messages field"
+	// The callback URL is a setup secret (SetupCallbackURL): AGENT tokens
+	// read health too, so it is named, not spelled out.
+	c.Detail = "Meta has not verified the webhook yet: in the Meta app's Messenger settings, under Webhooks, paste this " +
+		"channel's Callback URL and Verify token (shown to OWNER tokens in the setup), choose Verify and save, then " +
+		"subscribe the messages field"
 	return c
 }
 

@@ -591,6 +591,7 @@ func TestEchoes(t *testing.T) {
 
 		// A human replying from the Page Inbox takes the conversation over.
 		inboxAt := ct.Start.Add(time.Minute)
+		f.Clock.Set(inboxAt) // a timestamp later than the clock would count as now
 		echo := ct.Echo("9001", "m_inbox_1", "Hello from the shop", conversation.PageInboxAppID, "", inboxAt)
 		require.NoError(t, f.Service.RecordEcho(ctx, f.Channel, echo))
 		ms := messages(t, f, convID)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +47,7 @@ var errDuplicate = errors.New("duplicate mid")
 // the one conversation per channel and contact (with the channel's agent),
 // stores the USER message once per (channel, mid), moves lastMessageAt and
 // lastUserMessageAt to the event's Messenger timestamp (never the receive
-// time), reopens a CLOSED conversation in BOT, and publishes. A mid that is
+// time, unless the timestamp lies in the future: see eventTime), reopens a CLOSED conversation in BOT, and publishes. A mid that is
 // already stored returns Duplicate with the stored message and changes
 // nothing. The returned message carries its conversation, and that its
 // contact, as loaded edges, which ReplyTo sends with instead of reading them
@@ -448,14 +449,22 @@ func parseMetadata(md string) (int, bool) {
 	return id, err == nil && id > 0
 }
 
-// eventTime is the Messenger timestamp of ev, or now when Meta sent none.
+// eventTime is the Messenger timestamp of ev, or now when Meta sent none
+// or sent one later than now. A signed event may still carry any timestamp
+// (a bug, a clock far off, a replayed test payload); one in the future would
+// sort its conversation above every other until that date and stretch the
+// reply window past what Meta allows, so it counts as recorded now. Past
+// timestamps are kept: the reply window runs from Meta's time, not ours.
+// now is when the event is recorded, just after it was received.
 func eventTime(ev messenger.Event, now time.Time) time.Time {
-	if ev.Timestamp.IsZero() {
+	if ev.Timestamp.IsZero() || ev.Timestamp.After(now) {
 		return now
 	}
 	return ev.Timestamp
 }
 
+// attachments converts a webhook's attachments for storage, keeping only
+// http(s) links (see webURL).
 func attachments(in []messenger.Attachment) []schematype.Attachment {
 	var out []schematype.Attachment
 	for _, a := range in {
@@ -463,7 +472,24 @@ func attachments(in []messenger.Attachment) []schematype.Attachment {
 		if t == "" {
 			t = "unknown"
 		}
-		out = append(out, schematype.Attachment{Type: t, URL: cleanText(a.URL)})
+		out = append(out, schematype.Attachment{Type: t, URL: webURL(cleanText(a.URL))})
 	}
 	return out
+}
+
+// webURL returns raw when it is an absolute http or https URL with a host,
+// else "". Attachment URLs come from webhook bodies, which anyone holding
+// the app secret can write, and every client renders them as links: a
+// javascript: or data: URL would run script in the console's origin when
+// clicked. The attachment is still stored, without its link.
+func webURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+		return raw
+	}
+	return ""
 }

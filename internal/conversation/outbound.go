@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/conversation"
@@ -230,10 +232,17 @@ func (s *Service) checkOlderPending(ctx context.Context, conv *ent.Conversation,
 // sends anything. When Meta refuses the message (window closed, person
 // unavailable, …) the message is returned FAILED with the reason, not as an
 // error. Long text is sent as several messages; the first that failed, or
-// else the last, is returned.
+// else the last, is returned. Text over MaxAgentMessageLength characters is
+// refused with InvalidArgument before anything is stored or sent.
 func (s *Service) SendAgentMessage(ctx context.Context, convID int, text string) (m *ent.Message, err error) {
 	defer apperr.Wrap(&err, "conversation.SendAgentMessage(%d)", convID)
-	parts := Split(cleanText(text), MaxTextLength)
+	text = strings.TrimSpace(cleanText(text))
+	if n := utf8.RuneCountInString(text); n > MaxAgentMessageLength {
+		return nil, apperr.Errorf(apperr.InvalidArgument,
+			"text: a message can have at most %d characters and this one has %d; shorten it or split it into several messages",
+			MaxAgentMessageLength, n)
+	}
+	parts := Split(text, MaxTextLength)
 	if len(parts) == 0 {
 		return nil, apperr.Errorf(apperr.InvalidArgument, "text: write the message to send")
 	}

@@ -11,6 +11,15 @@ import (
 // than the characters (runes), so a part also has at most this many runes.
 const MaxTextLength = 2000
 
+// MaxAgentMessageLength is the longest text SendAgentMessage accepts, in
+// characters (runes) after trimming: 20,000, ten full Messenger messages
+// (a few more when Split cuts at sentence ends, or when characters outside
+// the Basic Multilingual Plane count twice). That is far more than a person writes in a chat reply, and it bounds the
+// Send API calls one mutation can make (an 896 KB paste once became 450).
+// Longer text is a mistake (a pasted file or log), better sent as an
+// attachment or a link.
+const MaxAgentMessageLength = 10 * MaxTextLength
+
 // Split cuts text into messages of at most limit UTF-16 code units each
 // (limit < 1 means MaxTextLength). It cuts after a sentence where it can,
 // else between words, else between characters, never inside a character

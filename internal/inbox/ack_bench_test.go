@@ -48,7 +48,7 @@ func BenchmarkAck(b *testing.B) {
 		run(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var buf bytes.Buffer
 			buf.ReadFrom(r.Body)
-			if err := messenger.CheckSignature(buf.Bytes(), r.Header.Get("X-Hub-Signature-256"), "", []byte(testSecret)); err != nil {
+			if err := messenger.CheckSignature(buf.Bytes(), r.Header.Get("X-Hub-Signature-256"), []byte(testSecret)); err != nil {
 				http.Error(w, err.Error(), http.StatusForbidden)
 			}
 		}), bodies("mb_"))

@@ -168,7 +168,12 @@ func (c *committer) write(deadline time.Time, reqs []*storeRequest) (err error) 
 				return err
 			}
 			eventTime := r.ev.Timestamp.UTC()
-			if r.ev.Timestamp.IsZero() {
+			if r.ev.Timestamp.IsZero() || eventTime.After(now) {
+				// A timestamp in the future (a bug, a replayed test
+				// payload) would order the event after every real one
+				// and stretch its transient retries until that date: it
+				// counts as received now. The worker hands the event on
+				// with this time (see process).
 				eventTime = now
 			}
 			ins.Values(r.ch.WorkspaceID, r.ch.ID, indexable(r.ev.DedupKey()), indexable(lane(r.ev)), payload,

@@ -107,11 +107,11 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := in.log.With("channel_id", ch.ID)
-	err = messenger.CheckSignature(body, r.Header.Get("X-Hub-Signature-256"), r.Header.Get("X-Hub-Signature"), secret)
+	err = messenger.CheckSignature(body, r.Header.Get("X-Hub-Signature-256"), secret)
 	if err != nil {
 		// Expected for probes; a steady stream means the app secret is wrong.
 		log.WarnContext(r.Context(), "rejecting webhook signature", "error", err)
-		h.fail(w, http.StatusForbidden, resultForbidden, "invalid signature: the body must be signed with the app secret of the connected app")
+		h.fail(w, http.StatusForbidden, resultForbidden, "invalid signature: send X-Hub-Signature-256, the HMAC-SHA256 of the body keyed with the app secret of the connected app")
 		return
 	}
 

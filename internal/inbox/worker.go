@@ -27,7 +27,7 @@ type job struct {
 	psid      string
 	payload   []byte
 	attempts  int       // including this claim; fences every later update
-	eventTime time.Time // Meta's timestamp of the event: how old the person's message is
+	eventTime time.Time // Meta's timestamp of the event, or when it was received if that is earlier: how old the person's message is
 
 	// Set by process once the event is decoded and its channel loaded, for
 	// the Abandoner.
@@ -262,6 +262,11 @@ func (in *Inbox) process(hard context.Context, j *job) (err error) {
 	ev, err := DecodeEvent(j.payload)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errPermanent, err)
+	}
+	if !j.eventTime.IsZero() && ev.Timestamp.After(j.eventTime) {
+		// Dated after it was received: the Processor gets the receive
+		// time, so a future date cannot pin the conversation to the top.
+		ev.Timestamp = j.eventTime
 	}
 	ctx := auth.SystemContext(hard)
 	ch, err := in.channels.Get(ctx, j.channelID)

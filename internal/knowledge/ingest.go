@@ -2,17 +2,22 @@ package knowledge
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
+
+	"entgo.io/ent/dialect/sql"
 
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/knowledgechunk"
 	"github.com/seachat/seachat/ent/knowledgesource"
+	"github.com/seachat/seachat/ent/predicate"
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/llm"
@@ -89,28 +94,29 @@ func (s *Service) ingestLoop(ctx context.Context) {
 }
 
 // claim takes a PROCESSING source whose lease is free, for this worker,
-// or returns nil when there is none. The conditional update makes the
-// claim atomic across workers and replicas; attempts, incremented by it,
-// fences every later write of this attempt.
+// or returns nil when there is none. It is fair across workspaces: it takes
+// the oldest waiting source of the workspace served least recently (see
+// queueHeads), so one workspace's fifty queued uploads hold back another
+// workspace's single upload by one ingest at most, not fifty. The
+// conditional update makes the claim atomic across workers and replicas;
+// attempts, incremented by it, fences every later write of this attempt.
 func (s *Service) claim(ctx context.Context) (*ent.KnowledgeSource, error) {
 	sys := auth.SystemContext(ctx)
 	now := s.now()
 	free := knowledgesource.Or(knowledgesource.LeaseUntilIsNil(), knowledgesource.LeaseUntilLT(now))
-	ids, err := s.client.KnowledgeSource.Query().
-		Where(knowledgesource.StatusEQ(knowledgesource.StatusPROCESSING), free).
-		Order(knowledgesource.ByID()).Limit(8).IDs(sys)
+	ids, err := s.queueHeads(sys, free)
 	if err != nil {
-		return nil, fmt.Errorf("listing sources to ingest: %w", err)
+		return nil, err
 	}
 	for _, id := range ids {
 		n, err := s.client.KnowledgeSource.Update().
 			Where(knowledgesource.ID(id), knowledgesource.StatusEQ(knowledgesource.StatusPROCESSING), free).
-			SetLeaseUntil(now.Add(s.opts.Lease)).AddAttempts(1).Save(sys)
+			SetLeaseUntil(now.Add(s.opts.Lease)).SetClaimedAt(now).AddAttempts(1).Save(sys)
 		if err != nil {
 			return nil, fmt.Errorf("claiming source %d: %w", id, err)
 		}
 		if n == 0 {
-			continue // another worker was faster
+			continue // another worker was faster; try the next workspace
 		}
 		src, err := s.client.KnowledgeSource.Get(sys, id)
 		if ent.IsNotFound(err) {
@@ -122,6 +128,54 @@ func (s *Service) claim(ctx context.Context) (*ent.KnowledgeSource, error) {
 		return src, nil
 	}
 	return nil, nil
+}
+
+// queueHeads returns the oldest waiting (PROCESSING, lease free) source of
+// each workspace that has one, the workspace served least recently first:
+// one never served, then the one whose latest claim is oldest. Ties go to
+// the older source. Serving a workspace moves it to the back, so busy
+// workspaces take turns and a newcomer is next.
+func (s *Service) queueHeads(sys context.Context, free predicate.KnowledgeSource) ([]int, error) {
+	var heads []struct {
+		WorkspaceID int `json:"workspace_id"`
+		Min         int `json:"min"`
+	}
+	err := s.client.KnowledgeSource.Query().
+		Where(knowledgesource.StatusEQ(knowledgesource.StatusPROCESSING), free).
+		GroupBy(knowledgesource.FieldWorkspaceID).Aggregate(ent.Min(knowledgesource.FieldID)).Scan(sys, &heads)
+	if err != nil {
+		return nil, fmt.Errorf("listing sources to ingest: %w", err)
+	}
+	type head struct {
+		id     int
+		served time.Time // zero: never
+	}
+	hs := make([]head, 0, len(heads))
+	for _, h := range heads {
+		last, err := s.client.KnowledgeSource.Query().
+			Where(knowledgesource.WorkspaceID(h.WorkspaceID), knowledgesource.ClaimedAtNotNil()).
+			Order(knowledgesource.ByClaimedAt(sql.OrderDesc())).
+			Select(knowledgesource.FieldClaimedAt).First(sys)
+		switch {
+		case ent.IsNotFound(err):
+			hs = append(hs, head{id: h.Min})
+		case err != nil:
+			return nil, fmt.Errorf("finding when workspace %d was last served: %w", h.WorkspaceID, err)
+		default:
+			hs = append(hs, head{id: h.Min, served: *last.ClaimedAt})
+		}
+	}
+	slices.SortFunc(hs, func(a, b head) int {
+		if c := a.served.Compare(b.served); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	ids := make([]int, len(hs))
+	for i, h := range hs {
+		ids[i] = h.id
+	}
+	return ids, nil
 }
 
 // ingest reads, chunks and embeds a claimed source and stores the result:

@@ -10,7 +10,6 @@ package messenger
 
 import (
 	"crypto/hmac"
-	"crypto/sha1" //nolint:gosec // Meta's legacy X-Hub-Signature is HMAC-SHA1.
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -22,9 +21,9 @@ import (
 
 // Signature errors. The HTTP layer answers 403 to all of them.
 var (
-	// ErrSignatureMissing means the request carries neither
-	// X-Hub-Signature-256 nor X-Hub-Signature.
-	ErrSignatureMissing = errors.New("messenger: webhook signature header missing")
+	// ErrSignatureMissing means the request carries no X-Hub-Signature-256
+	// header. The legacy SHA-1 X-Hub-Signature alone is not enough.
+	ErrSignatureMissing = errors.New("messenger: webhook X-Hub-Signature-256 header missing")
 	// ErrSignatureMismatch means the signature header is malformed or does
 	// not match the body: a forged request or a wrong app secret.
 	ErrSignatureMismatch = errors.New("messenger: webhook signature mismatch")
@@ -53,22 +52,20 @@ func VerifyChallenge(q url.Values, verifyToken string) (challenge string, ok boo
 }
 
 // CheckSignature verifies that body was signed by Meta with appSecret.
-// header256 is the X-Hub-Signature-256 value ("sha256=<hex>"); header1, the
-// legacy X-Hub-Signature ("sha1=<hex>"), is used only when header256 is
-// empty. The HMAC is computed over the raw bytes as received: never
-// re-encode parsed JSON before checking.
-func CheckSignature(body []byte, header256, header1 string, appSecret []byte) error {
+// header256 is the X-Hub-Signature-256 value ("sha256=<hex>"). The legacy
+// SHA-1 X-Hub-Signature is deliberately not accepted: Meta sends the SHA-256
+// header on every POST, and honouring SHA-1 alone would let a request that
+// strips the 256 header fall back to the weaker hash. The HMAC is computed
+// over the raw bytes as received: never re-encode parsed JSON before
+// checking.
+func CheckSignature(body []byte, header256 string, appSecret []byte) error {
 	if len(appSecret) == 0 {
 		return ErrNoAppSecret
 	}
-	switch {
-	case header256 != "":
-		return checkHMAC(sha256.New, "sha256=", header256, body, appSecret)
-	case header1 != "":
-		return checkHMAC(sha1.New, "sha1=", header1, body, appSecret)
-	default:
+	if header256 == "" {
 		return ErrSignatureMissing
 	}
+	return checkHMAC(sha256.New, "sha256=", header256, body, appSecret)
 }
 
 func checkHMAC(h func() hash.Hash, prefix, header string, body, secret []byte) error {

@@ -46,33 +46,28 @@ func TestCheckSignature(t *testing.T) {
 		obj1   = "sha1=1c99183cb7c44ea27fb834746086b65b89800db8"
 	)
 	for _, tt := range []struct {
-		name      string
-		body      string
-		header256 string
-		header1   string
-		secret    []byte
-		wantErr   error
+		name    string
+		body    string
+		header  string
+		secret  []byte
+		wantErr error
 	}{
-		{"sha256 rawBody", "rawBody", raw256, "", secret, nil},
-		{"sha256 {}", "{}", obj256, "", secret, nil},
-		{"sha256 uppercase hex", "{}", "sha256=448DF8785DD36742E43FA3CAD9DE2ECA8CEB6391E79C742E33E52C6637F32DAC", "", secret, nil},
-		{"sha1 fallback rawBody", "rawBody", "", raw1, secret, nil},
-		{"sha1 fallback {}", "{}", "", obj1, secret, nil},
-		{"both valid", "{}", obj256, obj1, secret, nil},
-		{"256 wins over a valid sha1", "{}", raw256, obj1, secret, messenger.ErrSignatureMismatch},
-		{"256 wrong body", "{} ", obj256, "", secret, messenger.ErrSignatureMismatch},
-		{"sha1 wrong body", "rawbody", "", raw1, secret, messenger.ErrSignatureMismatch},
-		{"wrong secret", "{}", obj256, "", []byte("OTHER"), messenger.ErrSignatureMismatch},
-		{"sha1 value in 256 header", "{}", "sha1=1c99183cb7c44ea27fb834746086b65b89800db8", "", secret, messenger.ErrSignatureMismatch},
-		{"no prefix", "{}", "448df8785dd36742e43fa3cad9de2eca8ceb6391e79c742e33e52c6637f32dac", "", secret, messenger.ErrSignatureMismatch},
-		{"not hex", "{}", "sha256=zz", "", secret, messenger.ErrSignatureMismatch},
-		{"truncated", "{}", obj256[:20], "", secret, messenger.ErrSignatureMismatch},
-		{"empty digest", "{}", "sha256=", "", secret, messenger.ErrSignatureMismatch},
-		{"missing", "{}", "", "", secret, messenger.ErrSignatureMissing},
-		{"no secret", "{}", obj256, "", nil, messenger.ErrNoAppSecret},
+		{"sha256 rawBody", "rawBody", raw256, secret, nil},
+		{"sha256 {}", "{}", obj256, secret, nil},
+		{"sha256 uppercase hex", "{}", "sha256=448DF8785DD36742E43FA3CAD9DE2ECA8CEB6391E79C742E33E52C6637F32DAC", secret, nil},
+		{"256 wrong body", "{} ", obj256, secret, messenger.ErrSignatureMismatch},
+		{"wrong secret", "{}", obj256, []byte("OTHER"), messenger.ErrSignatureMismatch},
+		{"sha1 value in 256 header", "{}", obj1, secret, messenger.ErrSignatureMismatch},
+		{"sha1 rawBody value in 256 header", "rawBody", raw1, secret, messenger.ErrSignatureMismatch},
+		{"no prefix", "{}", "448df8785dd36742e43fa3cad9de2eca8ceb6391e79c742e33e52c6637f32dac", secret, messenger.ErrSignatureMismatch},
+		{"not hex", "{}", "sha256=zz", secret, messenger.ErrSignatureMismatch},
+		{"truncated", "{}", obj256[:20], secret, messenger.ErrSignatureMismatch},
+		{"empty digest", "{}", "sha256=", secret, messenger.ErrSignatureMismatch},
+		{"missing", "{}", "", secret, messenger.ErrSignatureMissing},
+		{"no secret", "{}", obj256, nil, messenger.ErrNoAppSecret},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err := messenger.CheckSignature([]byte(tt.body), tt.header256, tt.header1, tt.secret)
+			err := messenger.CheckSignature([]byte(tt.body), tt.header, tt.secret)
 			if tt.wantErr == nil {
 				require.NoError(t, err)
 				return

@@ -78,12 +78,18 @@ func ParseKey(s string) ([]byte, error) {
 }
 
 // LoadOrCreateKeyFile reads the key kept at path, or creates the file with a
-// new random key (mode 0600). created reports whether it did.
+// new random key (mode 0600, in a directory created 0700). created reports
+// whether it did. A key file that others may read (left so by hand or by an
+// older version) is made 0600 on load: the key decrypts every stored page
+// token and app secret.
 func LoadOrCreateKeyFile(path string) (key []byte, created bool, err error) {
 	if b, err := os.ReadFile(path); err == nil {
 		k, err := ParseKey(string(b))
 		if err != nil {
 			return nil, false, fmt.Errorf("secret key file %s: %w", path, err)
+		}
+		if err := private(path); err != nil {
+			return nil, false, err
 		}
 		return k, false, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -108,4 +114,16 @@ func LoadOrCreateKeyFile(path string) (key []byte, created bool, err error) {
 		return nil, false, err
 	}
 	return key, true, f.Close()
+}
+
+// private makes the file at path readable and writable by its owner only.
+func private(path string) error {
+	fi, err := os.Stat(path)
+	if err == nil && fi.Mode().Perm()&0o077 != 0 {
+		err = os.Chmod(path, 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("secret key file %s must be readable by its owner only: %w; run chmod 600 on it", path, err)
+	}
+	return nil
 }

@@ -5,7 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -77,5 +80,41 @@ func TestLoadOrCreateKeyFile(t *testing.T) {
 	}
 	if _, err := New(k2); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestKeyFileModes: the key file is 0600 and the directory created for it
+// 0700, whatever the umask allows; a key file left readable by others is
+// tightened when it is loaded.
+func TestKeyFileModes(t *testing.T) {
+	old := syscall.Umask(0o022) // process-wide: this test is not parallel
+	t.Cleanup(func() { syscall.Umask(old) })
+	mode := func(p string) fs.FileMode {
+		t.Helper()
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "secret.key")
+	if _, _, err := LoadOrCreateKeyFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if got := mode(path); got != 0o600 {
+		t.Errorf("new key file: mode %v, want 0600", got)
+	}
+	if got := mode(dir); got != 0o700 {
+		t.Errorf("new key directory: mode %v, want 0700", got)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, created, err := LoadOrCreateKeyFile(path); err != nil || created {
+		t.Fatalf("loading: created %v, %v", created, err)
+	}
+	if got := mode(path); got != 0o600 {
+		t.Errorf("key file left 0644: mode %v after loading, want 0600", got)
 	}
 }

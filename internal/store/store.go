@@ -69,6 +69,9 @@ func connect(databaseURL string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating the database directory: %w", err)
 	}
+	if err := privateFiles(path); err != nil {
+		return nil, err
+	}
 	// WAL lets readers run beside the one writer; busy_timeout makes writers
 	// queue instead of failing; _txlock=immediate takes the write lock at
 	// BEGIN so two transactions never deadlock upgrading their locks.
@@ -81,6 +84,35 @@ func connect(databaseURL string) (*Store, error) {
 	db := sql.OpenDB(gatedConnector{Connector: conn, gate: &writeGate{}})
 	db.SetMaxOpenConns(8)
 	return newStore(db, dialect.SQLite, databaseURL), nil
+}
+
+// privateFiles creates the SQLite file at path readable by its owner only
+// (0600), before the driver would create it with 0644, and tightens the
+// file and its -wal and -shm companions when an older version left them
+// readable: they hold every transcript and the encrypted page tokens.
+// SQLite creates -wal and -shm later with the database file's mode. The
+// chmod makes the mode independent of the umask.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating the database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("creating the database file: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err == nil && fi.Mode().Perm() != 0o600 {
+			err = os.Chmod(p, 0o600)
+		}
+		if err != nil {
+			return fmt.Errorf("making %s private (mode 0600): %w; check that this user owns it", p, err)
+		}
+	}
+	return nil
 }
 
 func newStore(db *sql.DB, d, url string) *Store {

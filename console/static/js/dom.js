@@ -91,3 +91,20 @@ export const statusLabel = {
 export function badge(status, labels = statusLabel) {
   return h('span', { class: `badge s-${status.toLowerCase()}` }, labels[status] || status);
 }
+
+/**
+ * webHref returns url as a link target when it is an absolute http: or
+ * https: URL, else null. Attachment URLs come from webhook bodies: a
+ * javascript: or data: link must never become clickable, whatever the
+ * server stored before it started filtering them and whatever the CSP says.
+ */
+export function webHref(url) {
+  if (typeof url !== 'string' || url === '') return null;
+  let u;
+  try {
+    u = new URL(url); // no base: relative URLs throw
+  } catch {
+    return null;
+  }
+  return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
+}

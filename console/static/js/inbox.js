@@ -2,7 +2,7 @@
 // transcript, reply box and controls.
 
 import { gql } from './api.js';
-import { h, put, time, badge, busy, errorLine, toast } from './dom.js';
+import { h, put, time, badge, busy, errorLine, toast, webHref } from './dom.js';
 
 export const CONVERSATION_FIELDS = `id status tags handoffRequestedAt assignedTo lastMessageAt lastUserMessageAt
   contact { id psid name } agent { id name } replyWindow { state endsAt }`;
@@ -211,8 +211,11 @@ function conversationView(el, app, id) {
     return h('li', { class: `msg a-${m.author.toLowerCase()}`, 'data-id': m.id },
       h('div', { class: 'meta' }, h('span', { class: 'author' }, who), time(m.createdAt)),
       m.text && h('div', { class: 'text' }, m.text),
-      m.attachments.map((a) => h('div', { class: 'attachment' },
-        a.url ? h('a', { href: a.url, target: '_blank', rel: 'noopener noreferrer' }, `${a.type} attachment`) : `${a.type} attachment`)),
+      m.attachments.map((a) => {
+        const href = webHref(a.url);
+        return h('div', { class: 'attachment' },
+          href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, `${a.type} attachment`) : `${a.type} attachment`);
+      }),
       problem && h('div', { class: `delivery ${m.deliveryStatus.toLowerCase()}` }, problem),
       m.author === 'BOT' && m.answered === false && h('div', { class: 'note' }, 'Not in the knowledge base: the fallback message was sent.'),
       m.citations.length > 0 && h('details', { class: 'citations' },
