@@ -86,8 +86,10 @@ func New(o Options) *Server {
 	gql := s.graphqlHandler(o)
 
 	mux := http.NewServeMux()
+	gql = withCORS(o.Config.AllowedOrigins, gql)
 	mux.Handle("POST /graphql", gql)
 	mux.Handle("GET /graphql", gql) // websocket upgrades, and queries over GET
+	mux.Handle("OPTIONS /graphql", gql)
 	mux.Handle("GET /webhooks/messenger/{key}", o.Webhooks)
 	mux.Handle("POST /webhooks/messenger/{key}", o.Webhooks)
 	playground := graphiql.Handler() // the page at /, its files under /graphiql/

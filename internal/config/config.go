@@ -38,9 +38,12 @@ type Config struct {
 	LogFormat            string // SEACHAT_LOG_FORMAT: "text", "json", or "" for text on a terminal, else json
 	LogLevel             string // SEACHAT_LOG_LEVEL: debug, info, warn, error
 
-	// AllowedOrigins are the browser origins (host patterns, as in
-	// coder/websocket's OriginPatterns) allowed to open GraphQL websockets
-	// besides the server's own origin. SEACHAT_ALLOWED_ORIGINS, comma separated.
+	// AllowedOrigins are the browser origins allowed to call /graphql over
+	// HTTP (CORS) and to open GraphQL websockets besides the server's own
+	// origin: "https://app.example.com", "http://localhost:*", or "*" for
+	// every origin; a pattern without "://" matches the host alone, as in
+	// coder/websocket's OriginPatterns. SEACHAT_ALLOWED_ORIGINS, comma
+	// separated.
 	AllowedOrigins []string
 	// MaxBodyBytes caps GraphQL request bodies other than uploads
 	// (SEACHAT_MAX_BODY_BYTES, default 1 MiB).
