@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/seachat/seachat/ent"
@@ -33,7 +35,9 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		if cause == nil {
 			// gqlgen's own errors (syntax, validation, argument coercion), and
 			// errors that already carry a code, such as entgql's node not found.
-			if code, _ := gerr.Extensions["code"].(string); !contractCodes[code] {
+			code, _ := gerr.Extensions["code"].(string)
+			if !contractCodes[code] || code == errcode.ValidationFailed && isVariable(gerr.Path) {
+				// A variable's value, not the document, is wrong.
 				setCode(gerr, apperr.InvalidArgument)
 			}
 			return gerr
@@ -48,20 +52,29 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
-// transportError gives an error of the HTTP transport its code. gqlgen's
-// message for an undecodable body quotes the body, which may be a megabyte
-// long or hold a token: it is cut off.
+// transportError gives an error of the HTTP transport the code BAD_REQUEST
+// unless it has one. gqlgen's message for an undecodable body quotes the
+// body, which may be a megabyte long or hold a token: it is cut off.
 func transportError(gerr *gqlerror.Error) *gqlerror.Error {
 	msg, _, _ := strings.Cut(gerr.Message, " body:")
-	return &gqlerror.Error{
-		Message:    msg + ": send a JSON object such as {\"query\": \"{ agents { id } }\"}",
-		Extensions: map[string]any{"code": apperr.BadRequest.Code()},
+	if strings.HasPrefix(msg, "json request body could not be decoded") {
+		msg += `: send a JSON object such as {"query": "{ agents { id } }"}`
 	}
+	code, _ := gerr.Extensions["code"].(string)
+	if !contractCodes[code] {
+		code = apperr.BadRequest.Code()
+	}
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
 }
 
-// contractCodes are the extensions.code values of API.md.
+// contractCodes are the extensions.code values of API.md: the kinds', and
+// those gqlgen gives errors of the request itself.
 var contractCodes = func() map[string]bool {
-	m := map[string]bool{}
+	m := map[string]bool{
+		errcode.ParseFailed:         true,
+		errcode.ValidationFailed:    true,
+		"PERSISTED_QUERY_NOT_FOUND": true,
+	}
 	for _, k := range []*apperr.Kind{apperr.Unauthenticated, apperr.PermissionDenied, apperr.NotFound,
 		apperr.InvalidArgument, apperr.Conflict, apperr.InvalidPageToken, apperr.OutsideWindow,
 		apperr.Upstream, apperr.Internal, apperr.BadRequest} {
@@ -69,6 +82,12 @@ var contractCodes = func() map[string]bool {
 	}
 	return m
 }()
+
+// isVariable reports whether path points into the operation's variables,
+// where gqlgen reports values it could not coerce.
+func isVariable(path ast.Path) bool {
+	return len(path) > 0 && path[0] == ast.PathName("variable")
+}
 
 // RecoverFunc turns a resolver panic into an internal error, logged with its stack.
 func RecoverFunc(logger *slog.Logger) graphql.RecoverFunc {

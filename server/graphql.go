@@ -48,7 +48,7 @@ func (s *Server) graphqlHandler(o Options) http.Handler {
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postJSON{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: o.Config.MaxUploadBytes, MaxMemory: 8 << 20})
 	srv.SetQueryCache(pageDefaults{lru.New[*ast.QueryDocument](1000)})
 	srv.Use(extension.Introspection{}) // only reachable with a valid token

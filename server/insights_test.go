@@ -422,7 +422,9 @@ func TestTranscriptAndStats(t *testing.T) {
 		_, res := e.do(other.agent, `query($c:ID!){transcript(conversationId:$c,format:TEXT)}`, map[string]any{"c": convID})
 		require.Equal(t, "NOT_FOUND", res.code(), "another workspace's conversation")
 		_, res = e.do(ws.agent, `query($c:ID!){transcript(conversationId:$c,format:XML)}`, map[string]any{"c": convID})
-		require.Equal(t, "BAD_USER_INPUT", res.code())
+		require.Equal(t, "GRAPHQL_VALIDATION_FAILED", res.code(), "an enum value the schema lacks")
+		_, res = e.do(ws.agent, `query($c:ID!,$f:TranscriptFormat!){transcript(conversationId:$c,format:$f)}`, map[string]any{"c": convID, "f": "XML"})
+		require.Equal(t, "BAD_USER_INPUT", res.code(), "a variable's value the schema lacks")
 
 		type statsView struct {
 			Agent                                                  struct{ ID string }

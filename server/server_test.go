@@ -302,16 +302,17 @@ func TestAgents(t *testing.T) {
 		require.Equal(t, "/human", a.HandoffCommand)
 		require.Equal(t, "Harbor Bikes", a.Name, "update changed a field it was not given")
 
-		for _, tt := range []struct{ name, query, wantMsg string }{
-			{"empty name", `mutation{createAgent(input:{name:""}){id}}`, "name: must not be blank"},
-			{"blank name", `mutation{createAgent(input:{name:"   "}){id}}`, "name: must not be blank"},
-			{"blank command", `mutation{createAgent(input:{name:"x",handoffCommand:" "}){id}}`, "handoffCommand: must not be blank"},
-			{"missing name", `mutation{createAgent(input:{}){id}}`, ""},
-			{"malformed id", `{node(id:"abc"){id}}`, "abc is not a SeaChat ID"},
-			{"unknown field", `{agents{nope}}`, ""},
+		for _, tt := range []struct{ name, query, wantCode, wantMsg string }{
+			{"empty name", `mutation{createAgent(input:{name:""}){id}}`, "BAD_USER_INPUT", "name: must not be blank"},
+			{"blank name", `mutation{createAgent(input:{name:"   "}){id}}`, "BAD_USER_INPUT", "name: must not be blank"},
+			{"blank command", `mutation{createAgent(input:{name:"x",handoffCommand:" "}){id}}`, "BAD_USER_INPUT", "handoffCommand: must not be blank"},
+			{"missing name", `mutation{createAgent(input:{}){id}}`, "GRAPHQL_VALIDATION_FAILED", ""},
+			{"malformed id", `{node(id:"abc"){id}}`, "BAD_USER_INPUT", "abc is not a SeaChat ID"},
+			{"unknown field", `{agents{nope}}`, "GRAPHQL_VALIDATION_FAILED", ""},
+			{"syntax", `{agents{`, "GRAPHQL_PARSE_FAILED", ""},
 		} {
 			_, res := e.do(ws.owner, tt.query, nil)
-			require.Equal(t, "BAD_USER_INPUT", res.code(), tt.name)
+			require.Equal(t, tt.wantCode, res.code(), tt.name)
 			if tt.wantMsg != "" {
 				require.Contains(t, res.Errors[0].Message, tt.wantMsg, tt.name)
 			}
@@ -384,7 +385,7 @@ func TestBodyLimit(t *testing.T) {
 // Transactioner panicked on every one, logging a 4 KB stack each time).
 func TestMalformedJSON(t *testing.T) {
 	e := newEnv(t, storetest.Open(t, "sqlite"))
-	for _, body := range []string{`{`, `"x"`, `{"query":5}`, `[1]`, `{"query":"{agents{id}}", "variables": "sct_secret"}`} {
+	for _, body := range []string{`{`, `"x"`, `{"query":5}`, `{"query":"{agents{id}}", "variables": "sct_secret"}`} {
 		status, res := e.post(adminToken, "application/json", strings.NewReader(body))
 		require.Equal(t, http.StatusBadRequest, status, "body %s", body)
 		require.Equal(t, "BAD_REQUEST", res.code(), "body %s: %+v", body, res.Errors)
