@@ -47,7 +47,9 @@ func (s *Server) graphqlHandler(o Options) http.Handler {
 		PingPongInterval:      15 * time.Second, // graphql-transport-ws: ping, expecting pong
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(getQuery{})
+	srv.AddTransport(transport.SSE{})            // subscriptions for clients without websockets (graphql-sse, distinct connections)
+	srv.AddTransport(transport.MultipartMixed{}) // @defer, streamed, for clients that accept multipart/mixed
 	srv.AddTransport(postJSON{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: o.Config.MaxUploadBytes, MaxMemory: 8 << 20})
 	srv.SetQueryCache(pageDefaults{lru.New[*ast.QueryDocument](1000)})
@@ -90,7 +92,7 @@ func (s *Server) graphqlHandler(o Options) http.Handler {
 			writeRateLimited(w, wait)
 			return
 		}
-		srv.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
+		withErrorCodes(srv).ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
 	})
 }
 

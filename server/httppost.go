@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/seachat/seachat/internal/apperr"
@@ -49,12 +51,7 @@ func (postJSON) Supports(r *http.Request) bool {
 
 // Do implements graphql.Transport.
 func (t postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	strict := acceptsGraphQLResponse(r)
-	if strict {
-		w.Header().Set("Content-Type", graphQLResponseJSON)
-	} else {
-		w.Header().Set("Content-Type", "application/json")
-	}
+	strict := setContentType(w, r)
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		status := http.StatusBadRequest
@@ -96,9 +93,9 @@ func (t postJSON) batch(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	w.Write(b)
 }
 
-// one runs one operation and returns the HTTP status it would get alone.
+// one decodes one operation of a JSON body and runs it, returning the
+// HTTP status it would get alone.
 func (postJSON) one(r *http.Request, exec graphql.GraphExecutor, body []byte, strict bool) (int, *graphql.Response) {
-	ctx := r.Context()
 	start := graphql.Now()
 	var params graphql.RawParams
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -106,9 +103,18 @@ func (postJSON) one(r *http.Request, exec graphql.GraphExecutor, body []byte, st
 	if err := dec.Decode(&params); err != nil {
 		return http.StatusBadRequest, badRequest(exec, r, "json request body could not be decoded: %v", err)
 	}
-	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	oc, errs := exec.CreateOperationContext(ctx, &params)
+	return run(r, exec, &params, strict, false)
+}
+
+// run runs an operation read from r and returns its HTTP status and
+// response: request errors (parse, validation, variables) are 200, or 400
+// when strict (the client accepts application/graphql-response+json); with
+// queriesOnly (GET), a mutation is 405.
+func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, strict, queriesOnly bool) (int, *graphql.Response) {
+	ctx := r.Context()
+	params.Headers = r.Header
+	oc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		status := http.StatusOK
 		if strict {
@@ -116,8 +122,119 @@ func (postJSON) one(r *http.Request, exec graphql.GraphExecutor, body []byte, st
 		}
 		return status, exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs)
 	}
+	switch {
+	case oc.Operation.Operation == ast.Subscription:
+		return http.StatusBadRequest, badRequest(exec, r, "a subscription needs a stream: open a websocket "+
+			"(graphql-transport-ws), or POST with Accept: text/event-stream (graphql-sse)")
+	case queriesOnly && oc.Operation.Operation != ast.Query:
+		return http.StatusMethodNotAllowed, badRequest(exec, r,
+			"a %s cannot be sent with GET, which only reads: send it with POST", oc.Operation.Operation)
+	}
 	responses, ctx := exec.DispatchOperation(ctx, oc)
-	return http.StatusOK, responses(ctx)
+	return http.StatusOK, wholeResponse(ctx, responses)
+}
+
+// wholeResponse reads every response of an operation and merges the
+// deferred parts (@defer) into the first, so a client that asked for JSON
+// gets the whole result at once. (Clients that accept multipart/mixed get
+// the parts as they come, from gqlgen's MultipartMixed transport.)
+func wholeResponse(ctx context.Context, responses graphql.ResponseHandler) *graphql.Response {
+	first := responses(ctx)
+	if first == nil || first.HasNext == nil || !*first.HasNext {
+		return first
+	}
+	var data any
+	if err := json.Unmarshal(first.Data, &data); err != nil {
+		return first
+	}
+	for next := responses(ctx); next != nil; next = responses(ctx) {
+		first.Errors = append(first.Errors, next.Errors...)
+		var part map[string]any
+		if json.Unmarshal(next.Data, &part) == nil {
+			mergeAt(data, next.Path, part)
+		}
+		if next.HasNext != nil && !*next.HasNext {
+			break
+		}
+	}
+	first.Data, _ = json.Marshal(data)
+	first.HasNext, first.Label, first.Path = nil, "", nil
+	return first
+}
+
+// mergeAt copies part's fields into the object at path within data.
+func mergeAt(data any, path ast.Path, part map[string]any) {
+	for _, el := range path {
+		switch el := el.(type) {
+		case ast.PathName:
+			m, ok := data.(map[string]any)
+			if !ok {
+				return
+			}
+			data = m[string(el)]
+		case ast.PathIndex:
+			l, ok := data.([]any)
+			if !ok || int(el) >= len(l) {
+				return
+			}
+			data = l[el]
+		}
+	}
+	if m, ok := data.(map[string]any); ok {
+		for k, v := range part {
+			m[k] = v
+		}
+	}
+}
+
+// getQuery is GraphQL over HTTP GET: a query in the URL (query,
+// operationName, and variables and extensions as JSON), answered as
+// postJSON answers. Mutations need POST (405).
+type getQuery struct{}
+
+var _ graphql.Transport = getQuery{}
+
+// Supports implements graphql.Transport.
+func (getQuery) Supports(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.Header.Get("Upgrade") == ""
+}
+
+// Do implements graphql.Transport.
+func (getQuery) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	strict := setContentType(w, r)
+	start := graphql.Now()
+	q := r.URL.Query()
+	params := graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName")}
+	for name, dst := range map[string]any{"variables": &params.Variables, "extensions": &params.Extensions} {
+		v := q.Get(name)
+		if v == "" {
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(v))
+		dec.UseNumber()
+		if err := dec.Decode(dst); err != nil {
+			writeResponse(w, http.StatusBadRequest, badRequest(exec, r, "%s: not a JSON object: %v", name, err))
+			return
+		}
+	}
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	status, resp := run(r, exec, &params, strict, true)
+	if status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", "POST")
+	}
+	writeResponse(w, status, resp)
+}
+
+// setContentType sets the response's media type from the Accept header
+// and reports whether it is application/graphql-response+json.
+func setContentType(w http.ResponseWriter, r *http.Request) bool {
+	strict := acceptsGraphQLResponse(r)
+	if strict {
+		w.Header().Set("Content-Type", graphQLResponseJSON)
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	return strict
 }
 
 // badRequest is the response to a request the transport cannot read. It
@@ -145,6 +262,82 @@ func acceptsGraphQLResponse(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// withErrorCodes gives the errors that gqlgen's other transports write
+// themselves, past the error presenter (a bad multipart request, a content
+// type no transport reads), the code BAD_REQUEST and the status 400, and
+// drops their "data": null. Responses below 400 pass untouched.
+func withErrorCodes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cw := &codeWriter{ResponseWriter: w}
+		next.ServeHTTP(cw, r)
+		if cw.status == 0 {
+			return
+		}
+		var resp graphql.Response
+		if err := json.Unmarshal(cw.body.Bytes(), &resp); err != nil || len(resp.Errors) == 0 {
+			resp = graphql.Response{Errors: gqlerror.List{gqlerror.Errorf("%s", strings.TrimSpace(cw.body.String()))}}
+		}
+		resp.Data = nil // a request error has no data
+		for _, e := range resp.Errors {
+			if _, ok := e.Extensions["code"]; !ok {
+				if e.Extensions == nil {
+					e.Extensions = map[string]any{}
+				}
+				e.Extensions["code"] = apperr.BadRequest.Code()
+			}
+		}
+		status := cw.status
+		switch {
+		case status == http.StatusUnprocessableEntity:
+			status = http.StatusBadRequest
+		case len(resp.Errors) == 1 && resp.Errors[0].Message == "transport not supported":
+			status = http.StatusUnsupportedMediaType
+			resp.Errors[0].Message = "unsupported request: send POST with Content-Type application/json " +
+				"(multipart/form-data for uploads), or GET with the query in the URL"
+		}
+		if w.Header().Get("Content-Type") == "" {
+			w.Header().Set("Content-Type", "application/json")
+		}
+		w.Header().Del("Content-Length")
+		writeResponse(w, status, &resp)
+	})
+}
+
+// codeWriter holds back the body of a response with status 400 or more.
+type codeWriter struct {
+	http.ResponseWriter
+	status int // the held-back status; 0: passed through
+	body   bytes.Buffer
+	passed bool
+}
+
+func (w *codeWriter) WriteHeader(code int) {
+	if code >= 400 && !w.passed {
+		w.status = code
+		return
+	}
+	w.passed = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *codeWriter) Write(b []byte) (int, error) {
+	if w.status != 0 {
+		return w.body.Write(b)
+	}
+	w.passed = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *codeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush implements http.Flusher for the streaming transports; a held-back
+// error response is not flushed.
+func (w *codeWriter) Flush() {
+	if w.status == 0 {
+		http.NewResponseController(w.ResponseWriter).Flush()
+	}
 }
 
 func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {

@@ -71,6 +71,10 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// Flush implements http.Flusher, which gqlgen's streaming transports
+// (multipart/mixed, SSE) look for by type assertion.
+func (w *statusRecorder) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
 // observe logs and measures each request by its route pattern (never by raw
 // path: webhook keys are secrets of a kind, and raw paths explode label sets).
 func (s *Server) observe(m *metrics, next http.Handler) http.Handler {

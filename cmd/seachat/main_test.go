@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -154,6 +155,40 @@ func TestTimeoutsAndMetricsAddr(t *testing.T) {
 	require.NoError(t, wsjson.Write(ctx, ws, map[string]any{"type": "ping"}))
 	require.NoError(t, wsjson.Read(ctx, ws, &msg), "the websocket was closed by the read timeout")
 	require.Equal(t, "pong", msg.Type)
+
+	// So does a subscription over server-sent events.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url,
+		strings.NewReader(`{"query":"subscription{knowledgeSourceUpdated{title status}}"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+admin)
+	sse, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer sse.Body.Close()
+	require.Equal(t, http.StatusOK, sse.StatusCode)
+	events := bufio.NewScanner(sse.Body)
+	require.True(t, events.Scan(), "the stream did not start")
+	time.Sleep(1500 * time.Millisecond)
+	post := func(query string) string {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(query))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+admin)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	agentID := regexp.MustCompile(`"id":"(\d+)"`).FindStringSubmatch(post(`{"query":"mutation{createAgent(input:{name:\"A\"}){id}}"}`))
+	require.NotNil(t, agentID)
+	post(`{"query":"mutation{addKnowledgeText(agentId:\"` + agentID[1] + `\",title:\"Hours\",text:\"We open at 9.\"){id}}"}`)
+	for events.Scan() {
+		if strings.HasPrefix(events.Text(), "data:") {
+			require.Contains(t, events.Text(), "Hours")
+			return
+		}
+	}
+	t.Fatalf("the event stream ended: %v", events.Err())
 }
 
 func TestRunRejectsBadConfig(t *testing.T) {
