@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -445,8 +448,9 @@ func (t *tokenChecker) set(id int, c tokenCheck) {
 }
 
 // closeCodeImplementation accepts websockets like its embedded
-// implementation, and closes those ended by a revoked token with 4403:
-// gqlgen closes a connection whose context is canceled with 1000.
+// implementation, and makes them follow the graphql-transport-ws protocol
+// where gqlgen does not (see protocolConn); it closes those ended by a
+// revoked token with 4403 (gqlgen closes a canceled connection with 1000).
 type closeCodeImplementation struct {
 	transport.WebsocketImplementation
 }
@@ -456,19 +460,144 @@ func (i closeCodeImplementation) Accept(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return nil, err
 	}
-	return &closeCodeConn{WebsocketConn: c, ctx: r.Context()}, nil
+	return &closeCodeConn{WebsocketConn: c, ctx: r.Context(), active: map[string]bool{}}, nil
 }
 
 // closeCodeConn keeps the optional interfaces of the connection it wraps
 // (the transport enforces read limits and pong deadlines through them).
+//
+// On graphql-transport-ws it reads each client message before gqlgen does
+// and applies the rules gqlgen breaks: a ping is answered before
+// connection_init too; a message that is not one of the protocol's closes
+// with 4400, a subscribe before connection_ack with 4401, a second
+// connection_init with 4429, a subscribe whose id is in use with 4409; the
+// init timeout closes with 4408.
 type closeCodeConn struct {
 	transport.WebsocketConn
 	ctx context.Context
+
+	mu     sync.Mutex
+	inited bool            // connection_init received
+	acked  bool            // connection_ack sent
+	active map[string]bool // operation ids running
+}
+
+// The close codes of graphql-transport-ws.
+const (
+	closeBadMessage        = 4400
+	closeUnauthorized      = 4401
+	closeInitTimeout       = 4408
+	closeSubscriberExists  = 4409
+	closeTooManyInitialise = 4429
+)
+
+// errProtocol ends the transport's read loop after closeCodeConn closed the
+// websocket for breaking the protocol; it wraps net.ErrClosed, which the
+// transport does not report as an error.
+var errProtocol = fmt.Errorf("graphql-transport-ws protocol broken: %w", net.ErrClosed)
+
+type wsEnvelope struct {
+	Type string `json:"type"`
+	ID   string `json:"id,omitempty"`
+}
+
+// NextReader implements transport.WebsocketConn.
+func (c *closeCodeConn) NextReader() (int, io.Reader, error) {
+	for {
+		typ, r, err := c.WebsocketConn.NextReader()
+		if err != nil || c.Subprotocol() != "graphql-transport-ws" {
+			return typ, r, err
+		}
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return typ, nil, err
+		}
+		var m wsEnvelope
+		if err := json.Unmarshal(data, &m); err != nil || m.Type == "" {
+			return typ, nil, c.closeProtocol(closeBadMessage, "Invalid message received")
+		}
+		code, reason, skip := c.check(m)
+		if code != 0 {
+			return typ, nil, c.closeProtocol(code, reason)
+		}
+		if skip {
+			continue
+		}
+		return typ, bytes.NewReader(data), nil
+	}
+}
+
+// check applies the protocol to a client message: a close code and reason
+// when it breaks it, or skip when closeCodeConn answered it itself.
+func (c *closeCodeConn) check(m wsEnvelope) (code int, reason string, skip bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch m.Type {
+	case "connection_init":
+		if c.inited {
+			return closeTooManyInitialise, "Too many initialisation requests", false
+		}
+		c.inited = true
+	case "ping":
+		if !c.acked {
+			c.mu.Unlock()
+			err := c.WebsocketConn.WriteJSON(wsEnvelope{Type: "pong"})
+			c.mu.Lock()
+			return 0, "", err == nil
+		}
+	case "pong":
+		return 0, "", !c.acked
+	case "subscribe":
+		switch {
+		case !c.acked:
+			return closeUnauthorized, "Unauthorized", false
+		case m.ID == "":
+			return closeBadMessage, "Invalid message received", false
+		case c.active[m.ID]:
+			return closeSubscriberExists, "Subscriber for " + m.ID + " already exists", false
+		}
+		c.active[m.ID] = true
+	case "complete":
+		delete(c.active, m.ID)
+	default:
+		return closeBadMessage, "Invalid message received", false
+	}
+	return 0, "", false
+}
+
+// WriteJSON implements transport.WebsocketConn, noting the acknowledgement
+// and the end of operations.
+func (c *closeCodeConn) WriteJSON(v any) error {
+	if c.Subprotocol() == "graphql-transport-ws" {
+		if b, err := json.Marshal(v); err == nil {
+			var m wsEnvelope
+			if json.Unmarshal(b, &m) == nil {
+				c.mu.Lock()
+				switch m.Type {
+				case "connection_ack":
+					c.acked = true
+				case "complete", "error":
+					delete(c.active, m.ID)
+				}
+				c.mu.Unlock()
+			}
+		}
+	}
+	return c.WebsocketConn.WriteJSON(v)
+}
+
+func (c *closeCodeConn) closeProtocol(code int, reason string) error {
+	_ = c.WebsocketConn.WriteClose(code, reason)
+	_ = c.WebsocketConn.Close()
+	return errProtocol
 }
 
 func (c *closeCodeConn) WriteClose(code int, msg string) error {
-	if errors.Is(context.Cause(c.ctx), errTokenRevoked) {
+	switch {
+	case errors.Is(context.Cause(c.ctx), errTokenRevoked):
 		code, msg = closeForbidden, "API token revoked"
+	case c.Subprotocol() == "graphql-transport-ws" && msg == "connection initialisation timeout":
+		code, msg = closeInitTimeout, "Connection initialisation timeout"
 	}
 	return c.WebsocketConn.WriteClose(code, msg)
 }
