@@ -79,7 +79,9 @@ test-faults: build
 	$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME) ./internal/knowledge/
 	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $(FUZZTIME) ./internal/conversation/
 
-# The agent console in a real browser (README.md, "Agent console"): builds
+# The agent console in a real browser (README.md, "Agent console"), and
+# GraphQL clients in node (console/e2e/clients.test.mjs: the graphql-http
+# audit, Apollo Client 3 and 4, urql, graphql-ws): builds
 # bin/seachat and bin/fakegraph, starts both on free loopback ports with a
 # temporary SQLite database, and drives Debian's Chromium (/usr/bin/chromium,
 # or $CHROMIUM) with playwright-core. Screenshots go to console/e2e/artifacts/.

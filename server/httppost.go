@@ -114,6 +114,9 @@ func (postJSON) one(r *http.Request, exec graphql.GraphExecutor, body []byte, st
 func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, strict, queriesOnly bool) (int, *graphql.Response) {
 	ctx := r.Context()
 	params.Headers = r.Header
+	if strings.TrimSpace(params.Query) == "" && params.Extensions["persistedQuery"] == nil {
+		return http.StatusBadRequest, badRequest(exec, r, `the request has no query: send {"query": "{ agents { id } }"}`)
+	}
 	oc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		status := http.StatusOK
