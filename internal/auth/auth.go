@@ -261,7 +261,7 @@ func (s *Service) RevokeToken(ctx context.Context, id int) error {
 			return fmt.Errorf("revoking token: %w", err)
 		}
 	}
-	s.afterCommit(ctx, func() { s.announceRevoked(ctx, t) })
+	store.AfterCommit(ctx, func() { s.announceRevoked(ctx, t) })
 	return nil
 }
 
@@ -278,23 +278,4 @@ func (s *Service) announceRevoked(ctx context.Context, t *ent.APIToken) {
 	if err := s.publisher.Publish(ctx, ev); err != nil {
 		s.logger.WarnContext(ctx, "announcing token revocation", "token_id", t.ID, "error", err)
 	}
-}
-
-// afterCommit runs f once the current transaction, if any, has committed (at
-// once outside one), so no replica acts on a revocation that rolls back.
-func (s *Service) afterCommit(ctx context.Context, f func()) {
-	tx := ent.TxFromContext(ctx)
-	if tx == nil {
-		f()
-		return
-	}
-	tx.OnCommit(func(next ent.Committer) ent.Committer {
-		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
-			err := next.Commit(ctx, tx)
-			if err == nil {
-				f()
-			}
-			return err
-		})
-	})
 }

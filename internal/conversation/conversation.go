@@ -394,15 +394,7 @@ func (s *Service) inTx(ctx context.Context, fn func(t *txScope) error) error {
 			return err
 		}
 		if events := t.events; len(events) > 0 {
-			tx.OnCommit(func(next ent.Committer) ent.Committer {
-				return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
-					if err := next.Commit(ctx, tx); err != nil {
-						return err
-					}
-					s.publish(pctx, events)
-					return nil
-				})
-			})
+			store.OnCommit(tx, func() { s.publish(pctx, events) })
 		}
 		return nil
 	})

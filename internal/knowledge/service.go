@@ -22,6 +22,7 @@ import (
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/llm"
 	"github.com/seachat/seachat/internal/pubsub"
+	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/wake"
 )
 
@@ -277,7 +278,7 @@ func (s *Service) addChunked(ctx context.Context, agentID int, kind knowledgesou
 	if err != nil {
 		return nil, err
 	}
-	s.afterCommit(ctx, func() {
+	store.AfterCommit(ctx, func() {
 		if s.embedder != nil {
 			s.wake.Notify()
 		}
@@ -338,7 +339,7 @@ func (s *Service) Upload(ctx context.Context, agentID int, filename, contentType
 	if err != nil {
 		return nil, err
 	}
-	s.afterCommit(ctx, func() {
+	store.AfterCommit(ctx, func() {
 		s.wake.Notify()
 		s.publish(ctx, KindCreated, src)
 	})
@@ -426,26 +427,6 @@ func rollback(tx *ent.Tx) error {
 		return fmt.Errorf("rolling back: %w", err)
 	}
 	return nil
-}
-
-// afterCommit runs f once the current transaction, if any, has committed
-// (at once outside one): before that, workers could not see its rows and
-// subscribers could not load them. f does not run on rollback.
-func (s *Service) afterCommit(ctx context.Context, f func()) {
-	tx := ent.TxFromContext(ctx)
-	if tx == nil {
-		f()
-		return
-	}
-	tx.OnCommit(func(next ent.Committer) ent.Committer {
-		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
-			err := next.Commit(ctx, tx)
-			if err == nil {
-				f()
-			}
-			return err
-		})
-	})
 }
 
 // publish announces src on TopicSource. The change is already committed,

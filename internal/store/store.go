@@ -257,6 +257,30 @@ func WithTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) 
 	return tx.Commit()
 }
 
+// AfterCommit runs f once the transaction of ctx, if there is one, has
+// committed, and at once outside one; it does not run f on rollback. Work
+// that others must see the rows for (publishing, waking workers) goes here.
+func AfterCommit(ctx context.Context, f func()) {
+	if tx := ent.TxFromContext(ctx); tx != nil {
+		OnCommit(tx, f)
+		return
+	}
+	f()
+}
+
+// OnCommit runs f after tx commits, and not if it rolls back.
+func OnCommit(tx *ent.Tx, f func()) {
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			err := next.Commit(ctx, tx)
+			if err == nil {
+				f()
+			}
+			return err
+		})
+	})
+}
+
 // Rebind turns the ? placeholders of a hand-written query into PostgreSQL's
 // $1, $2, … when d is PostgreSQL; SQLite takes ? as they are.
 func Rebind(d, query string) string {
