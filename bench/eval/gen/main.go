@@ -2,11 +2,10 @@
 
 // Gen writes the PDF and DOCX files of the answer-quality evaluation set
 // (bench/eval/kb): the documents a small shop uploads as files. It uses
-// only the standard library, like internal/knowledge/testdata/gen, whose
-// PDF and DOCX builders it follows: Helvetica with WinAnsi text (so German
-// and Spanish letters and € work), Flate-compressed content streams,
-// 18 pt headings over 11 pt text; Word files with a Title, Heading1
-// sections, list items and a table.
+// internal/docfixture, like internal/knowledge/testdata/gen: Helvetica
+// with WinAnsi text (so German and Spanish letters and € work),
+// Flate-compressed content streams, 18 pt headings over 11 pt text; Word
+// files with a Title, Heading1 sections, list items and a table.
 //
 // Run it from bench/eval after changing the text below, and commit the
 // files it writes:
@@ -15,15 +14,14 @@
 package main
 
 import (
-	"archive/zip"
-	"bytes"
-	"compress/zlib"
 	"flag"
 	"fmt"
 	"log"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/seachat/seachat/internal/docfixture"
 )
 
 func main() {
@@ -144,161 +142,26 @@ var garantiaES = []block{
 	p("Dele la vuelta al colchón cada tres meses durante el primer año y después dos veces al año. Use siempre un protector lavable."),
 }
 
-// --- PDF ---
-
-type pdfDoc struct{ objs [][]byte }
-
-func (d *pdfDoc) add(body string) int {
-	d.objs = append(d.objs, []byte(body))
-	return len(d.objs)
-}
-
-func (d *pdfDoc) addStream(content []byte) int {
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	zw.Write(content)
-	zw.Close()
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "<< /Length %d /Filter /FlateDecode >>\nstream\n", z.Len())
-	b.Write(z.Bytes())
-	b.WriteString("\nendstream")
-	d.objs = append(d.objs, b.Bytes())
-	return len(d.objs)
-}
-
-func (d *pdfDoc) set(id int, body string) { d.objs[id-1] = []byte(body) }
-
-func (d *pdfDoc) bytes(root, info int) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n%\xE2\xE3\xCF\xD3\n")
-	offsets := make([]int, len(d.objs))
-	for i, o := range d.objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n", i+1)
-		b.Write(o)
-		b.WriteString("\nendobj\n")
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(d.objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(d.objs)+1, root, info, xref)
-	return b.Bytes()
-}
-
-// fontObject is a standard Helvetica font over WinAnsi with approximate
-// widths.
-func fontObject(base string) string {
-	var w strings.Builder
-	for c := 32; c <= 255; c++ {
-		switch {
-		case c == ' ':
-			w.WriteString("278 ")
-		case c >= 'A' && c <= 'Z':
-			w.WriteString("667 ")
-		default:
-			w.WriteString("556 ")
-		}
-	}
-	return fmt.Sprintf("<< /Type /Font /Subtype /Type1 /BaseFont /%s /Encoding /WinAnsiEncoding /FirstChar 32 /LastChar 255 /Widths [%s] >>",
-		base, strings.TrimSpace(w.String()))
-}
-
-// winAnsi encodes s as a PDF literal string in WinAnsiEncoding.
-func winAnsi(s string) []byte {
-	var b bytes.Buffer
-	b.WriteByte('(')
-	for _, r := range s {
-		switch {
-		case r == '\\' || r == '(' || r == ')':
-			b.WriteByte('\\')
-			b.WriteByte(byte(r))
-		case r == '€':
-			b.WriteByte(0x80)
-		case r == '–':
-			b.WriteByte(0x96)
-		case r < 256:
-			b.WriteByte(byte(r))
-		default:
-			log.Fatalf("no WinAnsi code for %q", r)
-		}
-	}
-	b.WriteByte(')')
-	return b.Bytes()
-}
-
-// wrap breaks s into lines of at most n characters.
-func wrap(s string, n int) []string {
-	var lines []string
-	var cur string
-	for _, w := range strings.Fields(s) {
-		if cur != "" && len([]rune(cur))+1+len([]rune(w)) > n {
-			lines = append(lines, cur)
-			cur = ""
-		}
-		if cur != "" {
-			cur += " "
-		}
-		cur += w
-	}
-	return append(lines, cur)
-}
-
+// pdf lays out pages of headings and paragraphs.
 func pdf(title string, pages [][]block) []byte {
-	d := &pdfDoc{}
-	catalog := d.add("")
-	pagesID := d.add("")
-	regular := d.add(fontObject("Helvetica"))
-	bold := d.add(fontObject("Helvetica-Bold"))
-	var kids []string
+	var text [][]docfixture.Block
 	for _, blocks := range pages {
-		var c bytes.Buffer
-		y := 740.0
+		var page []docfixture.Block
 		for _, bl := range blocks {
-			if bl.kind == "h" {
-				y -= 12
-				fmt.Fprintf(&c, "BT /F2 18 Tf 72 %.0f Td %s Tj ET\n", y, winAnsi(bl.text))
-				y -= 26
-				continue
-			}
-			for _, l := range wrap(bl.text, 88) {
-				fmt.Fprintf(&c, "BT /F1 11 Tf 72 %.0f Td %s Tj ET\n", y, winAnsi(l))
-				y -= 14
-			}
-			y -= 10
+			page = append(page, docfixture.Block{Heading: bl.kind == "h", Text: bl.text})
 		}
-		content := d.addStream(c.Bytes())
-		page := d.add(fmt.Sprintf("<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 %d 0 R /F2 %d 0 R >> >> /Contents %d 0 R >>",
-			pagesID, regular, bold, content))
-		kids = append(kids, fmt.Sprintf("%d 0 R", page))
+		text = append(text, page)
 	}
-	d.set(catalog, fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R >>", pagesID))
-	d.set(pagesID, fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(kids)))
-	info := d.add("<< /Title " + string(winAnsi(title)) + " /Producer (bench/eval gen) >>")
-	return d.bytes(catalog, info)
+	d := &docfixture.PDF{}
+	catalog := d.TextPages(text, 255)
+	info := d.Add("<< /Title " + docfixture.Text(title) + " /Producer (bench/eval gen) >>")
+	return d.Bytes(catalog, info, 0)
 }
 
-// --- DOCX ---
-
-func xmlEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
-}
-
-func para(style, text string) string {
+// docx renders blocks under a Title; consecutive table rows make one table.
+func docx(title string, blocks []block) []byte {
 	var b strings.Builder
-	b.WriteString("<w:p>")
-	if style != "" {
-		fmt.Fprintf(&b, `<w:pPr><w:pStyle w:val="%s"/></w:pPr>`, style)
-	}
-	fmt.Fprintf(&b, `<w:r><w:t xml:space="preserve">%s</w:t></w:r></w:p>`, xmlEscape(text))
-	return b.String()
-}
-
-// body renders blocks; consecutive table rows make one table.
-func body(title string, blocks []block) string {
-	var b strings.Builder
-	b.WriteString(para("Title", title))
+	b.WriteString(docfixture.Para("Title", title))
 	inTable := false
 	for _, bl := range blocks {
 		if bl.kind != "tr" && inTable {
@@ -307,11 +170,11 @@ func body(title string, blocks []block) string {
 		}
 		switch bl.kind {
 		case "h":
-			b.WriteString(para("Heading1", bl.text))
+			b.WriteString(docfixture.Para("Heading1", bl.text))
 		case "p":
-			b.WriteString(para("", bl.text))
+			b.WriteString(docfixture.Para("", bl.text))
 		case "li":
-			fmt.Fprintf(&b, `<w:p><w:pPr><w:pStyle w:val="ListParagraph"/><w:numPr><w:ilvl w:val="0"/><w:numId w:val="1"/></w:numPr></w:pPr><w:r><w:t>%s</w:t></w:r></w:p>`, xmlEscape(bl.text))
+			b.WriteString(docfixture.ListItem(bl.text))
 		case "tr":
 			if !inTable {
 				b.WriteString("<w:tbl>")
@@ -319,7 +182,7 @@ func body(title string, blocks []block) string {
 			}
 			b.WriteString("<w:tr>")
 			for _, cell := range strings.Split(bl.text, " | ") {
-				fmt.Fprintf(&b, `<w:tc><w:p><w:r><w:t xml:space="preserve">%s</w:t></w:r></w:p></w:tc>`, xmlEscape(cell))
+				fmt.Fprintf(&b, `<w:tc><w:p><w:r><w:t xml:space="preserve">%s</w:t></w:r></w:p></w:tc>`, docfixture.XMLEscape(cell))
 			}
 			b.WriteString("</w:tr>")
 		}
@@ -327,36 +190,5 @@ func body(title string, blocks []block) string {
 	if inTable {
 		b.WriteString("</w:tbl>")
 	}
-	return b.String()
-}
-
-func docx(title string, blocks []block) []byte {
-	const ns = `xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"`
-	parts := []struct{ name, data string }{
-		{"[Content_Types].xml", `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/><Override PartName="/word/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml"/><Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/></Types>`},
-		{"_rels/.rels", `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/></Relationships>`},
-		{"word/_rels/document.xml.rels", `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>`},
-		{"word/document.xml", `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<w:document ` + ns + `><w:body>` + body(title, blocks) + `<w:sectPr/></w:body></w:document>`},
-		{"word/styles.xml", `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<w:styles ` + ns + `><w:style w:type="paragraph" w:styleId="Heading1"><w:name w:val="heading 1"/></w:style><w:style w:type="paragraph" w:styleId="Title"><w:name w:val="Title"/></w:style><w:style w:type="paragraph" w:styleId="ListParagraph"><w:name w:val="List Paragraph"/></w:style></w:styles>`},
-		{"docProps/core.xml", `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>` + xmlEscape(title) + `</dc:title></cp:coreProperties>`},
-	}
-	var b bytes.Buffer
-	zw := zip.NewWriter(&b)
-	for _, part := range parts {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: part.name, Method: zip.Deflate})
-		if err != nil {
-			log.Fatal(err)
-		}
-		w.Write([]byte(part.data))
-	}
-	if err := zw.Close(); err != nil {
-		log.Fatal(err)
-	}
-	return b.Bytes()
+	return docfixture.DOCX(title, b.String(), docfixture.ListStyle)
 }
