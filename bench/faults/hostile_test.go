@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/seachat/seachat/bench/harness"
 	"github.com/seachat/seachat/internal/messenger/messengertest"
+	"github.com/seachat/seachat/internal/store/storetest"
 )
 
 const (
@@ -51,13 +53,27 @@ type wsMsg struct {
 // alone is what refuses. It measures latency, so it does not run in
 // parallel with the other fault tests.
 func TestHostileTenant(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		hostileTenant(t, "sqlite://"+filepath.Join(t.TempDir(), "seachat.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		pg, err := harness.CreatePostgresDatabase(context.Background(), storetest.PostgresURL(), "seachat_hostile")
+		if err != nil && os.Getenv("CI") != "true" {
+			t.Skipf("skipping: PostgreSQL is unreachable (%v); start it or set TEST_DATABASE_URL", err)
+		}
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, pg.Drop(context.Background())) })
+		hostileTenant(t, pg.URL)
+	})
+}
+
+func hostileTenant(t *testing.T, dbURL string) {
 	ctx := context.Background()
 	fake := harness.NewFakeGraph(false,
 		messengertest.Page{ID: pageID, Name: "Harbor Bikes", Token: pageToken},
 		messengertest.Page{ID: hostilePageID, Name: "Hostile", Token: hostilePageToken})
 	t.Cleanup(fake.Close)
 	logs := &lockedLog{}
-	dbURL := "sqlite://" + filepath.Join(t.TempDir(), "seachat.db")
 	srv, err := harness.StartSeaChat(ctx, harness.SeaChatConfig{
 		Bin: seachatBin, DatabaseURL: dbURL, GraphAPIURL: fake.URL,
 		AdminToken: adminToken, SecretKey: randomHex(32), Log: logs,
