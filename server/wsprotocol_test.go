@@ -74,6 +74,20 @@ func TestWebsocketProtocol(t *testing.T) {
 		m = read(c)
 		require.Contains(t, string(m.Payload), `"code":"BAD_USER_INPUT"`, "a failed mutation keeps its code")
 	})
+	t.Run("mutation over graphql-ws", func(t *testing.T) {
+		c := dialGraphQL(t, e, "graphql-ws")
+		send(c, wsMessage{Type: "connection_init", Payload: init})
+		require.Equal(t, "connection_ack", read(c).Type)
+		p, _ := json.Marshal(map[string]string{"query": `mutation{createAgent(input:{name:"Legacy"}){name}}`})
+		send(c, wsMessage{ID: "1", Type: "start", Payload: p})
+		m := read(c)
+		for m.Type == "ka" {
+			m = read(c)
+		}
+		require.Equal(t, "data", m.Type, "%s", m.Payload)
+		require.JSONEq(t, `{"data":{"createAgent":{"name":"Legacy"}}}`, string(m.Payload))
+		require.Equal(t, "complete", read(c).Type)
+	})
 	for _, tt := range []struct {
 		name string
 		do   func(c *websocket.Conn)
