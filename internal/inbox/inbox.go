@@ -11,14 +11,18 @@
 // failure is transient) no longer holds the user's later events back, so
 // their messages are recorded meanwhile (package conversation keeps the
 // replies in order); events of different users run concurrently on several
-// workers. A claim is a lease: on PostgreSQL it is taken with
-// SELECT … FOR UPDATE SKIP LOCKED, so several replicas share the queue, and a
-// claim whose replica died is taken again when its lease runs out. On SQLite
-// the single writer serializes claims. A failed event is retried with
-// exponential backoff and jitter, then marked FAILED; a failure that is
-// transient on Meta's side is retried for as long as the person may still
-// be answered. A Processor that is an Abandoner hears of events marked
-// FAILED, to settle what it left pending.
+// workers. A claim names the process that holds it (Options.Process, a
+// heartbeat): on PostgreSQL it is taken with SELECT … FOR UPDATE SKIP
+// LOCKED, so several replicas share the queue, and a claim whose process
+// died is taken over as soon as its heartbeat is stale (seconds, not a
+// lease). On SQLite the single writer serializes claims, and a starting
+// process owns every claim. A failed event is retried with exponential
+// backoff and jitter, then marked FAILED.
+//
+// The Processor is expected to be quick: it records what the event says
+// (the person's message, the bot's decided reply) and leaves slow,
+// failure-prone work such as sending replies to an outbox of its own, so
+// that no event waits behind a reply.
 package inbox
 
 import (
@@ -64,6 +68,15 @@ type Processor interface {
 	Process(ctx context.Context, ch *ent.MessengerChannel, ev messenger.Event) error
 }
 
+// Liveness is this process's heartbeat (package heartbeat): it names the
+// process in its claims, and tells when a claiming process is dead.
+type Liveness interface {
+	// ID names this process in its claims.
+	ID() string
+	// LiveSince returns the oldest heartbeat of a live process at now.
+	LiveSince(now time.Time) time.Time
+}
+
 // MaxBodyBytes is the largest webhook body accepted; larger bodies get 413.
 const MaxBodyBytes = 1 << 20
 
@@ -79,9 +92,13 @@ type Options struct {
 	// one writer, several workers answer several people at once.
 	// Default: 4.
 	Workers int
+	// Process names this process in its claims: a claim of a process whose
+	// heartbeat is stale is taken over at once. nil: claims are held by
+	// their lease alone.
+	Process Liveness
 	// Lease is how long a claim keeps an event from other workers. Workers
-	// extend it while Process runs, so it only bounds how long the event of
-	// a crashed replica waits. Default: 1 minute.
+	// extend it while Process runs. With Options.Process set, it matters
+	// only while the claiming process is alive. Default: 1 minute.
 	Lease time.Duration
 	// PollInterval is how often an idle Run looks for events stored by
 	// other replicas or due for a retry; events stored by this process's

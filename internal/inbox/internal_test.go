@@ -74,14 +74,3 @@ func TestGivesUp(t *testing.T) {
 		})
 	}
 }
-
-func TestRoughly(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		0:                            "1m",
-		89 * time.Second:             "1m",
-		9*time.Minute + time.Second:  "9m",
-		24*time.Hour + 5*time.Minute: "24h5m",
-	} {
-		require.Equal(t, want, roughly(d), "%s", d)
-	}
-}
