@@ -106,9 +106,9 @@ func TestGraphAPIOutage(t *testing.T) {
 }
 
 // TestGraphAPILongOutage makes the Send API fail for 12 seconds, longer
-// than SeaChat's in-process send retries (about 3.5 s): the replies that run
-// out of them stay PENDING and go back to the inbox, whose longer backoff
-// sends them once Meta is back. Every acked message is answered exactly
+// than SeaChat's in-place send retries (about 3.5 s): the replies that run
+// out of them stay PENDING, and the outbox's backoff sends them once Meta
+// is back. Every acked message is answered exactly
 // once, in order per user, and none is given up.
 func TestGraphAPILongOutage(t *testing.T) {
 	t.Parallel()

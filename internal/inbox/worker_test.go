@@ -21,6 +21,7 @@ import (
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/inboxevent"
 	"github.com/seachat/seachat/internal/auth"
+	"github.com/seachat/seachat/internal/heartbeat"
 	"github.com/seachat/seachat/internal/inbox"
 	"github.com/seachat/seachat/internal/messenger"
 	"github.com/seachat/seachat/internal/store"
@@ -121,6 +122,49 @@ func TestCrashedLease(t *testing.T) {
 		calls := rec.snapshot()
 		require.Len(t, calls, 2)
 		require.Equal(t, "m_leased", calls[0].dedupKey)
+		require.Equal(t, "m_after", calls[1].dedupKey)
+	})
+}
+
+// TestDeadProcessClaim: an event claimed by a live process waits for it
+// (and so do its user's later events), however old its lease; one claimed by
+// a process whose heartbeat is stale is taken over at once, long before its
+// lease runs out.
+func TestDeadProcessClaim(t *testing.T) {
+	runStores(t, func(t *testing.T, st *store.Store) {
+		clock := newFakeClock()
+		ctx := auth.SystemContext(context.Background())
+		hb := heartbeat.Options{Now: clock.Now}
+		self, err := heartbeat.Start(ctx, st.Client, hb)
+		require.NoError(t, err)
+		other, err := heartbeat.Start(ctx, st.Client, hb)
+		require.NoError(t, err)
+		rec := newRecorder(nil)
+		e := newEnv(t, st, rec, inbox.Options{Now: clock.Now, Lease: time.Hour, Process: self})
+		require.Equal(t, 200, e.postSigned(body(testPage,
+			textEvent(testPage, "U1", "m_claimed", 1700000000000),
+			textEvent(testPage, "U1", "m_after", 1700000000001))))
+		n, err := st.Client.InboxEvent.Update().Where(inboxevent.DedupKey("m_claimed")).
+			SetAttempts(1).SetAvailableAt(clock.Now().Add(time.Hour)).SetClaimedBy(other.ID()).Save(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+
+		e.run(e.in)
+		time.Sleep(150 * time.Millisecond)
+		require.Empty(t, rec.snapshot(), "a live process's claim holds, and the user's later events wait")
+
+		// The other process stops beating (it was killed); this one's
+		// heartbeat is current.
+		clock.Advance(heartbeat.DefaultStale + time.Second)
+		require.NoError(t, st.Client.Process.UpdateOneID(self.ID()).SetLastSeen(clock.Now()).Exec(ctx))
+		rows := e.waitSettled(e.ch.ID, 2)
+		for _, r := range rows {
+			require.Equal(t, inboxevent.StatusDONE, r.Status, r.DedupKey)
+			require.Nil(t, r.ClaimedBy, r.DedupKey)
+		}
+		calls := rec.snapshot()
+		require.Len(t, calls, 2)
+		require.Equal(t, "m_claimed", calls[0].dedupKey)
 		require.Equal(t, "m_after", calls[1].dedupKey)
 	})
 }
