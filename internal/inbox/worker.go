@@ -11,6 +11,7 @@ import (
 
 	"entgo.io/ent/dialect"
 
+	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/inboxevent"
 	"github.com/seachat/seachat/ent/process"
 	"github.com/seachat/seachat/internal/apperr"
@@ -427,7 +428,8 @@ func (in *Inbox) backoff(attempt int) time.Duration {
 	return backoff.Delay(attempt, in.opts.BaseBackoff, in.opts.MaxBackoff)
 }
 
-// refreshDepth keeps Metrics.QueueDepth current until ctx is done.
+// refreshDepth keeps Metrics.QueueDepth and OldestPendingSeconds current
+// until ctx is done.
 func (in *Inbox) refreshDepth(ctx context.Context) {
 	if in.m == nil {
 		return
@@ -436,8 +438,12 @@ func (in *Inbox) refreshDepth(ctx context.Context) {
 	defer t.Stop()
 	for {
 		n, err := in.Depth(ctx)
+		var oldest time.Duration
 		if err == nil {
-			in.m.depth(n)
+			oldest, err = in.OldestPending(ctx)
+		}
+		if err == nil {
+			in.m.backlog(n, oldest)
 		} else if ctx.Err() == nil {
 			in.log.Warn("counting pending inbox events", "error", err)
 		}
@@ -454,4 +460,19 @@ func (in *Inbox) refreshDepth(ctx context.Context) {
 func (in *Inbox) Depth(ctx context.Context) (int, error) {
 	return in.st.Client.InboxEvent.Query().
 		Where(inboxevent.StatusEQ(inboxevent.StatusPENDING)).Count(auth.SystemContext(ctx))
+}
+
+// OldestPending returns how long ago the oldest PENDING event was received,
+// or 0 when none is pending.
+func (in *Inbox) OldestPending(ctx context.Context) (time.Duration, error) {
+	e, err := in.st.Client.InboxEvent.Query().
+		Where(inboxevent.StatusEQ(inboxevent.StatusPENDING)).
+		Order(ent.Asc(inboxevent.FieldReceivedAt)).First(auth.SystemContext(ctx))
+	switch {
+	case ent.IsNotFound(err):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	}
+	return max(in.now().Sub(e.ReceivedAt), 0), nil
 }

@@ -466,9 +466,18 @@ func TestQueueDepth(t *testing.T) {
 		n, err := e.in.Depth(context.Background())
 		require.NoError(t, err)
 		require.Equal(t, 2, n)
+		age, err := e.in.OldestPending(context.Background())
+		require.NoError(t, err)
+		require.Greater(t, age, time.Duration(0))
+		require.Less(t, age, time.Minute)
 		e.run(e.in)
 		e.waitSettled(e.ch.ID, 2)
-		require.Eventually(t, func() bool { return testutil.ToFloat64(e.metrics.QueueDepth) == 0 }, 5*time.Second, 10*time.Millisecond)
+		require.Eventually(t, func() bool {
+			return testutil.ToFloat64(e.metrics.QueueDepth) == 0 && testutil.ToFloat64(e.metrics.OldestPendingSeconds) == 0
+		}, 5*time.Second, 10*time.Millisecond)
+		age, err = e.in.OldestPending(context.Background())
+		require.NoError(t, err)
+		require.Zero(t, age)
 	})
 }
 
@@ -487,6 +496,7 @@ func TestMetricNames(t *testing.T) {
 	}
 	require.Contains(t, names, "seachat_inbox_events_stored_total")
 	require.Contains(t, names, "seachat_inbox_queue_depth")
+	require.Contains(t, names, "seachat_inbox_oldest_pending_seconds")
 }
 
 // TestPurge: settled events are deleted after their retention, FAILED ones
