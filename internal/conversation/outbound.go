@@ -309,15 +309,6 @@ func (s *Service) psid(ctx context.Context, conv *ent.Conversation) (string, err
 	return ct.Psid, nil
 }
 
-// inboundContact returns the contact loaded with an inbound message's
-// conversation (RecordInbound loads it), or nil.
-func inboundContact(m *ent.Message) *ent.Contact {
-	if c := m.Edges.Conversation; c != nil && c.ID == m.ConversationID {
-		return c.Edges.Contact
-	}
-	return nil
-}
-
 // deliver sends one PENDING message and returns it settled, or, for a bot
 // reply that Meta keeps refusing transiently, still PENDING with a backoff
 // (send_after) for the outbox. m is updated as it goes. Each attempt is

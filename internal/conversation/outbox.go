@@ -224,7 +224,11 @@ func (s *Service) sendReply(ctx context.Context, m *ent.Message, live []string) 
 		return err
 	}
 	now := s.now()
-	held := m.ClaimedBy != nil && *m.ClaimedBy != s.claims.ID()
+	// A claim left on a due reply ended without being settled or released:
+	// its sender died (or, if it is this process's, lost the database)
+	// after claiming it, maybe after Meta took it. The outbox never picks
+	// a reply it is sending right now.
+	held := m.ClaimedBy != nil
 	switch {
 	case m.Author == message.AuthorBOT && conv.Status != conversation.StatusBOT:
 		_, err = s.settle(ctx, conv, m, message.DeliveryStatusFAILED, "", reasonTakenOver)
@@ -233,8 +237,8 @@ func (s *Service) sendReply(ctx context.Context, m *ent.Message, live []string) 
 		_, err = s.settle(ctx, conv, m, message.DeliveryStatusFAILED, "", reasonWindowClosed)
 		return err
 	case held && m.Attempts > 0:
-		// Its sender died mid-send: give Meta's echo time to tell whether
-		// it went out before sending it again.
+		// Give Meta's echo time to tell whether it went out before
+		// sending it again.
 		after := now.Add(EchoGrace).UTC()
 		return s.db(ctx).Message.Update().Where(message.ID(m.ID), message.DeliveryStatusEQ(message.DeliveryStatusPENDING),
 			message.Attempts(m.Attempts), message.ClaimedBy(*m.ClaimedBy)).

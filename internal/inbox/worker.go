@@ -375,8 +375,7 @@ func (in *Inbox) givesUp(j *job, procErr error, now time.Time) bool {
 
 // transient is implemented by a Processor's errors that, though not Meta's,
 // mean the same as a transient Send API failure: retry later, it may work
-// then. conversation.ErrReplyQueued is one: a reply held back behind an
-// older reply that Meta has not taken yet goes out once that one is sent.
+// then.
 type transient interface{ Transient() bool }
 
 // isTransient reports whether procErr is worth retrying past MaxAttempts:
