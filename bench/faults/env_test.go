@@ -145,6 +145,21 @@ func (e *env) start() {
 	e.srv = srv
 }
 
+// webhookURL is where Meta posts the page's webhooks now.
+func (e *env) webhookURL() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.webhook
+}
+
+// setWebhook points Meta's webhooks (the users' messages and the echoes) at
+// url, as a load balancer in front of several replicas would.
+func (e *env) setWebhook(url string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.webhook = url
+}
+
 // kill ends the server with SIGKILL.
 func (e *env) kill() {
 	e.t.Helper()
@@ -200,7 +215,7 @@ func (s *stream) user(psid string, pause time.Duration) {
 		mid := fmt.Sprintf("m_%s_%04d", psid, k)
 		body := harness.TextEvent(pageID, psid, mid, harness.Question, time.Now())
 		for {
-			code, err := harness.PostSigned(ctx, s.e.client, s.e.webhook, body)
+			code, err := harness.PostSigned(ctx, s.e.client, s.e.webhookURL(), body)
 			if err == nil && code == http.StatusOK {
 				break
 			}

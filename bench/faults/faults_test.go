@@ -56,6 +56,59 @@ func TestKillDashNinePostgres(t *testing.T) {
 	killDashNine(t, newEnv(t, pg.URL))
 }
 
+// TestKillReplica runs two replicas on one PostgreSQL database, sends the
+// webhooks to one of them and kills it with SIGKILL while users write; the
+// webhooks then go to the other (as a load balancer would), which takes
+// over the dead replica's claims once its heartbeat is stale. Every event
+// that got a 200 is stored within 10 s of the kill and answered within 30 s,
+// exactly once, in order.
+func TestKillReplica(t *testing.T) {
+	t.Parallel()
+	pg, err := harness.CreatePostgresDatabase(context.Background(), storetest.PostgresURL(), "seachat_replica")
+	if err != nil {
+		if os.Getenv("CI") != "true" && (strings.Contains(err.Error(), "connect") || strings.Contains(err.Error(), "refused")) {
+			t.Skipf("skipping: PostgreSQL is unreachable (%v); start it or set TEST_DATABASE_URL", err)
+		}
+		require.NoError(t, err)
+	}
+	t.Cleanup(func() { require.NoError(t, pg.Drop(context.Background())) })
+	e := newEnv(t, pg.URL)
+	addr, err := harness.FreeAddr()
+	require.NoError(t, err)
+	replica, err := harness.StartSeaChat(context.Background(), harness.SeaChatConfig{
+		Bin: seachatBin, Addr: addr, DatabaseURL: pg.URL, GraphAPIURL: e.fake.URL,
+		AdminToken: adminToken, SecretKey: e.secretKey, Log: e.logs,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if !replica.Exited() {
+			replica.Stop(15 * time.Second)
+		}
+	})
+	live := e.webhookURL()
+	e.setWebhook(strings.Replace(live, e.addr, addr, 1))
+
+	s := e.streamUsers(12, 20*time.Millisecond)
+	waitAcked(t, s, 80, 20*time.Second)
+	replica.Kill()
+	killed := time.Now()
+	t.Logf("killed the replica (pid %d) with SIGKILL", replica.PID())
+	e.setWebhook(live)
+	waitAcked(t, s, s.ackedCount()+40, 20*time.Second)
+	acked := s.halt()
+	require.NotZero(t, s.refusals()[0], "the kill never refused a delivery: the test did not kill anything in flight")
+	t.Logf("%d messages acked; refusals by status (0 = connection refused): %v", len(acked), s.refusals())
+
+	stored := e.storedBy(acked, killed.Add(storedWithin))
+	t.Logf("every acked message was stored %s after the kill", stored.Sub(killed).Round(10*time.Millisecond))
+	if err := e.waitSettled(time.Until(killed.Add(answeredWithin))); err != nil {
+		t.Fatalf("not answered within %s of the kill: %v", answeredWithin, err)
+	}
+	t.Logf("every acked message was answered %s after the kill", time.Since(killed).Round(10*time.Millisecond))
+	e.checkExactlyOnce(acked, false)
+	require.Equal(t, int64(len(acked)), e.fake.Accepted(), "the fake got a different number of replies than there were acked messages")
+}
+
 func killDashNine(t *testing.T, e *env) {
 	s := e.streamUsers(12, 20*time.Millisecond)
 	var restarted time.Time
