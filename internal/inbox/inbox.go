@@ -7,10 +7,7 @@
 //
 // Run processes the stored events at least once. Events of one user (one
 // channel and PSID) are handed to the Processor one at a time, oldest
-// event_time first, except that an event retried past MaxAttempts (its
-// failure is transient) no longer holds the user's later events back, so
-// their messages are recorded meanwhile (package conversation keeps the
-// replies in order); events of different users run concurrently on several
+// event_time first; events of different users run concurrently on several
 // workers. A claim names the process that holds it (Options.Process, a
 // heartbeat): on PostgreSQL it is taken with SELECT … FOR UPDATE SKIP
 // LOCKED, so several replicas share the queue, and a claim whose process
@@ -107,14 +104,6 @@ type Options struct {
 	// MaxAttempts is how many times an event is tried before it is marked
 	// FAILED. Default: 8 (with the default backoff, about 8.5 minutes).
 	MaxAttempts int
-	// TransientRetryFor is how long after the person's message (the event's
-	// Messenger timestamp) an event that fails transiently on Meta's side
-	// (messenger.IsTransient: the Send API is down or rate limited) is
-	// still retried, past MaxAttempts, every MaxBackoff at most. Messenger
-	// accepts a RESPONSE for 24 hours after the person's message, so an
-	// outage shorter than that delays the reply instead of losing it.
-	// Default: 24 hours.
-	TransientRetryFor time.Duration
 	// BaseBackoff is the delay before the first retry; it doubles with each
 	// attempt, up to MaxBackoff, and is jittered. Defaults: 2 seconds and 5
 	// minutes.
@@ -164,7 +153,6 @@ func (o Options) withDefaults() Options {
 	def(&o.PollInterval, time.Second)
 	def(&o.BaseBackoff, 2*time.Second)
 	def(&o.MaxBackoff, 5*time.Minute)
-	def(&o.TransientRetryFor, 24*time.Hour)
 	def(&o.ProcessTimeout, 2*time.Minute)
 	def(&o.DrainTimeout, 10*time.Second)
 	def(&o.StoreTimeout, 4*time.Second)

@@ -17,7 +17,6 @@ import (
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/backoff"
-	"github.com/seachat/seachat/internal/messenger"
 	"github.com/seachat/seachat/internal/store"
 )
 
@@ -156,19 +155,10 @@ claiming:
 // its lease runs out, and no longer holds its user's lane. A claim without
 // a process (no heartbeat configured) is held until its lease runs out.
 //
-// An event claimed more than MaxAttempts times (attempts > ?) that is still
-// PENDING is retried only because it fails transiently, possibly for
-// TransientRetryFor. Such an event no longer holds its user's lane: the NOT
-// EXISTS ignores it, so the person's later events are processed (their
-// messages recorded, for staff to see and answer) rather than waiting
-// behind it. The lane opens only after MaxAttempts ordinary attempts have
-// finished, so an event that fails for good never overlaps the next one.
-//
-// Of one user's events, only the oldest that still holds the lane can
-// qualify, besides those past MaxAttempts: a batch holds at most one event
-// per user other than the user's events past MaxAttempts. attempts counts
-// claims and fences later updates: a worker whose claim was lost and taken
-// over no longer matches. %s is the row lock clause.
+// Of one user's events, only the oldest can qualify: a batch holds at most
+// one event per user. attempts counts claims and fences later updates: a
+// worker whose claim was lost and taken over no longer matches. %s is the
+// row lock clause.
 var claimQuery = `UPDATE ` + inboxevent.Table + ` SET attempts = attempts + 1, available_at = ?, claimed_by = ?
 WHERE id IN (
 	SELECT e.id FROM ` + inboxevent.Table + ` AS e
@@ -176,7 +166,6 @@ WHERE id IN (
 	AND NOT EXISTS (
 		SELECT 1 FROM ` + inboxevent.Table + ` AS o
 		WHERE o.channel_id = e.channel_id AND o.psid = e.psid AND o.status = 'PENDING' AND o.id <> e.id
-		AND o.attempts <= ?
 		AND ((o.available_at > ? AND NOT ` + deadClaim("o") + `) OR o.event_time < e.event_time OR (o.event_time = e.event_time AND o.id < e.id))
 	)
 	ORDER BY e.event_time, e.id
@@ -225,7 +214,7 @@ func (in *Inbox) claim(ctx context.Context, limit int) ([]*job, error) {
 		owner, liveSince = p.ID(), p.LiveSince(now)
 	}
 	rows, err := tx.QueryContext(ctx, query, now.Add(in.opts.Lease), owner, now, liveSince,
-		in.opts.MaxAttempts, now, liveSince, limit)
+		now, liveSince, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +318,7 @@ func (in *Inbox) finish(hard context.Context, j *job, procErr error) {
 		outcome = "released"
 		n, err = upd.AddAttempts(-1).SetAvailableAt(now).Save(ctx)
 		log.Info("released inbox event interrupted by shutdown")
-	case in.givesUp(j, procErr, now):
+	case in.givesUp(j, procErr):
 		outcome = "failed"
 		msg := errorText(procErr)
 		n, err = upd.SetStatus(inboxevent.StatusFAILED).SetProcessedAt(now).SetLastError(msg).Save(ctx)
@@ -357,33 +346,11 @@ func (in *Inbox) finish(hard context.Context, j *job, procErr error) {
 }
 
 // givesUp reports whether a failed event is marked FAILED rather than
-// retried. Every failure is retried MaxAttempts times; one that is transient
-// on Meta's side (the Send API is down, the reply waits PENDING) is retried
-// longer, until the event is TransientRetryFor old, because the person can
-// still be answered until then.
-func (in *Inbox) givesUp(j *job, procErr error, now time.Time) bool {
-	switch {
-	case errors.Is(procErr, errPermanent):
-		return true
-	case j.attempts < in.opts.MaxAttempts:
-		return false
-	case isTransient(procErr):
-		return !now.Before(j.eventTime.Add(in.opts.TransientRetryFor))
-	}
-	return true
-}
-
-// transient is implemented by a Processor's errors that, though not Meta's,
-// mean the same as a transient Send API failure: retry later, it may work
-// then.
-type transient interface{ Transient() bool }
-
-// isTransient reports whether procErr is worth retrying past MaxAttempts:
-// a transient Graph API failure (messenger.IsTransient) or an error that
-// says it is transient.
-func isTransient(procErr error) bool {
-	var t transient
-	return messenger.IsTransient(procErr) || errors.As(procErr, &t) && t.Transient()
+// retried: it failed for good, or MaxAttempts times. (A reply that Meta
+// refuses transiently is no longer the event's failure: the outbox retries
+// it, for as long as the 24-hour window is open.)
+func (in *Inbox) givesUp(j *job, procErr error) bool {
+	return errors.Is(procErr, errPermanent) || j.attempts >= in.opts.MaxAttempts
 }
 
 // keepLease extends the claim's lease while the Processor runs, so that a

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
-	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/inboxevent"
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/heartbeat"
@@ -542,146 +540,5 @@ func TestPurge(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 		require.Equal(t, map[string]inboxevent.Status{"m_waiting": inboxevent.StatusPENDING}, statuses())
-	})
-}
-
-// TestTransientRetry: while Meta's Send API is down (a transient messenger
-// error), an event is retried past MaxAttempts until it is
-// TransientRetryFor old; other failures give up after MaxAttempts.
-func TestTransientRetry(t *testing.T) {
-	metaDown := fmt.Errorf("reply deferred: %w", &messenger.GraphError{HTTPStatus: 500, Code: 2, Transient: true, Message: "Service temporarily unavailable"})
-	const (
-		maxAttempts = 3
-		maxBackoff  = 10 * time.Second // below the lease, which tells a claim from a retry
-		retryFor    = time.Hour
-	)
-	runStores(t, func(t *testing.T, st *store.Store) {
-		for _, tt := range []struct {
-			name     string
-			err      error
-			young    int  // attempts that fail while the event is young
-			thenAged bool // one more attempt fails once it is TransientRetryFor old
-		}{
-			{"transient", metaDown, 2 * maxAttempts, true},
-			{"not transient", errors.New("database is locked"), maxAttempts, false},
-			{"says it is transient", fmt.Errorf("bot.Process: %w", queuedError{}), 2 * maxAttempts, true},
-		} {
-			t.Run(tt.name, func(t *testing.T) {
-				clock := newFakeClock()
-				proc := newRecorder(func(context.Context, messenger.Event, int) error { return tt.err })
-				e := newEnv(t, st, proc, inbox.Options{Now: clock.Now, MaxAttempts: maxAttempts,
-					BaseBackoff: time.Second, MaxBackoff: maxBackoff, TransientRetryFor: retryFor})
-				require.Equal(t, 200, e.postSigned(body(testPage, textEvent(testPage, "U1", "m_1", clock.Now().UnixMilli()))))
-				e.run(e.in)
-
-				// settled waits for the outcome of attempt n.
-				settled := func(n int) *ent.InboxEvent {
-					var row *ent.InboxEvent
-					require.Eventually(t, func() bool {
-						row = e.events(e.ch.ID)[0]
-						return row.Attempts == n && row.LastError != nil &&
-							(row.Status != inboxevent.StatusPENDING || row.AvailableAt.Sub(clock.Now()) <= maxBackoff)
-					}, 10*time.Second, 5*time.Millisecond, "attempt %d did not finish", n)
-					return row
-				}
-				for n := 1; n < tt.young; n++ {
-					require.Equal(t, inboxevent.StatusPENDING, settled(n).Status, "attempt %d", n)
-					clock.Advance(maxBackoff)
-				}
-				attempts := tt.young
-				row := settled(attempts)
-				if tt.thenAged {
-					require.Equal(t, inboxevent.StatusPENDING, row.Status, "young: retried past MaxAttempts")
-					clock.Advance(retryFor)
-					attempts++
-					row = settled(attempts)
-				}
-				require.Equal(t, inboxevent.StatusFAILED, row.Status)
-				require.Equal(t, attempts, proc.count("m_1"))
-			})
-		}
-	})
-}
-
-// queuedError is a Processor's error that says it is transient without
-// being Meta's.
-type queuedError struct{}
-
-func (queuedError) Error() string   { return "an older reply is still pending" }
-func (queuedError) Transient() bool { return true }
-
-// TestTransientOpensLane: an event that fails transiently keeps its user's
-// later events waiting while it is tried its MaxAttempts times; from then
-// on it no longer holds the lane, so they are processed while it is retried
-// on its own, until Meta is back.
-func TestTransientOpensLane(t *testing.T) {
-	metaDown := fmt.Errorf("reply deferred: %w", &messenger.GraphError{HTTPStatus: 500, Code: 2, Transient: true, Message: "Service temporarily unavailable"})
-	const (
-		maxAttempts = 3
-		maxBackoff  = 10 * time.Second // below the lease, which tells a claim from a retry
-	)
-	runStores(t, func(t *testing.T, st *store.Store) {
-		clock := newFakeClock()
-		var metaUp atomic.Bool
-		rec := newRecorder(func(_ context.Context, ev messenger.Event, _ int) error {
-			if ev.MID == "m_1" && !metaUp.Load() {
-				return metaDown
-			}
-			return nil
-		})
-		e := newEnv(t, st, rec, inbox.Options{Now: clock.Now, MaxAttempts: maxAttempts,
-			BaseBackoff: time.Second, MaxBackoff: maxBackoff})
-		ts := clock.Now().UnixMilli()
-		require.Equal(t, 200, e.postSigned(body(testPage,
-			textEvent(testPage, "U1", "m_1", ts), textEvent(testPage, "U1", "m_2", ts+1000))))
-		e.run(e.in)
-
-		row := func(mid string) *ent.InboxEvent {
-			for _, r := range e.events(e.ch.ID) {
-				if r.DedupKey == mid {
-					return r
-				}
-			}
-			t.Fatalf("no event %s", mid)
-			return nil
-		}
-		// retrying waits until attempt n of m_1 failed and is to be retried.
-		retrying := func(n int) {
-			t.Helper()
-			require.Eventually(t, func() bool {
-				r := row("m_1")
-				return r.Status == inboxevent.StatusPENDING && r.Attempts == n && r.LastError != nil &&
-					r.AvailableAt.Sub(clock.Now()) <= maxBackoff
-			}, 10*time.Second, 5*time.Millisecond, "attempt %d did not finish", n)
-		}
-		for n := 1; n < maxAttempts; n++ {
-			retrying(n)
-			time.Sleep(100 * time.Millisecond) // many polls
-			require.Zero(t, rec.count("m_2"), "attempt %d: the user's next event waits", n)
-			clock.Advance(maxBackoff)
-		}
-
-		// The last ordinary attempt: the lane stays closed until it is over.
-		retrying(maxAttempts)
-		time.Sleep(100 * time.Millisecond)
-		require.Zero(t, rec.count("m_2"), "the user's next event ran beside m_1's last ordinary attempt")
-		clock.Advance(maxBackoff)
-
-		// m_1 is retried past MaxAttempts, and no longer holds the lane.
-		retrying(maxAttempts + 1)
-		require.Eventually(t, func() bool { return row("m_2").Status == inboxevent.StatusDONE },
-			10*time.Second, 5*time.Millisecond, "the next event was not processed")
-		require.Equal(t, maxAttempts+1, rec.count("m_1"))
-		require.Equal(t, 1, rec.count("m_2"))
-
-		// Until Meta is back.
-		metaUp.Store(true)
-		clock.Advance(maxBackoff)
-		rows := e.waitSettled(e.ch.ID, 2)
-		for _, r := range rows {
-			require.Equal(t, inboxevent.StatusDONE, r.Status, r.DedupKey)
-		}
-		require.Equal(t, maxAttempts+2, rec.count("m_1"))
-		require.Equal(t, 1, rec.count("m_2"))
 	})
 }
