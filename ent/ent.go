@@ -21,6 +21,7 @@ import (
 	"github.com/seachat/seachat/ent/knowledgesource"
 	"github.com/seachat/seachat/ent/message"
 	"github.com/seachat/seachat/ent/messengerchannel"
+	"github.com/seachat/seachat/ent/process"
 	"github.com/seachat/seachat/ent/workspace"
 )
 
@@ -91,6 +92,7 @@ func checkColumn(t, c string) error {
 			knowledgesource.Table:  knowledgesource.ValidColumn,
 			message.Table:          message.ValidColumn,
 			messengerchannel.Table: messengerchannel.ValidColumn,
+			process.Table:          process.ValidColumn,
 			workspace.Table:        workspace.ValidColumn,
 		})
 	})

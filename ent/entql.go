@@ -13,6 +13,7 @@ import (
 	"github.com/seachat/seachat/ent/message"
 	"github.com/seachat/seachat/ent/messengerchannel"
 	"github.com/seachat/seachat/ent/predicate"
+	"github.com/seachat/seachat/ent/process"
 	"github.com/seachat/seachat/ent/workspace"
 
 	"entgo.io/ent/dialect/sql"
@@ -23,7 +24,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 10)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 11)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apitoken.Table,
@@ -133,6 +134,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			inboxevent.FieldStatus:      {Type: field.TypeEnum, Column: inboxevent.FieldStatus},
 			inboxevent.FieldAttempts:    {Type: field.TypeInt, Column: inboxevent.FieldAttempts},
 			inboxevent.FieldAvailableAt: {Type: field.TypeTime, Column: inboxevent.FieldAvailableAt},
+			inboxevent.FieldClaimedBy:   {Type: field.TypeString, Column: inboxevent.FieldClaimedBy},
 			inboxevent.FieldLastError:   {Type: field.TypeString, Column: inboxevent.FieldLastError},
 			inboxevent.FieldEventTime:   {Type: field.TypeTime, Column: inboxevent.FieldEventTime},
 			inboxevent.FieldReceivedAt:  {Type: field.TypeTime, Column: inboxevent.FieldReceivedAt},
@@ -222,6 +224,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldBotHandledAt:   {Type: field.TypeTime, Column: message.FieldBotHandledAt},
 			message.FieldOfferHandoff:   {Type: field.TypeBool, Column: message.FieldOfferHandoff},
 			message.FieldLastAttemptAt:  {Type: field.TypeTime, Column: message.FieldLastAttemptAt},
+			message.FieldClaimedBy:      {Type: field.TypeString, Column: message.FieldClaimedBy},
+			message.FieldSendAfter:      {Type: field.TypeTime, Column: message.FieldSendAfter},
 		},
 	}
 	graph.Nodes[8] = &sqlgraph.Node{
@@ -260,6 +264,22 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 	}
 	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   process.Table,
+			Columns: process.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: process.FieldID,
+			},
+		},
+		Type: "Process",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			process.FieldHost:      {Type: field.TypeString, Column: process.FieldHost},
+			process.FieldStartedAt: {Type: field.TypeTime, Column: process.FieldStartedAt},
+			process.FieldLastSeen:  {Type: field.TypeTime, Column: process.FieldLastSeen},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -1146,6 +1166,11 @@ func (f *InboxEventFilter) WhereAvailableAt(p entql.TimeP) {
 	f.Where(p.Field(inboxevent.FieldAvailableAt))
 }
 
+// WhereClaimedBy applies the entql string predicate on the claimed_by field.
+func (f *InboxEventFilter) WhereClaimedBy(p entql.StringP) {
+	f.Where(p.Field(inboxevent.FieldClaimedBy))
+}
+
 // WhereLastError applies the entql string predicate on the last_error field.
 func (f *InboxEventFilter) WhereLastError(p entql.StringP) {
 	f.Where(p.Field(inboxevent.FieldLastError))
@@ -1600,6 +1625,16 @@ func (f *MessageFilter) WhereLastAttemptAt(p entql.TimeP) {
 	f.Where(p.Field(message.FieldLastAttemptAt))
 }
 
+// WhereClaimedBy applies the entql string predicate on the claimed_by field.
+func (f *MessageFilter) WhereClaimedBy(p entql.StringP) {
+	f.Where(p.Field(message.FieldClaimedBy))
+}
+
+// WhereSendAfter applies the entql time.Time predicate on the send_after field.
+func (f *MessageFilter) WhereSendAfter(p entql.TimeP) {
+	f.Where(p.Field(message.FieldSendAfter))
+}
+
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.
 func (f *MessageFilter) WhereHasWorkspace() {
 	f.Where(entql.HasEdge("workspace"))
@@ -1807,6 +1842,61 @@ func (f *MessengerChannelFilter) WhereHasAgentWith(preds ...predicate.Agent) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ProcessQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ProcessQuery builder.
+func (_q *ProcessQuery) Filter() *ProcessFilter {
+	return &ProcessFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ProcessMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ProcessMutation builder.
+func (m *ProcessMutation) Filter() *ProcessFilter {
+	return &ProcessFilter{config: m.config, predicateAdder: m}
+}
+
+// ProcessFilter provides a generic filtering capability at runtime for ProcessQuery.
+type ProcessFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ProcessFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ProcessFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(process.FieldID))
+}
+
+// WhereHost applies the entql string predicate on the host field.
+func (f *ProcessFilter) WhereHost(p entql.StringP) {
+	f.Where(p.Field(process.FieldHost))
+}
+
+// WhereStartedAt applies the entql time.Time predicate on the started_at field.
+func (f *ProcessFilter) WhereStartedAt(p entql.TimeP) {
+	f.Where(p.Field(process.FieldStartedAt))
+}
+
+// WhereLastSeen applies the entql time.Time predicate on the last_seen field.
+func (f *ProcessFilter) WhereLastSeen(p entql.TimeP) {
+	f.Where(p.Field(process.FieldLastSeen))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *WorkspaceQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1835,7 +1925,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -34,6 +34,8 @@ type InboxEvent struct {
 	Attempts int `json:"attempts,omitempty"`
 	// Not processed before; moves on retries and claims.
 	AvailableAt time.Time `json:"available_at,omitempty"`
+	// The Process working on the event now; a claim of a dead process is taken over.
+	ClaimedBy *string `json:"claimed_by,omitempty"`
 	// LastError holds the value of the "last_error" field.
 	LastError *string `json:"last_error,omitempty"`
 	// Meta's timestamp, or received_at when absent. Always set by the inbox: it orders a user's events.
@@ -77,7 +79,7 @@ func (*InboxEvent) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case inboxevent.FieldID, inboxevent.FieldWorkspaceID, inboxevent.FieldChannelID, inboxevent.FieldAttempts:
 			values[i] = new(sql.NullInt64)
-		case inboxevent.FieldDedupKey, inboxevent.FieldPsid, inboxevent.FieldStatus, inboxevent.FieldLastError:
+		case inboxevent.FieldDedupKey, inboxevent.FieldPsid, inboxevent.FieldStatus, inboxevent.FieldClaimedBy, inboxevent.FieldLastError:
 			values[i] = new(sql.NullString)
 		case inboxevent.FieldAvailableAt, inboxevent.FieldEventTime, inboxevent.FieldReceivedAt, inboxevent.FieldProcessedAt:
 			values[i] = new(sql.NullTime)
@@ -149,6 +151,13 @@ func (_m *InboxEvent) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field available_at", values[i])
 			} else if value.Valid {
 				_m.AvailableAt = value.Time
+			}
+		case inboxevent.FieldClaimedBy:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field claimed_by", values[i])
+			} else if value.Valid {
+				_m.ClaimedBy = new(string)
+				*_m.ClaimedBy = value.String
 			}
 		case inboxevent.FieldLastError:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -241,6 +250,11 @@ func (_m *InboxEvent) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("available_at=")
 	builder.WriteString(_m.AvailableAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.ClaimedBy; v != nil {
+		builder.WriteString("claimed_by=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	if v := _m.LastError; v != nil {
 		builder.WriteString("last_error=")

@@ -103,6 +103,20 @@ func (_c *InboxEventCreate) SetNillableAvailableAt(v *time.Time) *InboxEventCrea
 	return _c
 }
 
+// SetClaimedBy sets the "claimed_by" field.
+func (_c *InboxEventCreate) SetClaimedBy(v string) *InboxEventCreate {
+	_c.mutation.SetClaimedBy(v)
+	return _c
+}
+
+// SetNillableClaimedBy sets the "claimed_by" field if the given value is not nil.
+func (_c *InboxEventCreate) SetNillableClaimedBy(v *string) *InboxEventCreate {
+	if v != nil {
+		_c.SetClaimedBy(*v)
+	}
+	return _c
+}
+
 // SetLastError sets the "last_error" field.
 func (_c *InboxEventCreate) SetLastError(v string) *InboxEventCreate {
 	_c.mutation.SetLastError(v)
@@ -322,6 +336,10 @@ func (_c *InboxEventCreate) createSpec() (*InboxEvent, *sqlgraph.CreateSpec) {
 		_spec.SetField(inboxevent.FieldAvailableAt, field.TypeTime, value)
 		_node.AvailableAt = value
 	}
+	if value, ok := _c.mutation.ClaimedBy(); ok {
+		_spec.SetField(inboxevent.FieldClaimedBy, field.TypeString, value)
+		_node.ClaimedBy = &value
+	}
 	if value, ok := _c.mutation.LastError(); ok {
 		_spec.SetField(inboxevent.FieldLastError, field.TypeString, value)
 		_node.LastError = &value
@@ -446,6 +464,24 @@ func (u *InboxEventUpsert) SetAvailableAt(v time.Time) *InboxEventUpsert {
 // UpdateAvailableAt sets the "available_at" field to the value that was provided on create.
 func (u *InboxEventUpsert) UpdateAvailableAt() *InboxEventUpsert {
 	u.SetExcluded(inboxevent.FieldAvailableAt)
+	return u
+}
+
+// SetClaimedBy sets the "claimed_by" field.
+func (u *InboxEventUpsert) SetClaimedBy(v string) *InboxEventUpsert {
+	u.Set(inboxevent.FieldClaimedBy, v)
+	return u
+}
+
+// UpdateClaimedBy sets the "claimed_by" field to the value that was provided on create.
+func (u *InboxEventUpsert) UpdateClaimedBy() *InboxEventUpsert {
+	u.SetExcluded(inboxevent.FieldClaimedBy)
+	return u
+}
+
+// ClearClaimedBy clears the value of the "claimed_by" field.
+func (u *InboxEventUpsert) ClearClaimedBy() *InboxEventUpsert {
+	u.SetNull(inboxevent.FieldClaimedBy)
 	return u
 }
 
@@ -609,6 +645,27 @@ func (u *InboxEventUpsertOne) SetAvailableAt(v time.Time) *InboxEventUpsertOne {
 func (u *InboxEventUpsertOne) UpdateAvailableAt() *InboxEventUpsertOne {
 	return u.Update(func(s *InboxEventUpsert) {
 		s.UpdateAvailableAt()
+	})
+}
+
+// SetClaimedBy sets the "claimed_by" field.
+func (u *InboxEventUpsertOne) SetClaimedBy(v string) *InboxEventUpsertOne {
+	return u.Update(func(s *InboxEventUpsert) {
+		s.SetClaimedBy(v)
+	})
+}
+
+// UpdateClaimedBy sets the "claimed_by" field to the value that was provided on create.
+func (u *InboxEventUpsertOne) UpdateClaimedBy() *InboxEventUpsertOne {
+	return u.Update(func(s *InboxEventUpsert) {
+		s.UpdateClaimedBy()
+	})
+}
+
+// ClearClaimedBy clears the value of the "claimed_by" field.
+func (u *InboxEventUpsertOne) ClearClaimedBy() *InboxEventUpsertOne {
+	return u.Update(func(s *InboxEventUpsert) {
+		s.ClearClaimedBy()
 	})
 }
 
@@ -947,6 +1004,27 @@ func (u *InboxEventUpsertBulk) SetAvailableAt(v time.Time) *InboxEventUpsertBulk
 func (u *InboxEventUpsertBulk) UpdateAvailableAt() *InboxEventUpsertBulk {
 	return u.Update(func(s *InboxEventUpsert) {
 		s.UpdateAvailableAt()
+	})
+}
+
+// SetClaimedBy sets the "claimed_by" field.
+func (u *InboxEventUpsertBulk) SetClaimedBy(v string) *InboxEventUpsertBulk {
+	return u.Update(func(s *InboxEventUpsert) {
+		s.SetClaimedBy(v)
+	})
+}
+
+// UpdateClaimedBy sets the "claimed_by" field to the value that was provided on create.
+func (u *InboxEventUpsertBulk) UpdateClaimedBy() *InboxEventUpsertBulk {
+	return u.Update(func(s *InboxEventUpsert) {
+		s.UpdateClaimedBy()
+	})
+}
+
+// ClearClaimedBy clears the value of the "claimed_by" field.
+func (u *InboxEventUpsertBulk) ClearClaimedBy() *InboxEventUpsertBulk {
+	return u.Update(func(s *InboxEventUpsert) {
+		s.ClearClaimedBy()
 	})
 }
 

@@ -78,6 +78,26 @@ func (_u *InboxEventUpdate) SetNillableAvailableAt(v *time.Time) *InboxEventUpda
 	return _u
 }
 
+// SetClaimedBy sets the "claimed_by" field.
+func (_u *InboxEventUpdate) SetClaimedBy(v string) *InboxEventUpdate {
+	_u.mutation.SetClaimedBy(v)
+	return _u
+}
+
+// SetNillableClaimedBy sets the "claimed_by" field if the given value is not nil.
+func (_u *InboxEventUpdate) SetNillableClaimedBy(v *string) *InboxEventUpdate {
+	if v != nil {
+		_u.SetClaimedBy(*v)
+	}
+	return _u
+}
+
+// ClearClaimedBy clears the value of the "claimed_by" field.
+func (_u *InboxEventUpdate) ClearClaimedBy() *InboxEventUpdate {
+	_u.mutation.ClearClaimedBy()
+	return _u
+}
+
 // SetLastError sets the "last_error" field.
 func (_u *InboxEventUpdate) SetLastError(v string) *InboxEventUpdate {
 	_u.mutation.SetLastError(v)
@@ -213,6 +233,12 @@ func (_u *InboxEventUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	if value, ok := _u.mutation.AvailableAt(); ok {
 		_spec.SetField(inboxevent.FieldAvailableAt, field.TypeTime, value)
 	}
+	if value, ok := _u.mutation.ClaimedBy(); ok {
+		_spec.SetField(inboxevent.FieldClaimedBy, field.TypeString, value)
+	}
+	if _u.mutation.ClaimedByCleared() {
+		_spec.ClearField(inboxevent.FieldClaimedBy, field.TypeString)
+	}
 	if value, ok := _u.mutation.LastError(); ok {
 		_spec.SetField(inboxevent.FieldLastError, field.TypeString, value)
 	}
@@ -299,6 +325,26 @@ func (_u *InboxEventUpdateOne) SetNillableAvailableAt(v *time.Time) *InboxEventU
 	if v != nil {
 		_u.SetAvailableAt(*v)
 	}
+	return _u
+}
+
+// SetClaimedBy sets the "claimed_by" field.
+func (_u *InboxEventUpdateOne) SetClaimedBy(v string) *InboxEventUpdateOne {
+	_u.mutation.SetClaimedBy(v)
+	return _u
+}
+
+// SetNillableClaimedBy sets the "claimed_by" field if the given value is not nil.
+func (_u *InboxEventUpdateOne) SetNillableClaimedBy(v *string) *InboxEventUpdateOne {
+	if v != nil {
+		_u.SetClaimedBy(*v)
+	}
+	return _u
+}
+
+// ClearClaimedBy clears the value of the "claimed_by" field.
+func (_u *InboxEventUpdateOne) ClearClaimedBy() *InboxEventUpdateOne {
+	_u.mutation.ClearClaimedBy()
 	return _u
 }
 
@@ -466,6 +512,12 @@ func (_u *InboxEventUpdateOne) sqlSave(ctx context.Context) (_node *InboxEvent, 
 	}
 	if value, ok := _u.mutation.AvailableAt(); ok {
 		_spec.SetField(inboxevent.FieldAvailableAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.ClaimedBy(); ok {
+		_spec.SetField(inboxevent.FieldClaimedBy, field.TypeString, value)
+	}
+	if _u.mutation.ClaimedByCleared() {
+		_spec.ClearField(inboxevent.FieldClaimedBy, field.TypeString)
 	}
 	if value, ok := _u.mutation.LastError(); ok {
 		_spec.SetField(inboxevent.FieldLastError, field.TypeString, value)

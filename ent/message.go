@@ -61,8 +61,12 @@ type Message struct {
 	BotHandledAt *time.Time `json:"bot_handled_at,omitempty"`
 	// The message carries the quick reply "Talk to a human".
 	OfferHandoff bool `json:"offer_handoff,omitempty"`
-	// When the last send attempt started; a PENDING message attempted recently is being sent.
+	// When the last send attempt started.
 	LastAttemptAt *time.Time `json:"last_attempt_at,omitempty"`
+	// The Process sending this PENDING reply now; a claim of a dead process is taken over.
+	ClaimedBy *string `json:"claimed_by,omitempty"`
+	// A PENDING reply is not sent before (backoff after a transient failure).
+	SendAfter *time.Time `json:"send_after,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MessageQuery when eager-loading is set.
 	Edges        MessageEdges `json:"edges"`
@@ -115,9 +119,9 @@ func (*Message) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case message.FieldID, message.FieldWorkspaceID, message.FieldConversationID, message.FieldChannelID, message.FieldAttempts, message.FieldInReplyToID:
 			values[i] = new(sql.NullInt64)
-		case message.FieldDirection, message.FieldAuthor, message.FieldText, message.FieldMid, message.FieldDeliveryStatus, message.FieldError, message.FieldSentBy:
+		case message.FieldDirection, message.FieldAuthor, message.FieldText, message.FieldMid, message.FieldDeliveryStatus, message.FieldError, message.FieldSentBy, message.FieldClaimedBy:
 			values[i] = new(sql.NullString)
-		case message.FieldCreatedAt, message.FieldUpdatedAt, message.FieldEventTime, message.FieldBotHandledAt, message.FieldLastAttemptAt:
+		case message.FieldCreatedAt, message.FieldUpdatedAt, message.FieldEventTime, message.FieldBotHandledAt, message.FieldLastAttemptAt, message.FieldSendAfter:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -278,6 +282,20 @@ func (_m *Message) assignValues(columns []string, values []any) error {
 				_m.LastAttemptAt = new(time.Time)
 				*_m.LastAttemptAt = value.Time
 			}
+		case message.FieldClaimedBy:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field claimed_by", values[i])
+			} else if value.Valid {
+				_m.ClaimedBy = new(string)
+				*_m.ClaimedBy = value.String
+			}
+		case message.FieldSendAfter:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field send_after", values[i])
+			} else if value.Valid {
+				_m.SendAfter = new(time.Time)
+				*_m.SendAfter = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -400,6 +418,16 @@ func (_m *Message) String() string {
 	builder.WriteString(", ")
 	if v := _m.LastAttemptAt; v != nil {
 		builder.WriteString("last_attempt_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ClaimedBy; v != nil {
+		builder.WriteString("claimed_by=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.SendAfter; v != nil {
+		builder.WriteString("send_after=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

@@ -263,6 +263,34 @@ func (_c *MessageCreate) SetNillableLastAttemptAt(v *time.Time) *MessageCreate {
 	return _c
 }
 
+// SetClaimedBy sets the "claimed_by" field.
+func (_c *MessageCreate) SetClaimedBy(v string) *MessageCreate {
+	_c.mutation.SetClaimedBy(v)
+	return _c
+}
+
+// SetNillableClaimedBy sets the "claimed_by" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableClaimedBy(v *string) *MessageCreate {
+	if v != nil {
+		_c.SetClaimedBy(*v)
+	}
+	return _c
+}
+
+// SetSendAfter sets the "send_after" field.
+func (_c *MessageCreate) SetSendAfter(v time.Time) *MessageCreate {
+	_c.mutation.SetSendAfter(v)
+	return _c
+}
+
+// SetNillableSendAfter sets the "send_after" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableSendAfter(v *time.Time) *MessageCreate {
+	if v != nil {
+		_c.SetSendAfter(*v)
+	}
+	return _c
+}
+
 // SetWorkspace sets the "workspace" edge to the Workspace entity.
 func (_c *MessageCreate) SetWorkspace(v *Workspace) *MessageCreate {
 	return _c.SetWorkspaceID(v.ID)
@@ -515,6 +543,14 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastAttemptAt(); ok {
 		_spec.SetField(message.FieldLastAttemptAt, field.TypeTime, value)
 		_node.LastAttemptAt = &value
+	}
+	if value, ok := _c.mutation.ClaimedBy(); ok {
+		_spec.SetField(message.FieldClaimedBy, field.TypeString, value)
+		_node.ClaimedBy = &value
+	}
+	if value, ok := _c.mutation.SendAfter(); ok {
+		_spec.SetField(message.FieldSendAfter, field.TypeTime, value)
+		_node.SendAfter = &value
 	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -803,6 +839,42 @@ func (u *MessageUpsert) UpdateLastAttemptAt() *MessageUpsert {
 // ClearLastAttemptAt clears the value of the "last_attempt_at" field.
 func (u *MessageUpsert) ClearLastAttemptAt() *MessageUpsert {
 	u.SetNull(message.FieldLastAttemptAt)
+	return u
+}
+
+// SetClaimedBy sets the "claimed_by" field.
+func (u *MessageUpsert) SetClaimedBy(v string) *MessageUpsert {
+	u.Set(message.FieldClaimedBy, v)
+	return u
+}
+
+// UpdateClaimedBy sets the "claimed_by" field to the value that was provided on create.
+func (u *MessageUpsert) UpdateClaimedBy() *MessageUpsert {
+	u.SetExcluded(message.FieldClaimedBy)
+	return u
+}
+
+// ClearClaimedBy clears the value of the "claimed_by" field.
+func (u *MessageUpsert) ClearClaimedBy() *MessageUpsert {
+	u.SetNull(message.FieldClaimedBy)
+	return u
+}
+
+// SetSendAfter sets the "send_after" field.
+func (u *MessageUpsert) SetSendAfter(v time.Time) *MessageUpsert {
+	u.Set(message.FieldSendAfter, v)
+	return u
+}
+
+// UpdateSendAfter sets the "send_after" field to the value that was provided on create.
+func (u *MessageUpsert) UpdateSendAfter() *MessageUpsert {
+	u.SetExcluded(message.FieldSendAfter)
+	return u
+}
+
+// ClearSendAfter clears the value of the "send_after" field.
+func (u *MessageUpsert) ClearSendAfter() *MessageUpsert {
+	u.SetNull(message.FieldSendAfter)
 	return u
 }
 
@@ -1107,6 +1179,48 @@ func (u *MessageUpsertOne) UpdateLastAttemptAt() *MessageUpsertOne {
 func (u *MessageUpsertOne) ClearLastAttemptAt() *MessageUpsertOne {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearLastAttemptAt()
+	})
+}
+
+// SetClaimedBy sets the "claimed_by" field.
+func (u *MessageUpsertOne) SetClaimedBy(v string) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetClaimedBy(v)
+	})
+}
+
+// UpdateClaimedBy sets the "claimed_by" field to the value that was provided on create.
+func (u *MessageUpsertOne) UpdateClaimedBy() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateClaimedBy()
+	})
+}
+
+// ClearClaimedBy clears the value of the "claimed_by" field.
+func (u *MessageUpsertOne) ClearClaimedBy() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearClaimedBy()
+	})
+}
+
+// SetSendAfter sets the "send_after" field.
+func (u *MessageUpsertOne) SetSendAfter(v time.Time) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetSendAfter(v)
+	})
+}
+
+// UpdateSendAfter sets the "send_after" field to the value that was provided on create.
+func (u *MessageUpsertOne) UpdateSendAfter() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateSendAfter()
+	})
+}
+
+// ClearSendAfter clears the value of the "send_after" field.
+func (u *MessageUpsertOne) ClearSendAfter() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearSendAfter()
 	})
 }
 
@@ -1577,6 +1691,48 @@ func (u *MessageUpsertBulk) UpdateLastAttemptAt() *MessageUpsertBulk {
 func (u *MessageUpsertBulk) ClearLastAttemptAt() *MessageUpsertBulk {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearLastAttemptAt()
+	})
+}
+
+// SetClaimedBy sets the "claimed_by" field.
+func (u *MessageUpsertBulk) SetClaimedBy(v string) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetClaimedBy(v)
+	})
+}
+
+// UpdateClaimedBy sets the "claimed_by" field to the value that was provided on create.
+func (u *MessageUpsertBulk) UpdateClaimedBy() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateClaimedBy()
+	})
+}
+
+// ClearClaimedBy clears the value of the "claimed_by" field.
+func (u *MessageUpsertBulk) ClearClaimedBy() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearClaimedBy()
+	})
+}
+
+// SetSendAfter sets the "send_after" field.
+func (u *MessageUpsertBulk) SetSendAfter(v time.Time) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetSendAfter(v)
+	})
+}
+
+// UpdateSendAfter sets the "send_after" field to the value that was provided on create.
+func (u *MessageUpsertBulk) UpdateSendAfter() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateSendAfter()
+	})
+}
+
+// ClearSendAfter clears the value of the "send_after" field.
+func (u *MessageUpsertBulk) ClearSendAfter() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearSendAfter()
 	})
 }
 

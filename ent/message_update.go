@@ -250,6 +250,46 @@ func (_u *MessageUpdate) ClearLastAttemptAt() *MessageUpdate {
 	return _u
 }
 
+// SetClaimedBy sets the "claimed_by" field.
+func (_u *MessageUpdate) SetClaimedBy(v string) *MessageUpdate {
+	_u.mutation.SetClaimedBy(v)
+	return _u
+}
+
+// SetNillableClaimedBy sets the "claimed_by" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableClaimedBy(v *string) *MessageUpdate {
+	if v != nil {
+		_u.SetClaimedBy(*v)
+	}
+	return _u
+}
+
+// ClearClaimedBy clears the value of the "claimed_by" field.
+func (_u *MessageUpdate) ClearClaimedBy() *MessageUpdate {
+	_u.mutation.ClearClaimedBy()
+	return _u
+}
+
+// SetSendAfter sets the "send_after" field.
+func (_u *MessageUpdate) SetSendAfter(v time.Time) *MessageUpdate {
+	_u.mutation.SetSendAfter(v)
+	return _u
+}
+
+// SetNillableSendAfter sets the "send_after" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableSendAfter(v *time.Time) *MessageUpdate {
+	if v != nil {
+		_u.SetSendAfter(*v)
+	}
+	return _u
+}
+
+// ClearSendAfter clears the value of the "send_after" field.
+func (_u *MessageUpdate) ClearSendAfter() *MessageUpdate {
+	_u.mutation.ClearSendAfter()
+	return _u
+}
+
 // Mutation returns the MessageMutation object of the builder.
 func (_u *MessageUpdate) Mutation() *MessageMutation {
 	return _u.mutation
@@ -406,6 +446,18 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.LastAttemptAtCleared() {
 		_spec.ClearField(message.FieldLastAttemptAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ClaimedBy(); ok {
+		_spec.SetField(message.FieldClaimedBy, field.TypeString, value)
+	}
+	if _u.mutation.ClaimedByCleared() {
+		_spec.ClearField(message.FieldClaimedBy, field.TypeString)
+	}
+	if value, ok := _u.mutation.SendAfter(); ok {
+		_spec.SetField(message.FieldSendAfter, field.TypeTime, value)
+	}
+	if _u.mutation.SendAfterCleared() {
+		_spec.ClearField(message.FieldSendAfter, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -648,6 +700,46 @@ func (_u *MessageUpdateOne) ClearLastAttemptAt() *MessageUpdateOne {
 	return _u
 }
 
+// SetClaimedBy sets the "claimed_by" field.
+func (_u *MessageUpdateOne) SetClaimedBy(v string) *MessageUpdateOne {
+	_u.mutation.SetClaimedBy(v)
+	return _u
+}
+
+// SetNillableClaimedBy sets the "claimed_by" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableClaimedBy(v *string) *MessageUpdateOne {
+	if v != nil {
+		_u.SetClaimedBy(*v)
+	}
+	return _u
+}
+
+// ClearClaimedBy clears the value of the "claimed_by" field.
+func (_u *MessageUpdateOne) ClearClaimedBy() *MessageUpdateOne {
+	_u.mutation.ClearClaimedBy()
+	return _u
+}
+
+// SetSendAfter sets the "send_after" field.
+func (_u *MessageUpdateOne) SetSendAfter(v time.Time) *MessageUpdateOne {
+	_u.mutation.SetSendAfter(v)
+	return _u
+}
+
+// SetNillableSendAfter sets the "send_after" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableSendAfter(v *time.Time) *MessageUpdateOne {
+	if v != nil {
+		_u.SetSendAfter(*v)
+	}
+	return _u
+}
+
+// ClearSendAfter clears the value of the "send_after" field.
+func (_u *MessageUpdateOne) ClearSendAfter() *MessageUpdateOne {
+	_u.mutation.ClearSendAfter()
+	return _u
+}
+
 // Mutation returns the MessageMutation object of the builder.
 func (_u *MessageUpdateOne) Mutation() *MessageMutation {
 	return _u.mutation
@@ -834,6 +926,18 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 	}
 	if _u.mutation.LastAttemptAtCleared() {
 		_spec.ClearField(message.FieldLastAttemptAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ClaimedBy(); ok {
+		_spec.SetField(message.FieldClaimedBy, field.TypeString, value)
+	}
+	if _u.mutation.ClaimedByCleared() {
+		_spec.ClearField(message.FieldClaimedBy, field.TypeString)
+	}
+	if value, ok := _u.mutation.SendAfter(); ok {
+		_spec.SetField(message.FieldSendAfter, field.TypeTime, value)
+	}
+	if _u.mutation.SendAfterCleared() {
+		_spec.ClearField(message.FieldSendAfter, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Message{config: _u.config}

@@ -21,6 +21,7 @@ import (
 	"github.com/seachat/seachat/ent/message"
 	"github.com/seachat/seachat/ent/messengerchannel"
 	"github.com/seachat/seachat/ent/predicate"
+	"github.com/seachat/seachat/ent/process"
 	"github.com/seachat/seachat/ent/schema/schematype"
 	"github.com/seachat/seachat/ent/workspace"
 )
@@ -43,6 +44,7 @@ const (
 	TypeKnowledgeSource  = "KnowledgeSource"
 	TypeMessage          = "Message"
 	TypeMessengerChannel = "MessengerChannel"
+	TypeProcess          = "Process"
 	TypeWorkspace        = "Workspace"
 )
 
@@ -4144,6 +4146,7 @@ type InboxEventMutation struct {
 	attempts         *int
 	addattempts      *int
 	available_at     *time.Time
+	claimed_by       *string
 	last_error       *string
 	event_time       *time.Time
 	received_at      *time.Time
@@ -4582,6 +4585,55 @@ func (m *InboxEventMutation) ResetAvailableAt() {
 	m.available_at = nil
 }
 
+// SetClaimedBy sets the "claimed_by" field.
+func (m *InboxEventMutation) SetClaimedBy(s string) {
+	m.claimed_by = &s
+}
+
+// ClaimedBy returns the value of the "claimed_by" field in the mutation.
+func (m *InboxEventMutation) ClaimedBy() (r string, exists bool) {
+	v := m.claimed_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimedBy returns the old "claimed_by" field's value of the InboxEvent entity.
+// If the InboxEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InboxEventMutation) OldClaimedBy(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimedBy: %w", err)
+	}
+	return oldValue.ClaimedBy, nil
+}
+
+// ClearClaimedBy clears the value of the "claimed_by" field.
+func (m *InboxEventMutation) ClearClaimedBy() {
+	m.claimed_by = nil
+	m.clearedFields[inboxevent.FieldClaimedBy] = struct{}{}
+}
+
+// ClaimedByCleared returns if the "claimed_by" field was cleared in this mutation.
+func (m *InboxEventMutation) ClaimedByCleared() bool {
+	_, ok := m.clearedFields[inboxevent.FieldClaimedBy]
+	return ok
+}
+
+// ResetClaimedBy resets all changes to the "claimed_by" field.
+func (m *InboxEventMutation) ResetClaimedBy() {
+	m.claimed_by = nil
+	delete(m.clearedFields, inboxevent.FieldClaimedBy)
+}
+
 // SetLastError sets the "last_error" field.
 func (m *InboxEventMutation) SetLastError(s string) {
 	m.last_error = &s
@@ -4826,7 +4878,7 @@ func (m *InboxEventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *InboxEventMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.workspace != nil {
 		fields = append(fields, inboxevent.FieldWorkspaceID)
 	}
@@ -4850,6 +4902,9 @@ func (m *InboxEventMutation) Fields() []string {
 	}
 	if m.available_at != nil {
 		fields = append(fields, inboxevent.FieldAvailableAt)
+	}
+	if m.claimed_by != nil {
+		fields = append(fields, inboxevent.FieldClaimedBy)
 	}
 	if m.last_error != nil {
 		fields = append(fields, inboxevent.FieldLastError)
@@ -4887,6 +4942,8 @@ func (m *InboxEventMutation) Field(name string) (ent.Value, bool) {
 		return m.Attempts()
 	case inboxevent.FieldAvailableAt:
 		return m.AvailableAt()
+	case inboxevent.FieldClaimedBy:
+		return m.ClaimedBy()
 	case inboxevent.FieldLastError:
 		return m.LastError()
 	case inboxevent.FieldEventTime:
@@ -4920,6 +4977,8 @@ func (m *InboxEventMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldAttempts(ctx)
 	case inboxevent.FieldAvailableAt:
 		return m.OldAvailableAt(ctx)
+	case inboxevent.FieldClaimedBy:
+		return m.OldClaimedBy(ctx)
 	case inboxevent.FieldLastError:
 		return m.OldLastError(ctx)
 	case inboxevent.FieldEventTime:
@@ -4992,6 +5051,13 @@ func (m *InboxEventMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetAvailableAt(v)
+		return nil
+	case inboxevent.FieldClaimedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimedBy(v)
 		return nil
 	case inboxevent.FieldLastError:
 		v, ok := value.(string)
@@ -5078,6 +5144,9 @@ func (m *InboxEventMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *InboxEventMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(inboxevent.FieldClaimedBy) {
+		fields = append(fields, inboxevent.FieldClaimedBy)
+	}
 	if m.FieldCleared(inboxevent.FieldLastError) {
 		fields = append(fields, inboxevent.FieldLastError)
 	}
@@ -5101,6 +5170,9 @@ func (m *InboxEventMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *InboxEventMutation) ClearField(name string) error {
 	switch name {
+	case inboxevent.FieldClaimedBy:
+		m.ClearClaimedBy()
+		return nil
 	case inboxevent.FieldLastError:
 		m.ClearLastError()
 		return nil
@@ -5141,6 +5213,9 @@ func (m *InboxEventMutation) ResetField(name string) error {
 		return nil
 	case inboxevent.FieldAvailableAt:
 		m.ResetAvailableAt()
+		return nil
+	case inboxevent.FieldClaimedBy:
+		m.ResetClaimedBy()
 		return nil
 	case inboxevent.FieldLastError:
 		m.ResetLastError()
@@ -7784,6 +7859,8 @@ type MessageMutation struct {
 	bot_handled_at      *time.Time
 	offer_handoff       *bool
 	last_attempt_at     *time.Time
+	claimed_by          *string
+	send_after          *time.Time
 	clearedFields       map[string]struct{}
 	workspace           *int
 	clearedworkspace    bool
@@ -8843,6 +8920,104 @@ func (m *MessageMutation) ResetLastAttemptAt() {
 	delete(m.clearedFields, message.FieldLastAttemptAt)
 }
 
+// SetClaimedBy sets the "claimed_by" field.
+func (m *MessageMutation) SetClaimedBy(s string) {
+	m.claimed_by = &s
+}
+
+// ClaimedBy returns the value of the "claimed_by" field in the mutation.
+func (m *MessageMutation) ClaimedBy() (r string, exists bool) {
+	v := m.claimed_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimedBy returns the old "claimed_by" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldClaimedBy(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimedBy: %w", err)
+	}
+	return oldValue.ClaimedBy, nil
+}
+
+// ClearClaimedBy clears the value of the "claimed_by" field.
+func (m *MessageMutation) ClearClaimedBy() {
+	m.claimed_by = nil
+	m.clearedFields[message.FieldClaimedBy] = struct{}{}
+}
+
+// ClaimedByCleared returns if the "claimed_by" field was cleared in this mutation.
+func (m *MessageMutation) ClaimedByCleared() bool {
+	_, ok := m.clearedFields[message.FieldClaimedBy]
+	return ok
+}
+
+// ResetClaimedBy resets all changes to the "claimed_by" field.
+func (m *MessageMutation) ResetClaimedBy() {
+	m.claimed_by = nil
+	delete(m.clearedFields, message.FieldClaimedBy)
+}
+
+// SetSendAfter sets the "send_after" field.
+func (m *MessageMutation) SetSendAfter(t time.Time) {
+	m.send_after = &t
+}
+
+// SendAfter returns the value of the "send_after" field in the mutation.
+func (m *MessageMutation) SendAfter() (r time.Time, exists bool) {
+	v := m.send_after
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSendAfter returns the old "send_after" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldSendAfter(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSendAfter is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSendAfter requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSendAfter: %w", err)
+	}
+	return oldValue.SendAfter, nil
+}
+
+// ClearSendAfter clears the value of the "send_after" field.
+func (m *MessageMutation) ClearSendAfter() {
+	m.send_after = nil
+	m.clearedFields[message.FieldSendAfter] = struct{}{}
+}
+
+// SendAfterCleared returns if the "send_after" field was cleared in this mutation.
+func (m *MessageMutation) SendAfterCleared() bool {
+	_, ok := m.clearedFields[message.FieldSendAfter]
+	return ok
+}
+
+// ResetSendAfter resets all changes to the "send_after" field.
+func (m *MessageMutation) ResetSendAfter() {
+	m.send_after = nil
+	delete(m.clearedFields, message.FieldSendAfter)
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *MessageMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -8931,7 +9106,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 23)
 	if m.workspace != nil {
 		fields = append(fields, message.FieldWorkspaceID)
 	}
@@ -8995,6 +9170,12 @@ func (m *MessageMutation) Fields() []string {
 	if m.last_attempt_at != nil {
 		fields = append(fields, message.FieldLastAttemptAt)
 	}
+	if m.claimed_by != nil {
+		fields = append(fields, message.FieldClaimedBy)
+	}
+	if m.send_after != nil {
+		fields = append(fields, message.FieldSendAfter)
+	}
 	return fields
 }
 
@@ -9045,6 +9226,10 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.OfferHandoff()
 	case message.FieldLastAttemptAt:
 		return m.LastAttemptAt()
+	case message.FieldClaimedBy:
+		return m.ClaimedBy()
+	case message.FieldSendAfter:
+		return m.SendAfter()
 	}
 	return nil, false
 }
@@ -9096,6 +9281,10 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldOfferHandoff(ctx)
 	case message.FieldLastAttemptAt:
 		return m.OldLastAttemptAt(ctx)
+	case message.FieldClaimedBy:
+		return m.OldClaimedBy(ctx)
+	case message.FieldSendAfter:
+		return m.OldSendAfter(ctx)
 	}
 	return nil, fmt.Errorf("unknown Message field %s", name)
 }
@@ -9252,6 +9441,20 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastAttemptAt(v)
 		return nil
+	case message.FieldClaimedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimedBy(v)
+		return nil
+	case message.FieldSendAfter:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSendAfter(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)
 }
@@ -9345,6 +9548,12 @@ func (m *MessageMutation) ClearedFields() []string {
 	if m.FieldCleared(message.FieldLastAttemptAt) {
 		fields = append(fields, message.FieldLastAttemptAt)
 	}
+	if m.FieldCleared(message.FieldClaimedBy) {
+		fields = append(fields, message.FieldClaimedBy)
+	}
+	if m.FieldCleared(message.FieldSendAfter) {
+		fields = append(fields, message.FieldSendAfter)
+	}
 	return fields
 }
 
@@ -9382,6 +9591,12 @@ func (m *MessageMutation) ClearField(name string) error {
 		return nil
 	case message.FieldLastAttemptAt:
 		m.ClearLastAttemptAt()
+		return nil
+	case message.FieldClaimedBy:
+		m.ClearClaimedBy()
+		return nil
+	case message.FieldSendAfter:
+		m.ClearSendAfter()
 		return nil
 	}
 	return fmt.Errorf("unknown Message nullable field %s", name)
@@ -9453,6 +9668,12 @@ func (m *MessageMutation) ResetField(name string) error {
 		return nil
 	case message.FieldLastAttemptAt:
 		m.ResetLastAttemptAt()
+		return nil
+	case message.FieldClaimedBy:
+		m.ResetClaimedBy()
+		return nil
+	case message.FieldSendAfter:
+		m.ResetSendAfter()
 		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)
@@ -11416,6 +11637,446 @@ func (m *MessengerChannelMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown MessengerChannel edge %s", name)
+}
+
+// ProcessMutation represents an operation that mutates the Process nodes in the graph.
+type ProcessMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	host          *string
+	started_at    *time.Time
+	last_seen     *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*Process, error)
+	predicates    []predicate.Process
+}
+
+var _ ent.Mutation = (*ProcessMutation)(nil)
+
+// processOption allows management of the mutation configuration using functional options.
+type processOption func(*ProcessMutation)
+
+// newProcessMutation creates new mutation for the Process entity.
+func newProcessMutation(c config, op Op, opts ...processOption) *ProcessMutation {
+	m := &ProcessMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeProcess,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withProcessID sets the ID field of the mutation.
+func withProcessID(id string) processOption {
+	return func(m *ProcessMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Process
+		)
+		m.oldValue = func(ctx context.Context) (*Process, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Process.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withProcess sets the old Process of the mutation.
+func withProcess(node *Process) processOption {
+	return func(m *ProcessMutation) {
+		m.oldValue = func(context.Context) (*Process, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ProcessMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ProcessMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Process entities.
+func (m *ProcessMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ProcessMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ProcessMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Process.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetHost sets the "host" field.
+func (m *ProcessMutation) SetHost(s string) {
+	m.host = &s
+}
+
+// Host returns the value of the "host" field in the mutation.
+func (m *ProcessMutation) Host() (r string, exists bool) {
+	v := m.host
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHost returns the old "host" field's value of the Process entity.
+// If the Process object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProcessMutation) OldHost(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHost is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHost requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHost: %w", err)
+	}
+	return oldValue.Host, nil
+}
+
+// ResetHost resets all changes to the "host" field.
+func (m *ProcessMutation) ResetHost() {
+	m.host = nil
+}
+
+// SetStartedAt sets the "started_at" field.
+func (m *ProcessMutation) SetStartedAt(t time.Time) {
+	m.started_at = &t
+}
+
+// StartedAt returns the value of the "started_at" field in the mutation.
+func (m *ProcessMutation) StartedAt() (r time.Time, exists bool) {
+	v := m.started_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartedAt returns the old "started_at" field's value of the Process entity.
+// If the Process object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProcessMutation) OldStartedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartedAt: %w", err)
+	}
+	return oldValue.StartedAt, nil
+}
+
+// ResetStartedAt resets all changes to the "started_at" field.
+func (m *ProcessMutation) ResetStartedAt() {
+	m.started_at = nil
+}
+
+// SetLastSeen sets the "last_seen" field.
+func (m *ProcessMutation) SetLastSeen(t time.Time) {
+	m.last_seen = &t
+}
+
+// LastSeen returns the value of the "last_seen" field in the mutation.
+func (m *ProcessMutation) LastSeen() (r time.Time, exists bool) {
+	v := m.last_seen
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastSeen returns the old "last_seen" field's value of the Process entity.
+// If the Process object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProcessMutation) OldLastSeen(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastSeen is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastSeen requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastSeen: %w", err)
+	}
+	return oldValue.LastSeen, nil
+}
+
+// ResetLastSeen resets all changes to the "last_seen" field.
+func (m *ProcessMutation) ResetLastSeen() {
+	m.last_seen = nil
+}
+
+// Where appends a list predicates to the ProcessMutation builder.
+func (m *ProcessMutation) Where(ps ...predicate.Process) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ProcessMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ProcessMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Process, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ProcessMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ProcessMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Process).
+func (m *ProcessMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ProcessMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.host != nil {
+		fields = append(fields, process.FieldHost)
+	}
+	if m.started_at != nil {
+		fields = append(fields, process.FieldStartedAt)
+	}
+	if m.last_seen != nil {
+		fields = append(fields, process.FieldLastSeen)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ProcessMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case process.FieldHost:
+		return m.Host()
+	case process.FieldStartedAt:
+		return m.StartedAt()
+	case process.FieldLastSeen:
+		return m.LastSeen()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ProcessMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case process.FieldHost:
+		return m.OldHost(ctx)
+	case process.FieldStartedAt:
+		return m.OldStartedAt(ctx)
+	case process.FieldLastSeen:
+		return m.OldLastSeen(ctx)
+	}
+	return nil, fmt.Errorf("unknown Process field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProcessMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case process.FieldHost:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHost(v)
+		return nil
+	case process.FieldStartedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartedAt(v)
+		return nil
+	case process.FieldLastSeen:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastSeen(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Process field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ProcessMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ProcessMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProcessMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Process numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ProcessMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ProcessMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ProcessMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Process nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ProcessMutation) ResetField(name string) error {
+	switch name {
+	case process.FieldHost:
+		m.ResetHost()
+		return nil
+	case process.FieldStartedAt:
+		m.ResetStartedAt()
+		return nil
+	case process.FieldLastSeen:
+		m.ResetLastSeen()
+		return nil
+	}
+	return fmt.Errorf("unknown Process field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ProcessMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ProcessMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ProcessMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ProcessMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ProcessMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ProcessMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ProcessMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Process unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ProcessMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Process edge %s", name)
 }
 
 // WorkspaceMutation represents an operation that mutates the Workspace nodes in the graph.

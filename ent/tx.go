@@ -32,6 +32,8 @@ type Tx struct {
 	Message *MessageClient
 	// MessengerChannel is the client for interacting with the MessengerChannel builders.
 	MessengerChannel *MessengerChannelClient
+	// Process is the client for interacting with the Process builders.
+	Process *ProcessClient
 	// Workspace is the client for interacting with the Workspace builders.
 	Workspace *WorkspaceClient
 
@@ -174,6 +176,7 @@ func (tx *Tx) init() {
 	tx.KnowledgeSource = NewKnowledgeSourceClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.MessengerChannel = NewMessengerChannelClient(tx.config)
+	tx.Process = NewProcessClient(tx.config)
 	tx.Workspace = NewWorkspaceClient(tx.config)
 }
 

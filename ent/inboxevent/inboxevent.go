@@ -34,6 +34,8 @@ const (
 	FieldAttempts = "attempts"
 	// FieldAvailableAt holds the string denoting the available_at field in the database.
 	FieldAvailableAt = "available_at"
+	// FieldClaimedBy holds the string denoting the claimed_by field in the database.
+	FieldClaimedBy = "claimed_by"
 	// FieldLastError holds the string denoting the last_error field in the database.
 	FieldLastError = "last_error"
 	// FieldEventTime holds the string denoting the event_time field in the database.
@@ -66,6 +68,7 @@ var Columns = []string{
 	FieldStatus,
 	FieldAttempts,
 	FieldAvailableAt,
+	FieldClaimedBy,
 	FieldLastError,
 	FieldEventTime,
 	FieldReceivedAt,
@@ -168,6 +171,11 @@ func ByAttempts(opts ...sql.OrderTermOption) OrderOption {
 // ByAvailableAt orders the results by the available_at field.
 func ByAvailableAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAvailableAt, opts...).ToFunc()
+}
+
+// ByClaimedBy orders the results by the claimed_by field.
+func ByClaimedBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldClaimedBy, opts...).ToFunc()
 }
 
 // ByLastError orders the results by the last_error field.

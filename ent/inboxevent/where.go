@@ -90,6 +90,11 @@ func AvailableAt(v time.Time) predicate.InboxEvent {
 	return predicate.InboxEvent(sql.FieldEQ(FieldAvailableAt, v))
 }
 
+// ClaimedBy applies equality check predicate on the "claimed_by" field. It's identical to ClaimedByEQ.
+func ClaimedBy(v string) predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldEQ(FieldClaimedBy, v))
+}
+
 // LastError applies equality check predicate on the "last_error" field. It's identical to LastErrorEQ.
 func LastError(v string) predicate.InboxEvent {
 	return predicate.InboxEvent(sql.FieldEQ(FieldLastError, v))
@@ -438,6 +443,81 @@ func AvailableAtLT(v time.Time) predicate.InboxEvent {
 // AvailableAtLTE applies the LTE predicate on the "available_at" field.
 func AvailableAtLTE(v time.Time) predicate.InboxEvent {
 	return predicate.InboxEvent(sql.FieldLTE(FieldAvailableAt, v))
+}
+
+// ClaimedByEQ applies the EQ predicate on the "claimed_by" field.
+func ClaimedByEQ(v string) predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldEQ(FieldClaimedBy, v))
+}
+
+// ClaimedByNEQ applies the NEQ predicate on the "claimed_by" field.
+func ClaimedByNEQ(v string) predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldNEQ(FieldClaimedBy, v))
+}
+
+// ClaimedByIn applies the In predicate on the "claimed_by" field.
+func ClaimedByIn(vs ...string) predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldIn(FieldClaimedBy, vs...))
+}
+
+// ClaimedByNotIn applies the NotIn predicate on the "claimed_by" field.
+func ClaimedByNotIn(vs ...string) predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldNotIn(FieldClaimedBy, vs...))
+}
+
+// ClaimedByGT applies the GT predicate on the "claimed_by" field.
+func ClaimedByGT(v string) predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldGT(FieldClaimedBy, v))
+}
+
+// ClaimedByGTE applies the GTE predicate on the "claimed_by" field.
+func ClaimedByGTE(v string) predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldGTE(FieldClaimedBy, v))
+}
+
+// ClaimedByLT applies the LT predicate on the "claimed_by" field.
+func ClaimedByLT(v string) predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldLT(FieldClaimedBy, v))
+}
+
+// ClaimedByLTE applies the LTE predicate on the "claimed_by" field.
+func ClaimedByLTE(v string) predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldLTE(FieldClaimedBy, v))
+}
+
+// ClaimedByContains applies the Contains predicate on the "claimed_by" field.
+func ClaimedByContains(v string) predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldContains(FieldClaimedBy, v))
+}
+
+// ClaimedByHasPrefix applies the HasPrefix predicate on the "claimed_by" field.
+func ClaimedByHasPrefix(v string) predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldHasPrefix(FieldClaimedBy, v))
+}
+
+// ClaimedByHasSuffix applies the HasSuffix predicate on the "claimed_by" field.
+func ClaimedByHasSuffix(v string) predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldHasSuffix(FieldClaimedBy, v))
+}
+
+// ClaimedByIsNil applies the IsNil predicate on the "claimed_by" field.
+func ClaimedByIsNil() predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldIsNull(FieldClaimedBy))
+}
+
+// ClaimedByNotNil applies the NotNil predicate on the "claimed_by" field.
+func ClaimedByNotNil() predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldNotNull(FieldClaimedBy))
+}
+
+// ClaimedByEqualFold applies the EqualFold predicate on the "claimed_by" field.
+func ClaimedByEqualFold(v string) predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldEqualFold(FieldClaimedBy, v))
+}
+
+// ClaimedByContainsFold applies the ContainsFold predicate on the "claimed_by" field.
+func ClaimedByContainsFold(v string) predicate.InboxEvent {
+	return predicate.InboxEvent(sql.FieldContainsFold(FieldClaimedBy, v))
 }
 
 // LastErrorEQ applies the EQ predicate on the "last_error" field.

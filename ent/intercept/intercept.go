@@ -18,6 +18,7 @@ import (
 	"github.com/seachat/seachat/ent/message"
 	"github.com/seachat/seachat/ent/messengerchannel"
 	"github.com/seachat/seachat/ent/predicate"
+	"github.com/seachat/seachat/ent/process"
 	"github.com/seachat/seachat/ent/workspace"
 )
 
@@ -320,6 +321,33 @@ func (f TraverseMessengerChannel) Traverse(ctx context.Context, q ent.Query) err
 	return fmt.Errorf("unexpected query type %T. expect *ent.MessengerChannelQuery", q)
 }
 
+// The ProcessFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ProcessFunc func(context.Context, *ent.ProcessQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ProcessFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ProcessQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ProcessQuery", q)
+}
+
+// The TraverseProcess type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseProcess func(context.Context, *ent.ProcessQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseProcess) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseProcess) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProcessQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ProcessQuery", q)
+}
+
 // The WorkspaceFunc type is an adapter to allow the use of ordinary function as a Querier.
 type WorkspaceFunc func(context.Context, *ent.WorkspaceQuery) (ent.Value, error)
 
@@ -368,6 +396,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.MessageQuery, predicate.Message, message.OrderOption]{typ: ent.TypeMessage, tq: q}, nil
 	case *ent.MessengerChannelQuery:
 		return &query[*ent.MessengerChannelQuery, predicate.MessengerChannel, messengerchannel.OrderOption]{typ: ent.TypeMessengerChannel, tq: q}, nil
+	case *ent.ProcessQuery:
+		return &query[*ent.ProcessQuery, predicate.Process, process.OrderOption]{typ: ent.TypeProcess, tq: q}, nil
 	case *ent.WorkspaceQuery:
 		return &query[*ent.WorkspaceQuery, predicate.Workspace, workspace.OrderOption]{typ: ent.TypeWorkspace, tq: q}, nil
 	default:

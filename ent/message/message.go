@@ -61,6 +61,10 @@ const (
 	FieldOfferHandoff = "offer_handoff"
 	// FieldLastAttemptAt holds the string denoting the last_attempt_at field in the database.
 	FieldLastAttemptAt = "last_attempt_at"
+	// FieldClaimedBy holds the string denoting the claimed_by field in the database.
+	FieldClaimedBy = "claimed_by"
+	// FieldSendAfter holds the string denoting the send_after field in the database.
+	FieldSendAfter = "send_after"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// EdgeConversation holds the string denoting the conversation edge name in mutations.
@@ -107,6 +111,8 @@ var Columns = []string{
 	FieldBotHandledAt,
 	FieldOfferHandoff,
 	FieldLastAttemptAt,
+	FieldClaimedBy,
+	FieldSendAfter,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -322,6 +328,16 @@ func ByOfferHandoff(opts ...sql.OrderTermOption) OrderOption {
 // ByLastAttemptAt orders the results by the last_attempt_at field.
 func ByLastAttemptAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastAttemptAt, opts...).ToFunc()
+}
+
+// ByClaimedBy orders the results by the claimed_by field.
+func ByClaimedBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldClaimedBy, opts...).ToFunc()
+}
+
+// BySendAfter orders the results by the send_after field.
+func BySendAfter(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSendAfter, opts...).ToFunc()
 }
 
 // ByWorkspaceField orders the results by workspace field.

@@ -135,6 +135,16 @@ func LastAttemptAt(v time.Time) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldLastAttemptAt, v))
 }
 
+// ClaimedBy applies equality check predicate on the "claimed_by" field. It's identical to ClaimedByEQ.
+func ClaimedBy(v string) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldClaimedBy, v))
+}
+
+// SendAfter applies equality check predicate on the "send_after" field. It's identical to SendAfterEQ.
+func SendAfter(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldSendAfter, v))
+}
+
 // WorkspaceIDEQ applies the EQ predicate on the "workspace_id" field.
 func WorkspaceIDEQ(v int) predicate.Message {
 	return predicate.Message(sql.FieldEQ(FieldWorkspaceID, v))
@@ -913,6 +923,131 @@ func LastAttemptAtIsNil() predicate.Message {
 // LastAttemptAtNotNil applies the NotNil predicate on the "last_attempt_at" field.
 func LastAttemptAtNotNil() predicate.Message {
 	return predicate.Message(sql.FieldNotNull(FieldLastAttemptAt))
+}
+
+// ClaimedByEQ applies the EQ predicate on the "claimed_by" field.
+func ClaimedByEQ(v string) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldClaimedBy, v))
+}
+
+// ClaimedByNEQ applies the NEQ predicate on the "claimed_by" field.
+func ClaimedByNEQ(v string) predicate.Message {
+	return predicate.Message(sql.FieldNEQ(FieldClaimedBy, v))
+}
+
+// ClaimedByIn applies the In predicate on the "claimed_by" field.
+func ClaimedByIn(vs ...string) predicate.Message {
+	return predicate.Message(sql.FieldIn(FieldClaimedBy, vs...))
+}
+
+// ClaimedByNotIn applies the NotIn predicate on the "claimed_by" field.
+func ClaimedByNotIn(vs ...string) predicate.Message {
+	return predicate.Message(sql.FieldNotIn(FieldClaimedBy, vs...))
+}
+
+// ClaimedByGT applies the GT predicate on the "claimed_by" field.
+func ClaimedByGT(v string) predicate.Message {
+	return predicate.Message(sql.FieldGT(FieldClaimedBy, v))
+}
+
+// ClaimedByGTE applies the GTE predicate on the "claimed_by" field.
+func ClaimedByGTE(v string) predicate.Message {
+	return predicate.Message(sql.FieldGTE(FieldClaimedBy, v))
+}
+
+// ClaimedByLT applies the LT predicate on the "claimed_by" field.
+func ClaimedByLT(v string) predicate.Message {
+	return predicate.Message(sql.FieldLT(FieldClaimedBy, v))
+}
+
+// ClaimedByLTE applies the LTE predicate on the "claimed_by" field.
+func ClaimedByLTE(v string) predicate.Message {
+	return predicate.Message(sql.FieldLTE(FieldClaimedBy, v))
+}
+
+// ClaimedByContains applies the Contains predicate on the "claimed_by" field.
+func ClaimedByContains(v string) predicate.Message {
+	return predicate.Message(sql.FieldContains(FieldClaimedBy, v))
+}
+
+// ClaimedByHasPrefix applies the HasPrefix predicate on the "claimed_by" field.
+func ClaimedByHasPrefix(v string) predicate.Message {
+	return predicate.Message(sql.FieldHasPrefix(FieldClaimedBy, v))
+}
+
+// ClaimedByHasSuffix applies the HasSuffix predicate on the "claimed_by" field.
+func ClaimedByHasSuffix(v string) predicate.Message {
+	return predicate.Message(sql.FieldHasSuffix(FieldClaimedBy, v))
+}
+
+// ClaimedByIsNil applies the IsNil predicate on the "claimed_by" field.
+func ClaimedByIsNil() predicate.Message {
+	return predicate.Message(sql.FieldIsNull(FieldClaimedBy))
+}
+
+// ClaimedByNotNil applies the NotNil predicate on the "claimed_by" field.
+func ClaimedByNotNil() predicate.Message {
+	return predicate.Message(sql.FieldNotNull(FieldClaimedBy))
+}
+
+// ClaimedByEqualFold applies the EqualFold predicate on the "claimed_by" field.
+func ClaimedByEqualFold(v string) predicate.Message {
+	return predicate.Message(sql.FieldEqualFold(FieldClaimedBy, v))
+}
+
+// ClaimedByContainsFold applies the ContainsFold predicate on the "claimed_by" field.
+func ClaimedByContainsFold(v string) predicate.Message {
+	return predicate.Message(sql.FieldContainsFold(FieldClaimedBy, v))
+}
+
+// SendAfterEQ applies the EQ predicate on the "send_after" field.
+func SendAfterEQ(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldEQ(FieldSendAfter, v))
+}
+
+// SendAfterNEQ applies the NEQ predicate on the "send_after" field.
+func SendAfterNEQ(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldNEQ(FieldSendAfter, v))
+}
+
+// SendAfterIn applies the In predicate on the "send_after" field.
+func SendAfterIn(vs ...time.Time) predicate.Message {
+	return predicate.Message(sql.FieldIn(FieldSendAfter, vs...))
+}
+
+// SendAfterNotIn applies the NotIn predicate on the "send_after" field.
+func SendAfterNotIn(vs ...time.Time) predicate.Message {
+	return predicate.Message(sql.FieldNotIn(FieldSendAfter, vs...))
+}
+
+// SendAfterGT applies the GT predicate on the "send_after" field.
+func SendAfterGT(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldGT(FieldSendAfter, v))
+}
+
+// SendAfterGTE applies the GTE predicate on the "send_after" field.
+func SendAfterGTE(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldGTE(FieldSendAfter, v))
+}
+
+// SendAfterLT applies the LT predicate on the "send_after" field.
+func SendAfterLT(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldLT(FieldSendAfter, v))
+}
+
+// SendAfterLTE applies the LTE predicate on the "send_after" field.
+func SendAfterLTE(v time.Time) predicate.Message {
+	return predicate.Message(sql.FieldLTE(FieldSendAfter, v))
+}
+
+// SendAfterIsNil applies the IsNil predicate on the "send_after" field.
+func SendAfterIsNil() predicate.Message {
+	return predicate.Message(sql.FieldIsNull(FieldSendAfter))
+}
+
+// SendAfterNotNil applies the NotNil predicate on the "send_after" field.
+func SendAfterNotNil() predicate.Message {
+	return predicate.Message(sql.FieldNotNull(FieldSendAfter))
 }
 
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.

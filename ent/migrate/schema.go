@@ -201,6 +201,7 @@ var (
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "DONE", "FAILED"}, Default: "PENDING"},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "available_at", Type: field.TypeTime},
+		{Name: "claimed_by", Type: field.TypeString, Nullable: true},
 		{Name: "last_error", Type: field.TypeString, Nullable: true},
 		{Name: "event_time", Type: field.TypeTime, Nullable: true},
 		{Name: "received_at", Type: field.TypeTime},
@@ -215,7 +216,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "inbox_events_workspaces_workspace",
-				Columns:    []*schema.Column{InboxEventsColumns[12]},
+				Columns:    []*schema.Column{InboxEventsColumns[13]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -224,7 +225,7 @@ var (
 			{
 				Name:    "inboxevent_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{InboxEventsColumns[12]},
+				Columns: []*schema.Column{InboxEventsColumns[13]},
 			},
 			{
 				Name:    "inboxevent_channel_id_dedup_key",
@@ -239,12 +240,12 @@ var (
 			{
 				Name:    "inboxevent_status_event_time",
 				Unique:  false,
-				Columns: []*schema.Column{InboxEventsColumns[5], InboxEventsColumns[9]},
+				Columns: []*schema.Column{InboxEventsColumns[5], InboxEventsColumns[10]},
 			},
 			{
 				Name:    "inboxevent_channel_id_psid_status_event_time",
 				Unique:  false,
-				Columns: []*schema.Column{InboxEventsColumns[1], InboxEventsColumns[3], InboxEventsColumns[5], InboxEventsColumns[9]},
+				Columns: []*schema.Column{InboxEventsColumns[1], InboxEventsColumns[3], InboxEventsColumns[5], InboxEventsColumns[10]},
 			},
 		},
 	}
@@ -387,6 +388,8 @@ var (
 		{Name: "bot_handled_at", Type: field.TypeTime, Nullable: true},
 		{Name: "offer_handoff", Type: field.TypeBool, Default: false},
 		{Name: "last_attempt_at", Type: field.TypeTime, Nullable: true},
+		{Name: "claimed_by", Type: field.TypeString, Nullable: true},
+		{Name: "send_after", Type: field.TypeTime, Nullable: true},
 		{Name: "conversation_id", Type: field.TypeInt},
 		{Name: "workspace_id", Type: field.TypeInt},
 	}
@@ -398,13 +401,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messages_conversations_messages",
-				Columns:    []*schema.Column{MessagesColumns[20]},
+				Columns:    []*schema.Column{MessagesColumns[22]},
 				RefColumns: []*schema.Column{ConversationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_workspaces_workspace",
-				Columns:    []*schema.Column{MessagesColumns[21]},
+				Columns:    []*schema.Column{MessagesColumns[23]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -413,7 +416,7 @@ var (
 			{
 				Name:    "message_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[21]},
+				Columns: []*schema.Column{MessagesColumns[23]},
 			},
 			{
 				Name:    "message_channel_id_mid",
@@ -423,12 +426,17 @@ var (
 			{
 				Name:    "message_conversation_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[20], MessagesColumns[1]},
+				Columns: []*schema.Column{MessagesColumns[22], MessagesColumns[1]},
 			},
 			{
 				Name:    "message_in_reply_to_id",
 				Unique:  false,
 				Columns: []*schema.Column{MessagesColumns[16]},
+			},
+			{
+				Name:    "message_delivery_status_conversation_id",
+				Unique:  false,
+				Columns: []*schema.Column{MessagesColumns[9], MessagesColumns[22]},
 			},
 		},
 	}
@@ -498,6 +506,26 @@ var (
 			},
 		},
 	}
+	// ProcessesColumns holds the columns for the "processes" table.
+	ProcessesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "host", Type: field.TypeString, Default: ""},
+		{Name: "started_at", Type: field.TypeTime},
+		{Name: "last_seen", Type: field.TypeTime},
+	}
+	// ProcessesTable holds the schema information for the "processes" table.
+	ProcessesTable = &schema.Table{
+		Name:       "processes",
+		Columns:    ProcessesColumns,
+		PrimaryKey: []*schema.Column{ProcessesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "process_last_seen",
+				Unique:  false,
+				Columns: []*schema.Column{ProcessesColumns[3]},
+			},
+		},
+	}
 	// WorkspacesColumns holds the columns for the "workspaces" table.
 	WorkspacesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -522,6 +550,7 @@ var (
 		KnowledgeSourcesTable,
 		MessagesTable,
 		MessengerChannelsTable,
+		ProcessesTable,
 		WorkspacesTable,
 	}
 )
@@ -570,6 +599,9 @@ func init() {
 	MessengerChannelsTable.ForeignKeys[1].RefTable = WorkspacesTable
 	MessengerChannelsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(34359738368),
+	}
+	ProcessesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(42949672960),
 	}
 	WorkspacesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(38654705664),

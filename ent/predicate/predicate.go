@@ -33,5 +33,8 @@ type Message func(*sql.Selector)
 // MessengerChannel is the predicate function for messengerchannel builders.
 type MessengerChannel func(*sql.Selector)
 
+// Process is the predicate function for process builders.
+type Process func(*sql.Selector)
+
 // Workspace is the predicate function for workspace builders.
 type Workspace func(*sql.Selector)

@@ -15,6 +15,7 @@ import (
 	"github.com/seachat/seachat/ent/knowledgesource"
 	"github.com/seachat/seachat/ent/message"
 	"github.com/seachat/seachat/ent/messengerchannel"
+	"github.com/seachat/seachat/ent/process"
 	"github.com/seachat/seachat/ent/schema"
 	"github.com/seachat/seachat/ent/schema/schematype"
 	"github.com/seachat/seachat/ent/workspace"
@@ -262,7 +263,7 @@ func init() {
 	// inboxevent.DefaultAvailableAt holds the default value on creation for the available_at field.
 	inboxevent.DefaultAvailableAt = inboxeventDescAvailableAt.Default.(func() time.Time)
 	// inboxeventDescReceivedAt is the schema descriptor for received_at field.
-	inboxeventDescReceivedAt := inboxeventFields[9].Descriptor()
+	inboxeventDescReceivedAt := inboxeventFields[10].Descriptor()
 	// inboxevent.DefaultReceivedAt holds the default value on creation for the received_at field.
 	inboxevent.DefaultReceivedAt = inboxeventDescReceivedAt.Default.(func() time.Time)
 	knowledgechunkMixin := schema.KnowledgeChunk{}.Mixin()
@@ -411,6 +412,24 @@ func init() {
 	messengerchannel.DefaultUpdatedAt = messengerchannelDescUpdatedAt.Default.(func() time.Time)
 	// messengerchannel.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	messengerchannel.UpdateDefaultUpdatedAt = messengerchannelDescUpdatedAt.UpdateDefault.(func() time.Time)
+	processFields := schema.Process{}.Fields()
+	_ = processFields
+	// processDescHost is the schema descriptor for host field.
+	processDescHost := processFields[1].Descriptor()
+	// process.DefaultHost holds the default value on creation for the host field.
+	process.DefaultHost = processDescHost.Default.(string)
+	// processDescStartedAt is the schema descriptor for started_at field.
+	processDescStartedAt := processFields[2].Descriptor()
+	// process.DefaultStartedAt holds the default value on creation for the started_at field.
+	process.DefaultStartedAt = processDescStartedAt.Default.(func() time.Time)
+	// processDescLastSeen is the schema descriptor for last_seen field.
+	processDescLastSeen := processFields[3].Descriptor()
+	// process.DefaultLastSeen holds the default value on creation for the last_seen field.
+	process.DefaultLastSeen = processDescLastSeen.Default.(func() time.Time)
+	// processDescID is the schema descriptor for id field.
+	processDescID := processFields[0].Descriptor()
+	// process.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	process.IDValidator = processDescID.Validators[0].(func(string) error)
 	workspaceMixin := schema.Workspace{}.Mixin()
 	workspace.Policy = privacy.NewPolicies(schema.Workspace{})
 	workspace.Hooks[0] = func(next ent.Mutator) ent.Mutator {

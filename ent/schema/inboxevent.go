@@ -28,6 +28,8 @@ func (InboxEvent) Fields() []ent.Field {
 		field.Enum("status").Values("PENDING", "DONE", "FAILED").Default("PENDING"),
 		field.Int("attempts").Default(0).Comment("Claims so far; also fences a worker whose lease was lost."),
 		field.Time("available_at").Default(time.Now).Comment("Not processed before; moves on retries and claims."),
+		field.String("claimed_by").Optional().Nillable().
+			Comment("The Process working on the event now; a claim of a dead process is taken over."),
 		field.String("last_error").Optional().Nillable(),
 		field.Time("event_time").Optional().Nillable().
 			Comment("Meta's timestamp, or received_at when absent. Always set by the inbox: it orders a user's events."),

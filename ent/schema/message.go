@@ -52,7 +52,13 @@ func (Message) Fields() []ent.Field {
 			Comment(`The message carries the quick reply "Talk to a human".`),
 		field.Time("last_attempt_at").Optional().Nillable().
 			Annotations(entgql.Skip(entgql.SkipAll)).
-			Comment("When the last send attempt started; a PENDING message attempted recently is being sent."),
+			Comment("When the last send attempt started."),
+		field.String("claimed_by").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("The Process sending this PENDING reply now; a claim of a dead process is taken over."),
+		field.Time("send_after").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("A PENDING reply is not sent before (backoff after a transient failure)."),
 	}
 }
 
@@ -70,6 +76,8 @@ func (Message) Indexes() []ent.Index {
 		index.Fields("channel_id", "mid").Unique(),
 		index.Fields("conversation_id", "created_at"),
 		index.Fields("in_reply_to_id"),
+		// The outbox looks for PENDING replies.
+		index.Fields("delivery_status", "conversation_id"),
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/seachat/seachat/internal/config"
 	"github.com/seachat/seachat/internal/conversation"
 	"github.com/seachat/seachat/internal/fairshare"
+	"github.com/seachat/seachat/internal/heartbeat"
 	"github.com/seachat/seachat/internal/inbox"
 	"github.com/seachat/seachat/internal/knowledge"
 	"github.com/seachat/seachat/internal/llm"
@@ -83,11 +84,25 @@ func New(ctx context.Context, cfg config.Config, st *store.Store, box *secret.Bo
 	a.Channels = channel.New(st.Client, graphAPI, box, cfg.PublicURL, logger, time.Now)
 	a.workers = append(a.workers, func(ctx context.Context) { a.Channels.RecheckTokens(ctx, channel.DefaultRecheckEvery) })
 
+	// Claims on shared work (inbox events, replies being sent) name this
+	// process; those of a process whose heartbeat stopped are taken over.
+	// On SQLite this is the only process, and it owns every claim.
+	proc, err := heartbeat.Start(ctx, st.Client, heartbeat.Options{Exclusive: st.Dialect != dialect.Postgres, Logger: logger})
+	if err != nil {
+		a.Bus.Close()
+		return nil, err
+	}
+	a.workers = append(a.workers, proc.Run)
+
 	a.Conversations = conversation.New(conversation.Deps{
 		Client: st.Client,
 		Bus:    a.Bus,
 		Sender: a.Channels,
 		Logger: logger,
+		Claims: proc,
+	})
+	a.workers = append(a.workers, func(ctx context.Context) {
+		a.Conversations.RunOutbox(ctx, conversation.OutboxOptions{Workers: 16})
 	})
 
 	a.workers = append(a.workers, func(ctx context.Context) { a.Conversations.RunHandoffTimeouts(ctx, 10*time.Second) })
@@ -119,7 +134,7 @@ func New(ctx context.Context, cfg config.Config, st *store.Store, box *secret.Bo
 			workers = 32
 		}
 	}
-	a.Inbox = inbox.New(st, a.Channels, engine, inbox.Options{Logger: logger, Metrics: inbox.NewMetrics(registry), Workers: workers})
+	a.Inbox = inbox.New(st, a.Channels, engine, inbox.Options{Logger: logger, Metrics: inbox.NewMetrics(registry), Workers: workers, Process: proc})
 	a.workers = append(a.workers, func(ctx context.Context) {
 		if err := a.Inbox.Run(ctx); err != nil {
 			logger.Warn("inbox stopped", "error", err)

@@ -94,11 +94,11 @@ func New(conversations *conv.Service, knowledge Knowledge, actions Actions, logg
 // Process handles one webhook event of channel ch. It is safe to call again
 // for the same event (Meta redelivers; the inbox retries after a crash): a
 // message is stored and answered once, and a reply that was stored but not
-// sent is sent. Errors are worth retrying later; among them
-// conversation.ErrReplyInFlight, when another process is sending the reply,
-// conversation.ErrSendDeferred, when Meta's Send API stays unavailable, and
-// conversation.ErrReplyQueued, when an older reply of the conversation has
-// not gone out yet.
+// sent is left to the outbox. Process never sends a reply itself: it
+// records the message and stores the decided reply PENDING, and the
+// conversation service's outbox sends it, so a slow or failing send never
+// keeps the person's next message from being recorded. Errors are worth
+// retrying later.
 //
 // Messages and postbacks are recorded and answered; echoes and handovers go
 // to conversation.RecordEcho; deliveries, reads, reactions, edits,
@@ -126,30 +126,15 @@ func (e *Engine) Process(ctx context.Context, ch *ent.MessengerChannel, ev messe
 	return nil
 }
 
-// Abandon is told by the inbox that it gave up on an event for good: the
-// replies to a message or postback that are still PENDING (Meta's Send API
-// stayed down too long) will never be sent, so they are marked FAILED with
-// reason, for staff to see that the person got no answer.
-func (e *Engine) Abandon(ctx context.Context, ch *ent.MessengerChannel, ev messenger.Event, reason string) error {
-	if ev.MID == "" || (ev.Kind != messenger.KindMessage && ev.Kind != messenger.KindPostback) {
-		return nil
-	}
-	n, err := e.conv.AbandonReplies(ctx, ch.ID, ev.MID, reason)
-	if n > 0 {
-		e.logger.Warn("replies given up: the person got no answer", "channel_id", ch.ID, "replies", n)
-	}
-	return err
-}
-
 func (e *Engine) inbound(ctx context.Context, ch *ent.MessengerChannel, ev messenger.Event) error {
 	in, err := e.conv.RecordInbound(ctx, ch, ev)
 	if err != nil {
 		return err
 	}
 	if in.Message.BotHandledAt != nil {
-		// Decided before: send whatever of that reply is still pending.
-		_, err := e.conv.ResumeReplies(ctx, in.Message)
-		return err
+		// Decided before: the outbox sends whatever of that reply is
+		// still pending.
+		return nil
 	}
 	if ev.Standby {
 		// Another app owns the thread: the bot may not answer.

@@ -70,9 +70,19 @@ func newEnv(t *testing.T, st *store.Store) *env {
 	return &env{Fixture: f, k: k, bot: bot.New(f.Service, k, f.Sender, nil)}
 }
 
+// process hands ev to the bot, as the inbox does, then lets the outbox send
+// what is due.
 func (e *env) process(t *testing.T, ev messenger.Event) {
 	t.Helper()
 	require.NoError(t, e.bot.Process(context.Background(), e.Channel, ev))
+	e.flush(t)
+}
+
+// flush sends the replies that are due, as the outbox does.
+func (e *env) flush(t *testing.T) {
+	t.Helper()
+	_, err := e.Service.SendDue(context.Background())
+	require.NoError(t, err)
 }
 
 func (e *env) conv(t *testing.T, psid string) *ent.Conversation {
@@ -362,21 +372,41 @@ func TestRedeliveryAnswersOnce(t *testing.T) {
 		require.Len(t, e.k.Calls(), 1)
 		require.Len(t, e.messages(t), 2)
 
-		// Concurrent deliveries of one event, as two replicas could see it.
+		// Concurrent deliveries of one event, as two replicas could see it,
+		// and concurrent outboxes.
 		ev2 := ct.Text("u1", "m2", "Can I rent a kid's bike?", ct.Start.Add(time.Minute))
 		var wg sync.WaitGroup
 		errs := make([]error, 6)
 		for i := range errs {
-			wg.Go(func() { errs[i] = e.bot.Process(context.Background(), e.Channel, ev2) })
+			wg.Go(func() {
+				if errs[i] = e.bot.Process(context.Background(), e.Channel, ev2); errs[i] == nil {
+					_, errs[i] = e.Service.SendDue(context.Background())
+				}
+			})
 		}
 		wg.Wait()
 		for _, err := range errs {
-			if err != nil {
-				require.ErrorIs(t, err, conversation.ErrReplyInFlight)
-			}
+			require.NoError(t, err)
 		}
 		require.Len(t, e.Graph.Sent(), 2, "answered once")
 		require.Len(t, e.replies(t, e.inbound(t, "m2")), 1)
+	})
+}
+
+// TestRecordFirst: Process records the message and stores the decided
+// reply without sending it, so the inbox event is done however the send
+// goes; the outbox sends it.
+func TestRecordFirst(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		e.Graph.FailNext(mt.FailTemporary, mt.FailTemporary, mt.FailTemporary, mt.FailTemporary)
+		ev := ct.Text("u1", "m1", "Do you rent e-bikes?", ct.Start)
+		require.NoError(t, e.bot.Process(context.Background(), e.Channel, ev))
+		rs := e.replies(t, e.inbound(t, "m1"))
+		require.Len(t, rs, 1)
+		require.Equal(t, message.DeliveryStatusPENDING, rs[0].DeliveryStatus)
+		require.Zero(t, rs[0].Attempts, "Process sends nothing")
+		require.Empty(t, e.Graph.Sent())
 	})
 }
 
@@ -392,25 +422,23 @@ func TestCrashResume(t *testing.T) {
 		require.Len(t, e.Graph.Sent(), 1)
 		require.Len(t, e.replies(t, e.inbound(t, "m1")), 1)
 
-		// Crash while the reply was being sent: it was stored, never sent.
+		// Shut down while the reply was being sent: it was stored, never
+		// sent, and its claim released.
 		ev2 := ct.Text("u1", "m2", "Can I rent one tomorrow?", ct.Start.Add(time.Minute))
+		require.NoError(t, e.bot.Process(context.Background(), e.Channel, ev2))
 		ctx, cancel := context.WithCancel(context.Background())
 		e.Sender.CrashNextSend(cancel)
-		err = e.bot.Process(ctx, e.Channel, ev2)
+		_, err = e.Service.SendDue(ctx)
 		require.ErrorIs(t, err, context.Canceled)
 		rs := e.replies(t, e.inbound(t, "m2"))
 		require.Len(t, rs, 1)
 		require.Equal(t, message.DeliveryStatusPENDING, rs[0].DeliveryStatus)
 		require.Equal(t, 1, rs[0].Attempts)
+		require.Nil(t, rs[0].ClaimedBy)
 		require.Len(t, e.Graph.Sent(), 1)
 
-		// Redelivered at once: the attempt might still be in flight.
-		err = e.bot.Process(context.Background(), e.Channel, ev2)
-		require.ErrorIs(t, err, conversation.ErrReplyInFlight)
-		require.Len(t, e.Graph.Sent(), 1)
-
-		// After the lease: sent exactly once, without asking again.
-		e.Clock.Advance(conversation.SendLease)
+		// Redelivered, and the outbox runs again: sent exactly once,
+		// without asking again.
 		e.process(t, ev2)
 		e.process(t, ev2)
 		require.Len(t, e.Graph.Sent(), 2)
@@ -442,24 +470,25 @@ func TestTransientSendErrors(t *testing.T) {
 	})
 }
 
-// TestOutageLongerThanRetries: a bot reply whose every in-process attempt
-// failed transiently stays PENDING and Process fails, so the inbox tries the
-// event again later; then it is sent exactly once.
+// TestOutageLongerThanRetries: a bot reply whose every in-place attempt
+// failed transiently stays PENDING with a backoff, and the outbox sends it
+// exactly once after that.
 func TestOutageLongerThanRetries(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)
 		down := []mt.Failure{mt.FailTemporary, mt.FailTemporary, mt.FailTemporary, mt.FailTemporary}
 		e.Graph.FailNext(down...)
 		ev := ct.Text("u1", "m1", "Do you rent e-bikes?", ct.Start)
-		err := e.bot.Process(context.Background(), e.Channel, ev)
-		require.ErrorIs(t, err, conversation.ErrSendDeferred)
+		e.process(t, ev)
 		rs := e.replies(t, e.inbound(t, "m1"))
 		require.Len(t, rs, 1)
 		require.Equal(t, message.DeliveryStatusPENDING, rs[0].DeliveryStatus)
 		require.Nil(t, rs[0].Error)
+		require.NotNil(t, rs[0].SendAfter)
 		require.Empty(t, e.Graph.Sent())
 
-		e.process(t, ev) // the inbox's retry, after Meta recovered
+		e.Clock.Advance(10 * time.Minute) // past the backoff; Meta recovered
+		e.flush(t)
 		e.process(t, ev) // and a redelivery: nothing more is sent
 		rs = e.replies(t, e.inbound(t, "m1"))
 		require.Len(t, rs, 1)
@@ -477,19 +506,15 @@ func TestOutageLongerThanRetries(t *testing.T) {
 func TestRepliesInOrder(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)
-		ctx := context.Background()
 		e.Graph.FailNext(mt.FailTemporary, mt.FailTemporary, mt.FailTemporary, mt.FailTemporary)
 		first := ct.Text("u1", "m1", "Do you rent e-bikes?", ct.Start)
-		require.ErrorIs(t, e.bot.Process(ctx, e.Channel, first), conversation.ErrSendDeferred)
+		e.process(t, first)
 
-		// Meta is back, but the first reply is still PENDING: the second
-		// waits for it, however often its event is retried.
+		// Meta is back, but the first reply is backing off: the second
+		// waits for it, however often its event is redelivered.
 		second := ct.Text("u1", "m2", "Where is the harbour?", ct.Start.Add(time.Minute))
 		for range 2 {
-			err := e.bot.Process(ctx, e.Channel, second)
-			require.ErrorIs(t, err, conversation.ErrReplyQueued)
-			var tr interface{ Transient() bool }
-			require.True(t, errors.As(err, &tr) && tr.Transient(), "the inbox retries it like a transient failure")
+			e.process(t, second)
 		}
 		r2 := e.replies(t, e.inbound(t, "m2"))
 		require.Len(t, r2, 1)
@@ -502,9 +527,9 @@ func TestRepliesInOrder(t *testing.T) {
 		e.process(t, ct.Text("u2", "m3", "Do you rent kayaks?", ct.Start))
 		require.Len(t, e.Graph.Sent(), 1, "another person's reply goes out")
 
-		e.process(t, first)  // the inbox's retry of the first event
-		e.process(t, second) // then of the second
-		e.process(t, second) // and a redelivery: nothing more is sent
+		e.Clock.Advance(10 * time.Minute) // past the first reply's backoff
+		e.flush(t)
+		e.process(t, second) // a redelivery: nothing more is sent
 		sent := e.Graph.Sent()
 		require.Len(t, sent, 3)
 		r1 := e.replies(t, e.inbound(t, "m1"))
@@ -514,45 +539,6 @@ func TestRepliesInOrder(t *testing.T) {
 		}
 		require.Equal(t, []string{*r1[0].Mid, *r2[0].Mid}, []string{sent[1].MID, sent[2].MID}, "in order")
 		require.Equal(t, []string{"Yes: e-bikes are 25 EUR a day.", e.Agent.FallbackMessage}, []string{sent[1].Text, sent[2].Text})
-	})
-}
-
-// TestAbandon: when the inbox gives up on a message whose reply Meta never
-// took, the reply is marked FAILED with the inbox's reason; an answered
-// message, or an event that is not a message, is left alone.
-func TestAbandon(t *testing.T) {
-	const reason = "not sent: Meta's Send API was unavailable for 24h; the person got no answer"
-	storetest.Run(t, func(t *testing.T, st *store.Store) {
-		e := newEnv(t, st)
-		ctx := context.Background()
-		answered := ct.Text("u1", "m1", "Do you rent e-bikes?", ct.Start)
-		e.process(t, answered)
-		e.Graph.FailNext(mt.FailTemporary, mt.FailTemporary, mt.FailTemporary, mt.FailTemporary)
-		deferred := ct.Text("u1", "m2", "Do you rent boats?", ct.Start.Add(time.Minute))
-		err := e.bot.Process(ctx, e.Channel, deferred)
-		require.ErrorIs(t, err, conversation.ErrSendDeferred)
-		require.True(t, messenger.IsTransient(err), "the inbox retries it for as long as the person can be answered")
-
-		for _, ev := range []messenger.Event{
-			answered,
-			{Kind: messenger.KindMessageEdit, SenderID: "u1", PageID: ct.PageID, MID: "m2", Text: "edited"},
-		} {
-			require.NoError(t, e.bot.Abandon(ctx, e.Channel, ev, reason), "%s %s", ev.Kind, ev.MID)
-		}
-		rs := e.replies(t, e.inbound(t, "m1"))
-		require.Equal(t, message.DeliveryStatusSENT, rs[0].DeliveryStatus)
-		require.Nil(t, rs[0].Error)
-		require.Equal(t, message.DeliveryStatusPENDING, e.replies(t, e.inbound(t, "m2"))[0].DeliveryStatus)
-
-		require.NoError(t, e.bot.Abandon(ctx, e.Channel, deferred, reason))
-		rs = e.replies(t, e.inbound(t, "m2"))
-		require.Len(t, rs, 1)
-		require.Equal(t, message.DeliveryStatusFAILED, rs[0].DeliveryStatus)
-		require.Equal(t, reason, *rs[0].Error)
-
-		// A late redelivery of the message sends nothing.
-		e.process(t, deferred)
-		require.Len(t, e.Graph.Sent(), 1)
 	})
 }
 

@@ -13,8 +13,5 @@ var (
 	_ bot.Actions         = (*channel.Service)(nil)
 )
 
-// The inbox hands events to the engine and tells it of those it gave up.
-var (
-	_ inbox.Processor = (*bot.Engine)(nil)
-	_ inbox.Abandoner = (*bot.Engine)(nil)
-)
+// The inbox hands events to the engine.
+var _ inbox.Processor = (*bot.Engine)(nil)

@@ -16,14 +16,13 @@
 // pipeline: each is stored PENDING before it is sent, then marked SENT with
 // Meta's message id (so its echo is recognised) or FAILED with a plain
 // reason; transient Send API errors are retried with exponential backoff and
-// jitter, and every attempt is counted on the message. A bot reply is not
-// sent while an older reply of its conversation is still PENDING
-// (ErrReplyQueued), so replies reach the person in order.
+// jitter, and every attempt is counted on the message. Staff messages are
+// sent as they are stored; bot replies go out through the outbox (see
+// RunOutbox), per conversation in order.
 package conversation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,6 +42,7 @@ import (
 	"github.com/seachat/seachat/internal/pubsub"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/viewer"
+	"github.com/seachat/seachat/internal/wake"
 )
 
 // Topics of the events this package publishes. Every event carries the
@@ -101,40 +101,6 @@ const (
 	MaxTagLength = 50
 )
 
-// SendLease is how long a PENDING message whose send attempt started is
-// considered in flight: another process resuming the reply leaves it alone
-// for that long (a Send API call with all its retries ends well before).
-const SendLease = 3 * time.Minute
-
-// ErrSendDeferred means Meta kept failing transiently through every retry
-// of a bot reply: the reply stays PENDING for the caller (the inbox) to try
-// again later.
-var ErrSendDeferred = errors.New("conversation: Meta is unavailable; the reply stays pending for a later try")
-
-// ErrReplyQueued means a bot reply was not sent because an older reply of
-// its conversation is still PENDING (Meta's Send API is down, or another
-// process is sending it): replies reach the person in the order they were
-// decided. The reply stays PENDING, unclaimed, for the caller (the inbox) to
-// try again later, like ErrSendDeferred; it goes out once the older reply is
-// settled. Its Transient method reports true, so the inbox retries it as long
-// as it retries a transient Send API failure.
-var ErrReplyQueued error = replyQueuedError{}
-
-type replyQueuedError struct{}
-
-func (replyQueuedError) Error() string {
-	return "conversation: an older reply is still pending; this one waits for it"
-}
-
-// Transient reports true: a later try may send the reply.
-func (replyQueuedError) Transient() bool { return true }
-
-// ErrReplyInFlight means another process is sending the reply to this
-// message right now. The caller should try again later (the inbox retries
-// the event); by then the reply is SENT, or its lease has run out and the
-// retry sends it.
-var ErrReplyInFlight = errors.New("conversation: the reply is being sent by another process")
-
 // Sender is what this package needs from the Messenger channel: sending on a
 // channel and, best effort, a person's profile. The channel service
 // implements it; it refuses channels that cannot send.
@@ -167,6 +133,9 @@ type Deps struct {
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now
 	Retry  RetryPolicy      // zero fields take DefaultRetry's
+	// Claims names this process in send claims (package heartbeat). nil:
+	// claims of any other process are taken over, as on SQLite.
+	Claims Claims
 }
 
 // Service runs conversations: the state machine, message storage and the
@@ -178,11 +147,16 @@ type Service struct {
 	logger *slog.Logger
 	now    func() time.Time
 	retry  RetryPolicy
+	claims Claims
+	outbox wake.Signal // replies were stored
 }
 
 // New returns the service.
 func New(d Deps) *Service {
-	s := &Service{client: d.Client, bus: d.Bus, sender: d.Sender, logger: d.Logger, now: d.Now, retry: d.Retry}
+	s := &Service{client: d.Client, bus: d.Bus, sender: d.Sender, logger: d.Logger, now: d.Now, retry: d.Retry, claims: d.Claims}
+	if s.claims == nil {
+		s.claims = newLocalClaims()
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/conversation"
 	ct "github.com/seachat/seachat/internal/conversation/conversationtest"
+	"github.com/seachat/seachat/internal/heartbeat"
 	"github.com/seachat/seachat/internal/messenger"
 	mt "github.com/seachat/seachat/internal/messenger/messengertest"
 	"github.com/seachat/seachat/internal/store"
@@ -739,9 +740,18 @@ func TestReplyTo(t *testing.T) {
 		rs, err := f.Service.ReplyTo(ctx, in.Message, reply)
 		require.NoError(t, err)
 		require.Len(t, rs, 3)
+		for _, r := range rs {
+			require.Equal(t, message.DeliveryStatusPENDING, r.DeliveryStatus, "stored, for the outbox to send")
+		}
+		require.Empty(t, f.Graph.Sent())
+		n, err := f.Service.SendDue(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 3, n)
 		sent := f.Graph.Sent()
 		require.Len(t, sent, 3)
 		for i, r := range rs {
+			r, err := f.Client.Message.Get(ct.Sys(), r.ID)
+			require.NoError(t, err)
 			last := i == len(rs)-1
 			require.Equal(t, message.AuthorBOT, r.Author)
 			require.Equal(t, message.DeliveryStatusSENT, r.DeliveryStatus)
@@ -758,7 +768,10 @@ func TestReplyTo(t *testing.T) {
 		// Once only.
 		again, err := f.Service.ReplyTo(ctx, in.Message, conversation.Reply{Text: "something else"})
 		require.NoError(t, err)
-		require.Equal(t, rs[2].ID, again[2].ID)
+		require.Empty(t, again)
+		n, err = f.Service.SendDue(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n)
 		require.Len(t, f.Graph.Sent(), 3)
 		require.Empty(t, rec.Drain())
 
@@ -773,17 +786,20 @@ func TestReplyTo(t *testing.T) {
 
 		// A reply decided while BOT but interrupted is not sent after a human
 		// took over; the handoff notice is.
+		rs, err = f.Service.ReplyTo(ctx, in2.Message, conversation.Reply{Text: "The bot's answer"})
+		require.NoError(t, err)
 		cctx, cancel := context.WithCancel(ctx)
 		f.Sender.CrashNextSend(cancel)
-		_, err = f.Service.ReplyTo(cctx, in2.Message, conversation.Reply{Text: "The bot's answer"})
+		_, err = f.Service.SendDue(cctx)
 		require.ErrorIs(t, err, context.Canceled)
 		_, err = f.Service.Accept(f.Staff("alice"), in2.Conversation.ID)
 		require.NoError(t, err)
-		f.Clock.Advance(conversation.SendLease)
-		rs, err = f.Service.ResumeReplies(ctx, in2.Message)
+		_, err = f.Service.SendDue(ctx)
 		require.NoError(t, err)
-		require.Equal(t, message.DeliveryStatusFAILED, rs[0].DeliveryStatus)
-		require.Contains(t, *rs[0].Error, "a human took the conversation over")
+		m2, err := f.Client.Message.Get(ct.Sys(), rs[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, message.DeliveryStatusFAILED, m2.DeliveryStatus)
+		require.Contains(t, *m2.Error, "a human took the conversation over")
 		require.Len(t, f.Graph.Sent(), 3)
 
 		// Not BOT: claimed, nothing stored or sent.
@@ -807,86 +823,76 @@ func TestReplyTo(t *testing.T) {
 	})
 }
 
-// TestAbandonReplies: when the inbox gives up on a message, its replies
-// still PENDING are settled FAILED with the reason and announced; SENT ones
-// and one another process is sending right now are left alone.
-func TestAbandonReplies(t *testing.T) {
-	const reason = "not sent: Meta's Send API was unavailable for 24h; the person got no answer"
+// TestOutboxDeadClaim: a reply claimed by a live process is left to it; one
+// claimed by a dead process is taken over, after EchoGrace when its sender
+// may have reached Meta: an echo in the meantime settles it SENT, and it is
+// not sent again.
+func TestOutboxDeadClaim(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		f := ct.NewFixture(t, st)
 		ctx := context.Background()
-		down := []mt.Failure{mt.FailTemporary, mt.FailTemporary, mt.FailTemporary, mt.FailTemporary}
-		replies := func(in conversation.Inbound) []*ent.Message {
-			t.Helper()
-			ms, err := f.Client.Message.Query().Where(message.InReplyToID(in.Message.ID)).
-				Order(ent.Asc(message.FieldID)).All(ct.Sys())
+		hb := heartbeat.Options{Now: f.Clock.Now}
+		self, err := heartbeat.Start(ctx, f.Client, hb)
+		require.NoError(t, err)
+		other, err := heartbeat.Start(ctx, f.Client, hb)
+		require.NoError(t, err)
+		svc := conversation.New(conversation.Deps{Client: f.Client, Bus: f.Bus, Sender: f.Sender, Now: f.Clock.Now,
+			Retry: conversation.RetryPolicy{Sleep: func(context.Context, time.Duration) error { return nil }}, Claims: self})
+
+		// Two replies the other process claimed, one of them sent (its
+		// echo comes late).
+		reply := func(psid, mid string) *ent.Message {
+			in := receive(t, f, psid, mid, "Hi", f.Clock.Now())
+			rs, err := svc.ReplyTo(ctx, in.Message, conversation.Reply{Text: "Hello " + psid})
 			require.NoError(t, err)
-			return ms
+			require.NoError(t, f.Client.Message.UpdateOne(rs[0]).SetClaimedBy(other.ID()).SetAttempts(1).Exec(ct.Sys()))
+			return rs[0]
+		}
+		echoed, lost := reply("9001", "m_1"), reply("9002", "m_2")
+		get := func(m *ent.Message) *ent.Message {
+			m, err := f.Client.Message.Get(ct.Sys(), m.ID)
+			require.NoError(t, err)
+			return m
 		}
 
-		// A reply in three parts: Meta goes down after the first.
-		long := receive(t, f, "9001", "m_long", "Tell me everything", ct.Start)
-		var once sync.Once
-		f.Graph.OnSend(func(mt.Sent) { once.Do(func() { f.Graph.FailNext(down...) }) })
-		_, err := f.Service.ReplyTo(ctx, long.Message, conversation.Reply{
-			Text: strings.Repeat("Helmets, locks and maps are included with every rental. ", 80),
-		})
-		require.ErrorIs(t, err, conversation.ErrSendDeferred)
-		f.Graph.OnSend(nil)
-		// Sent before Meta went down.
-		sent := receive(t, f, "9002", "m_sent", "Hi", ct.Start)
-		_, err = f.Service.ReplyTo(ctx, sent.Message, conversation.Reply{Text: "Hello!"})
+		n, err := svc.SendDue(ctx)
 		require.NoError(t, err)
-		// Being sent by another process: its process dies mid-send, so its
-		// claim holds for SendLease.
-		busy := receive(t, f, "9003", "m_busy", "Hi", ct.Start)
-		cctx, cancel := context.WithCancel(ctx)
-		f.Sender.CrashNextSend(cancel)
-		_, err = f.Service.ReplyTo(cctx, busy.Message, conversation.Reply{Text: "Hello!"})
-		require.ErrorIs(t, err, context.Canceled)
+		require.Zero(t, n, "the other process is alive: its claims hold")
 
-		rec := ct.Record(t, f.Bus)
-		for _, tt := range []struct {
-			mid  string
-			want int
-		}{
-			{"m_long", 2},
-			{"m_sent", 0},
-			{"m_busy", 0},
-			{"m_never_stored", 0},
-			{"m_long", 0}, // once
-		} {
-			n, err := f.Service.AbandonReplies(ctx, f.Channel.ID, tt.mid, reason)
-			require.NoError(t, err, tt.mid)
-			require.Equal(t, tt.want, n, tt.mid)
-		}
-		rs := replies(long)
-		require.Len(t, rs, 3)
-		require.Equal(t, message.DeliveryStatusSENT, rs[0].DeliveryStatus)
-		require.Nil(t, rs[0].Error)
-		for _, r := range rs[1:] {
-			require.Equal(t, message.DeliveryStatusFAILED, r.DeliveryStatus)
-			require.Equal(t, reason, *r.Error)
-		}
-		require.Equal(t, []string{"message/added", "message/added"}, ct.Kinds(rec.Drain()))
-		require.Equal(t, message.DeliveryStatusSENT, replies(sent)[0].DeliveryStatus)
-		require.Equal(t, message.DeliveryStatusPENDING, replies(busy)[0].DeliveryStatus)
-
-		// The crashed process's claim runs out: nobody is sending it.
-		f.Clock.Advance(conversation.SendLease)
-		n, err := f.Service.AbandonReplies(ctx, f.Channel.ID, "m_busy", reason)
+		f.Clock.Advance(heartbeat.DefaultStale + time.Second) // it stopped beating; self has no Run either, but is self
+		n, err = svc.SendDue(ctx)
 		require.NoError(t, err)
-		require.Equal(t, 1, n)
-		require.Equal(t, message.DeliveryStatusFAILED, replies(busy)[0].DeliveryStatus)
-		require.Len(t, f.Graph.Sent(), 2, "nothing was sent by giving up")
+		require.Equal(t, 2, n)
+		require.Empty(t, f.Graph.Sent(), "taken over, but waiting for an echo first")
+		for _, m := range []*ent.Message{echoed, lost} {
+			m = get(m)
+			require.Equal(t, message.DeliveryStatusPENDING, m.DeliveryStatus)
+			require.Nil(t, m.ClaimedBy)
+		}
+
+		// The echo of the one Meta took arrives.
+		require.NoError(t, svc.RecordEcho(ctx, f.Channel, ct.Echo("9001", "m_echo", "Hello 9001", "1517776481860111", fmt.Sprintf("seachat:%d", echoed.ID), f.Clock.Now())))
+		f.Clock.Advance(conversation.EchoGrace)
+		_, err = svc.SendDue(ctx)
+		require.NoError(t, err)
+		sent := f.Graph.Sent()
+		require.Len(t, sent, 1, "only the reply with no echo is sent again")
+		require.Equal(t, "Hello 9002", sent[0].Text)
+		require.Equal(t, message.DeliveryStatusSENT, get(echoed).DeliveryStatus)
+		m := get(lost)
+		require.Equal(t, message.DeliveryStatusSENT, m.DeliveryStatus)
+		require.Equal(t, 2, m.Attempts)
+		require.Nil(t, m.ClaimedBy)
 	})
 }
 
-// TestReplyQueue: a bot reply waits while an older reply of its
-// conversation is PENDING, and goes out after it; staff messages are not
-// held back, and an older reply never settled stops holding replies back
-// once the inbox has long given up on it.
-func TestReplyQueue(t *testing.T) {
+// TestOutboxOrderBackoffWindow: while Meta refuses a reply transiently, it
+// stays PENDING with a backoff and the conversation's later replies wait
+// behind it, while other conversations' replies go out; once Meta is back
+// they go out in order. A reply that outlives the 24-hour window is
+// settled FAILED with a plain reason, and staff messages are never held
+// back.
+func TestOutboxOrderBackoffWindow(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		f := ct.NewFixture(t, st)
 		ctx := context.Background()
@@ -898,47 +904,62 @@ func TestReplyQueue(t *testing.T) {
 			}
 			return out
 		}
+		reply := func(psid, mid, text string) *ent.Message {
+			t.Helper()
+			in := receive(t, f, psid, mid, "Hi", f.Clock.Now())
+			rs, err := f.Service.ReplyTo(ctx, in.Message, conversation.Reply{Text: text})
+			require.NoError(t, err)
+			require.Len(t, rs, 1)
+			return rs[0]
+		}
+		get := func(m *ent.Message) *ent.Message {
+			m, err := f.Client.Message.Get(ct.Sys(), m.ID)
+			require.NoError(t, err)
+			return m
+		}
 
-		in1 := receive(t, f, "9001", "m_1", "Hi", ct.Start)
+		first := reply("9001", "m_1", "First")
 		f.Graph.FailNext(down...)
-		_, err := f.Service.ReplyTo(ctx, in1.Message, conversation.Reply{Text: "First"})
-		require.ErrorIs(t, err, conversation.ErrSendDeferred)
-		in2 := receive(t, f, "9001", "m_2", "Hello?", ct.Start.Add(time.Minute))
-		rs, err := f.Service.ReplyTo(ctx, in2.Message, conversation.Reply{Text: "Second"})
-		require.ErrorIs(t, err, conversation.ErrReplyQueued)
-		require.Len(t, rs, 1)
-		require.Equal(t, message.DeliveryStatusPENDING, rs[0].DeliveryStatus)
-		_, err = f.Service.ResumeReplies(ctx, in2.Message)
-		require.ErrorIs(t, err, conversation.ErrReplyQueued)
-		require.Empty(t, f.Graph.Sent())
-
-		_, err = f.Service.ResumeReplies(ctx, in1.Message)
+		_, err := f.Service.SendDue(ctx)
 		require.NoError(t, err)
-		rs, err = f.Service.ResumeReplies(ctx, in2.Message)
-		require.NoError(t, err)
-		require.Equal(t, message.DeliveryStatusSENT, rs[0].DeliveryStatus)
-		require.Equal(t, []string{"First", "Second"}, texts())
+		m := get(first)
+		require.Equal(t, message.DeliveryStatusPENDING, m.DeliveryStatus)
+		require.Nil(t, m.Error)
+		require.Nil(t, m.ClaimedBy)
+		require.Equal(t, 4, m.Attempts)
+		require.True(t, m.SendAfter.After(f.Clock.Now()), "backing off")
 
-		// Staff messages go out at once, as before.
-		in3 := receive(t, f, "9002", "m_3", "Hi", ct.Start)
+		second := reply("9001", "m_2", "Second")
+		other := reply("9002", "m_3", "Other")
+		_, err = f.Service.SendDue(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{"Other"}, texts(), "another conversation is not held back")
+		require.Zero(t, get(second).Attempts, "waits behind the first")
+
+		// Staff messages go out at once.
+		am, err := f.Service.SendAgentMessage(f.Staff("alice"), get(other).ConversationID, "Alice here")
+		require.NoError(t, err)
+		require.Equal(t, message.DeliveryStatusSENT, am.DeliveryStatus)
+
+		f.Clock.Advance(10 * time.Minute)
+		_, err = f.Service.SendDue(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{"Other", "Alice here", "First", "Second"}, texts(), "in order")
+
+		// Meta stays down until the window closes.
+		late := reply("9003", "m_4", "Late")
+		later := reply("9003", "m_5", "Later")
 		f.Graph.FailNext(down...)
-		_, err = f.Service.ReplyTo(ctx, in3.Message, conversation.Reply{Text: "Third"})
-		require.ErrorIs(t, err, conversation.ErrSendDeferred)
-		m, err := f.Service.SendAgentMessage(f.Staff("alice"), in3.Conversation.ID, "Alice here")
+		_, err = f.Service.SendDue(ctx)
 		require.NoError(t, err)
-		require.Equal(t, message.DeliveryStatusSENT, m.DeliveryStatus)
-		require.Equal(t, []string{"First", "Second", "Alice here"}, texts())
-
-		// A reply left PENDING past StandardWindow (its event given up on,
-		// the abandon lost) holds nothing back.
-		in4 := receive(t, f, "9003", "m_4", "Hi", ct.Start)
-		f.Graph.FailNext(down...)
-		_, err = f.Service.ReplyTo(ctx, in4.Message, conversation.Reply{Text: "Lost"})
-		require.ErrorIs(t, err, conversation.ErrSendDeferred)
-		f.Clock.Advance(conversation.StandardWindow + time.Minute)
-		in5 := receive(t, f, "9003", "m_5", "Anyone?", f.Clock.Now())
-		_, err = f.Service.ReplyTo(ctx, in5.Message, conversation.Reply{Text: "Fifth"})
+		f.Clock.Advance(conversation.StandardWindow)
+		_, err = f.Service.SendDue(ctx)
 		require.NoError(t, err)
-		require.Equal(t, []string{"First", "Second", "Alice here", "Fifth"}, texts())
+		for _, m := range []*ent.Message{late, later} {
+			m = get(m)
+			require.Equal(t, message.DeliveryStatusFAILED, m.DeliveryStatus)
+			require.Contains(t, *m.Error, "24-hour reply window closed")
+		}
+		require.Len(t, f.Graph.Sent(), 4)
 	})
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/message"
-	"github.com/seachat/seachat/ent/predicate"
 	"github.com/seachat/seachat/ent/schema/schematype"
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
@@ -44,16 +43,17 @@ type Reply struct {
 	RequestHandoff bool
 }
 
-// ReplyTo answers an inbound USER message once, however often it is called
-// (Meta redelivers; the inbox retries after crashes). The first call claims
-// the message, stores the reply PENDING (as several messages when long, each
-// linked to the inbound message) and sends it; later calls only send what is
-// still PENDING. The bot answers only in BOT conversations: if the
-// conversation is not BOT (or, with RequestHandoff, is no longer BOT) when
-// the reply would be stored, the message is claimed and nothing is sent. It
-// returns the reply's messages, or ErrReplyInFlight when another process is
-// sending them right now, or ErrReplyQueued (the reply stored, still
-// PENDING) while an older reply of the conversation is PENDING.
+// ReplyTo decides the answer to an inbound USER message once, however often
+// it is called (Meta redelivers; the inbox retries after crashes). The first
+// call marks the message handled and stores the reply PENDING (as several
+// messages when long, each linked to the inbound message) in one
+// transaction; later calls change nothing. It never sends: the outbox
+// (RunOutbox) sends the reply, after any older reply of the conversation, so
+// that recording what the person wrote never waits behind a send. The bot
+// answers only in BOT conversations: if the conversation is not BOT (or,
+// with RequestHandoff, is no longer BOT) when the reply would be stored, the
+// message is marked handled and nothing is stored. It returns the reply's
+// messages as stored by this call (none when decided before).
 func (s *Service) ReplyTo(ctx context.Context, inbound *ent.Message, r Reply) (replies []*ent.Message, err error) {
 	if err := checkInbound(inbound); err != nil {
 		return nil, err
@@ -122,21 +122,14 @@ func (s *Service) ReplyTo(ctx context.Context, inbound *ent.Message, r Reply) (r
 		return t.client.Conversation.Update().Where(conversation.ID(conv.ID)).
 			SetLastMessageAt(maxTime(now, &conv.LastMessageAt)).Exec(ctx)
 	})
-	if err != nil {
+	if err != nil || !decided || len(replies) == 0 {
 		return nil, err
 	}
-	if !decided {
-		return s.ResumeReplies(ctx, inbound)
-	}
-	if len(replies) == 0 {
-		return nil, nil
-	}
-	// The replies were just stored: send them as they are rather than
-	// reading them back.
 	for i, m := range replies {
 		replies[i] = detach(ctx, m)
 	}
-	return replies, s.sendReplies(ctx, detach(ctx, conv), inbound, replies)
+	s.outbox.Notify()
+	return replies, nil
 }
 
 // MarkHandled records that the bot decided not to answer an inbound message
@@ -154,73 +147,6 @@ func (s *Service) MarkHandled(ctx context.Context, inbound *ent.Message) error {
 		return fmt.Errorf("conversation.MarkHandled(%d): %w", inbound.ID, err)
 	}
 	return nil
-}
-
-// ResumeReplies sends, in order, the reply messages to inbound that are
-// still PENDING: after a crash between storing a reply and sending it, the
-// next delivery of the event sends it. A BOT reply whose conversation a human
-// took over in the meantime is marked FAILED instead, and so are the parts
-// after a part that failed. It returns ErrReplyInFlight when another process
-// is sending one of them, and ErrReplyQueued, sending nothing, while an
-// older reply of the conversation is PENDING.
-func (s *Service) ResumeReplies(ctx context.Context, inbound *ent.Message) (replies []*ent.Message, err error) {
-	if err := checkInbound(inbound); err != nil {
-		return nil, err
-	}
-	defer apperr.Wrap(&err, "conversation.ResumeReplies(%d)", inbound.ID)
-	ctx = auth.SystemContext(ctx)
-	db := s.db(ctx)
-	replies, err = db.Message.Query().Where(message.InReplyToID(inbound.ID)).
-		Order(ent.Asc(message.FieldID)).All(ctx)
-	if err != nil || len(replies) == 0 {
-		return replies, err
-	}
-	conv, err := db.Conversation.Get(ctx, inbound.ConversationID)
-	if err != nil {
-		return nil, err
-	}
-	return replies, s.sendReplies(ctx, conv, inbound, replies)
-}
-
-// sendReplies sends the replies to inbound, of its conversation conv, as
-// RESPONSE messages, unless an older reply of conv is still PENDING: then
-// they stay PENDING and it returns ErrReplyQueued.
-func (s *Service) sendReplies(ctx context.Context, conv *ent.Conversation, inbound *ent.Message, replies []*ent.Message) error {
-	if err := s.checkOlderPending(ctx, conv, replies); err != nil {
-		return err
-	}
-	conv.Edges.Contact = inboundContact(inbound)
-	return s.sendAll(ctx, conv, replies, func(*ent.Message) messenger.SendRequest {
-		return messenger.SendRequest{Type: messenger.MessagingResponse}
-	})
-}
-
-// checkOlderPending returns ErrReplyQueued when a reply of conv older than
-// the first PENDING one of replies is PENDING itself, so that the bot's
-// replies reach the person in order even when a Meta outage leaves one
-// PENDING for hours while the person writes on. Only replies count (staff
-// messages are settled as they are sent), and only those younger than
-// StandardWindow: an older one was given up on (the inbox stops retrying
-// its event by then), so even if it was never settled it holds nothing back
-// for good.
-func (s *Service) checkOlderPending(ctx context.Context, conv *ent.Conversation, replies []*ent.Message) error {
-	i := slices.IndexFunc(replies, func(m *ent.Message) bool { return m.DeliveryStatus == message.DeliveryStatusPENDING })
-	if i < 0 {
-		return nil
-	}
-	first := replies[i]
-	older, err := s.db(ctx).Message.Query().Where(
-		message.ConversationID(conv.ID), message.IDLT(first.ID), message.InReplyToIDNotNil(),
-		message.DeliveryStatusEQ(message.DeliveryStatusPENDING),
-		message.CreatedAtGT(s.now().Add(-StandardWindow)),
-	).Order(ent.Asc(message.FieldID)).FirstID(ctx)
-	switch {
-	case ent.IsNotFound(err):
-		return nil
-	case err != nil:
-		return err
-	}
-	return fmt.Errorf("%w (reply %d waits for reply %d)", ErrReplyQueued, first.ID, older)
 }
 
 // SendAgentMessage sends text from the viewer (its token name becomes
@@ -360,7 +286,7 @@ func (s *Service) sendAll(ctx context.Context, conv *ent.Conversation, ms []*ent
 		if m.OfferHandoff {
 			req.QuickReplies = []messenger.QuickReply{{Title: HandoffTitle, Payload: HandoffPayload}}
 		}
-		settled, err := s.deliver(ctx, conv, m, req)
+		settled, err := s.deliver(ctx, conv, m, req, nil)
 		if err != nil {
 			return err
 		}
@@ -383,47 +309,45 @@ func (s *Service) psid(ctx context.Context, conv *ent.Conversation) (string, err
 	return ct.Psid, nil
 }
 
-// inboundContact returns the contact loaded with an inbound message's
-// conversation (RecordInbound loads it), or nil.
-func inboundContact(m *ent.Message) *ent.Contact {
-	if c := m.Edges.Conversation; c != nil && c.ID == m.ConversationID {
-		return c.Edges.Contact
-	}
-	return nil
-}
-
-// deliver sends one PENDING message and returns it settled, updating m
-// itself as it goes. Each attempt is claimed with a guarded update that
-// counts it, so two processes never send the same message at once: the
-// first claim of a message that was attempted before succeeds only after
-// SendLease. The claim of a BOT message also requires the conversation to
-// be BOT: the bot never answers after a human took over, even with a reply
-// it decided on before. Transient errors are retried with backoff; a
-// canceled ctx leaves the message PENDING for a later run.
-func (s *Service) deliver(ctx context.Context, conv *ent.Conversation, m *ent.Message, req messenger.SendRequest) (*ent.Message, error) {
+// deliver sends one PENDING message and returns it settled, or, for a bot
+// reply that Meta keeps refusing transiently, still PENDING with a backoff
+// (send_after) for the outbox. m is updated as it goes. Each attempt is
+// claimed with a guarded update that counts it and names this process
+// (claimed_by), so two processes never send the same message at once; a
+// claim of a dead process may be taken over (claimable). The claim of a BOT
+// message also requires the conversation to be BOT: the bot never answers
+// after a human took over, even with a reply it decided on before.
+// Transient errors are retried a few times in place, with backoff; a
+// canceled ctx releases the claim and leaves the message PENDING.
+func (s *Service) deliver(ctx context.Context, conv *ent.Conversation, m *ent.Message, req messenger.SendRequest, live []string) (*ent.Message, error) {
+	owner := s.claims.ID()
 	for n := 1; ; n++ {
 		now := s.now()
 		claim := s.db(ctx).Message.Update().Where(message.ID(m.ID),
-			message.DeliveryStatusEQ(message.DeliveryStatusPENDING), message.Attempts(m.Attempts))
-		if n == 1 && m.Attempts > 0 {
-			claim.Where(notInFlight(now))
-		}
+			message.DeliveryStatusEQ(message.DeliveryStatusPENDING), message.Attempts(m.Attempts), claimable(owner, live))
 		if m.Author == message.AuthorBOT {
 			claim.Where(message.HasConversationWith(conversation.ID(conv.ID), conversation.StatusEQ(conversation.StatusBOT)))
 		}
-		claimed, err := claim.AddAttempts(1).SetLastAttemptAt(now).SetUpdatedAt(now).Save(ctx)
+		claimed, err := claim.AddAttempts(1).SetLastAttemptAt(now).SetClaimedBy(owner).SetUpdatedAt(now).Save(ctx)
 		if err != nil {
 			return nil, err
 		}
 		if claimed == 0 {
 			return s.unclaimed(ctx, conv, m)
 		}
-		m.Attempts, m.LastAttemptAt, m.UpdatedAt = m.Attempts+1, &now, now
+		m.Attempts, m.LastAttemptAt, m.ClaimedBy, m.UpdatedAt = m.Attempts+1, &now, &owner, now
 		res, err := s.sender.Send(auth.SystemContext(ctx), conv.ChannelID, req)
 		if err == nil {
+			// A crash here, after Meta took the message and before it is
+			// recorded SENT, is the one case where it may go out twice: the
+			// outbox that takes the claim over waits EchoGrace for Meta's
+			// echo (which settles it SENT) before sending it again.
 			return s.settle(ctx, conv, m, message.DeliveryStatusSENT, res.MessageID, "")
 		}
 		if ctx.Err() != nil {
+			// Shutting down: whether Meta got it is unknown; another run
+			// sends it again (an echo, if it went out, settles it first).
+			s.release(context.WithoutCancel(ctx), m, nil)
 			return nil, context.Cause(ctx)
 		}
 		transient := messenger.IsTransient(err)
@@ -431,22 +355,22 @@ func (s *Service) deliver(ctx context.Context, conv *ent.Conversation, m *ent.Me
 			"attempt", n, "transient", transient, "error", err)
 		if transient && n < s.retry.Attempts {
 			if err := s.retry.Sleep(ctx, s.backoff(n)); err != nil {
+				s.release(context.WithoutCancel(ctx), m, nil)
 				return nil, err
 			}
 			continue
 		}
 		if transient && m.InReplyToID != nil {
 			// A bot reply outlives an outage longer than these retries: it
-			// stays PENDING, its claim released, and the error goes back to
-			// the inbox, whose longer backoff processes the event again
-			// (ResumeReplies); later replies of the conversation wait for
-			// it (ErrReplyQueued). A staff reply (or a notice no event will
-			// retry) is settled FAILED instead, visibly.
-			if err := s.db(ctx).Message.Update().Where(message.ID(m.ID)).ClearLastAttemptAt().Exec(ctx); err != nil {
+			// stays PENDING, its claim released, and the outbox tries it
+			// again after a backoff that grows with its attempts, until the
+			// reply window closes. Later replies of the conversation wait
+			// for it; other conversations do not.
+			after := now.Add(s.sendBackoff(m.Attempts)).UTC()
+			if err := s.release(ctx, m, &after); err != nil {
 				return nil, err
 			}
-			m.LastAttemptAt = nil
-			return nil, fmt.Errorf("%w: %w", ErrSendDeferred, err)
+			return m, nil
 		}
 		reason := sendFailure(err)
 		if transient {
@@ -456,68 +380,27 @@ func (s *Service) deliver(ctx context.Context, conv *ent.Conversation, m *ent.Me
 	}
 }
 
-// notInFlight matches messages no process is sending: never attempted, or
-// whose last attempt's claim was released or is older than SendLease.
-func notInFlight(now time.Time) predicate.Message {
-	return message.Or(message.LastAttemptAtIsNil(), message.LastAttemptAtLTE(now.Add(-SendLease)))
-}
-
-// AbandonReplies settles FAILED, with reason, the replies to the person's
-// message mid on the channel that are still PENDING: the inbox gave up on
-// the message (Meta's Send API stayed down too long), so no later run sends
-// them, and staff should see that the person got no answer. A reply that
-// another process is sending right now is left to settle itself, and one
-// already SENT is never touched. It returns how many replies it settled;
-// none when the message was never stored.
-func (s *Service) AbandonReplies(ctx context.Context, channelID int, mid, reason string) (n int, err error) {
-	defer apperr.Wrap(&err, "conversation.AbandonReplies(%s)", mid)
-	ctx = auth.SystemContext(ctx)
-	db := s.db(ctx)
-	inbound, err := db.Message.Query().
-		Where(message.ChannelID(channelID), message.Mid(mid), message.DirectionEQ(message.DirectionINBOUND)).
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return 0, nil
+// release gives up this process's claim on m, which stays PENDING, to be
+// sent again no earlier than after (nil: at once).
+func (s *Service) release(ctx context.Context, m *ent.Message, after *time.Time) error {
+	u := s.db(ctx).Message.Update().Where(message.ID(m.ID), message.DeliveryStatusEQ(message.DeliveryStatusPENDING),
+		message.Attempts(m.Attempts)).ClearClaimedBy()
+	if after != nil {
+		u.SetSendAfter(*after)
 	}
-	if err != nil {
-		return 0, err
+	if err := u.Exec(ctx); err != nil {
+		s.logger.Warn("releasing a send claim", "message_id", m.ID, "error", err)
+		return err
 	}
-	pending, err := db.Message.Query().
-		Where(message.InReplyToID(inbound.ID), message.DeliveryStatusEQ(message.DeliveryStatusPENDING)).
-		Order(ent.Asc(message.FieldID)).IDs(ctx)
-	if err != nil || len(pending) == 0 {
-		return 0, err
-	}
-	conv, err := db.Conversation.Get(ctx, inbound.ConversationID)
-	if err != nil {
-		return 0, err
-	}
-	now := s.now()
-	err = s.inTx(ctx, func(t *txScope) error {
-		n = 0
-		for _, id := range pending {
-			// Guarded like a send claim: a process that claimed the reply
-			// since it was read keeps it.
-			k, err := t.client.Message.Update().
-				Where(message.ID(id), message.DeliveryStatusEQ(message.DeliveryStatusPENDING), notInFlight(now)).
-				SetDeliveryStatus(message.DeliveryStatusFAILED).SetError(reason).SetUpdatedAt(now).Save(ctx)
-			if err != nil {
-				return err
-			}
-			if k > 0 {
-				n++
-				t.publish(messageEvent(conv, id))
-			}
-		}
-		return nil
-	})
-	return n, err
+	m.ClaimedBy, m.SendAfter = nil, after
+	return nil
 }
 
 // unclaimed handles a claim of m that matched nothing: m was settled
 // elsewhere (e.g. by its echo) and is returned as it is now; or, being a
 // BOT message, a human took its conversation over, and it is settled
-// FAILED; or another process is sending it: ErrReplyInFlight.
+// FAILED; or another process claimed it first, and it is returned as it is
+// now, PENDING, for that process to settle.
 func (s *Service) unclaimed(ctx context.Context, conv *ent.Conversation, m *ent.Message) (*ent.Message, error) {
 	cur, err := s.db(ctx).Message.Get(ctx, m.ID)
 	if err != nil {
@@ -535,7 +418,7 @@ func (s *Service) unclaimed(ctx context.Context, conv *ent.Conversation, m *ent.
 			return s.settle(ctx, conv, cur, message.DeliveryStatusFAILED, "", reasonTakenOver)
 		}
 	}
-	return cur, ErrReplyInFlight
+	return cur, nil
 }
 
 // settle records the outcome of a message's sending, announces the message
@@ -551,7 +434,7 @@ func (s *Service) settle(ctx context.Context, conv *ent.Conversation, m *ent.Mes
 		other  *ent.Message // m as settled elsewhere, when the update matched nothing
 	)
 	err := s.inTx(ctx, func(t *txScope) error {
-		u := t.client.Message.Update().Where(message.ID(m.ID)).SetDeliveryStatus(status).SetUpdatedAt(now)
+		u := t.client.Message.Update().Where(message.ID(m.ID)).SetDeliveryStatus(status).ClearClaimedBy().SetUpdatedAt(now)
 		if status == message.DeliveryStatusSENT {
 			u.ClearError()
 			if mid != "" {
@@ -589,7 +472,7 @@ func (s *Service) settle(ctx context.Context, conv *ent.Conversation, m *ent.Mes
 		return detach(ctx, other), nil
 	}
 	// The update matched: m is what was stored, and needs no reading back.
-	m.DeliveryStatus, m.UpdatedAt = status, now
+	m.DeliveryStatus, m.UpdatedAt, m.ClaimedBy = status, now, nil
 	if status == message.DeliveryStatusSENT {
 		m.Error = nil
 		if setMid {

@@ -32,6 +32,8 @@ func botReplies(t *testing.T, f *ct.Fixture, q *ent.Message, delay time.Duration
 	r := conversation.Reply{Text: text, Answered: &answered, OfferHandoff: !answered}
 	_, err := f.Service.ReplyTo(context.Background(), q, r)
 	require.NoError(t, err)
+	_, err = f.Service.SendDue(context.Background()) // the outbox
+	require.NoError(t, err)
 }
 
 func TestAgentStats(t *testing.T) {

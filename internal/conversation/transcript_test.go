@@ -48,6 +48,8 @@ func TestTranscript(t *testing.T) {
 				{SourceID: old, Snippet: "old", Score: 0.1},
 			}})
 		require.NoError(t, err)
+		_, err = f.Service.SendDue(ctx) // the outbox
+		require.NoError(t, err)
 		require.NoError(t, f.Client.KnowledgeSource.DeleteOneID(old).Exec(sys))
 
 		f.Clock.Advance(time.Minute)
@@ -64,6 +66,8 @@ func TestTranscript(t *testing.T) {
 		q4 := asks(t, f, f.Channel, "7001", "m4", "/agent")
 		_, err = f.Service.ReplyTo(ctx, q4, conversation.Reply{Author: message.AuthorSYSTEM,
 			Text: "A member of our team will reply here shortly.", RequestHandoff: true})
+		require.NoError(t, err)
+		_, err = f.Service.SendDue(ctx)
 		require.NoError(t, err)
 
 		f.Clock.Advance(time.Minute)

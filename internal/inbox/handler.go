@@ -243,11 +243,10 @@ const ownSendPrefix = "seachat:"
 
 // lane returns the key whose events are processed one at a time, oldest
 // first (the psid column): the user's PSID. The echo of one of SeaChat's
-// own sends gets a lane of its own. It only confirms a delivery, and the
-// user's lane may be waiting for exactly that confirmation: when a crash
-// hides whether a reply went out, the reply's event is retried, and
-// refused as in flight, until the echo settles it or
-// conversation.SendLease passes (then the reply would go out twice). Echoes
+// own sends gets a lane of its own. It only confirms a delivery, and
+// nothing in the user's lane should delay it: when a crash hides whether a
+// reply went out, the outbox waits a few seconds (conversation.EchoGrace)
+// for the echo to settle it before sending it again. Echoes
 // of messages sent by others (a human in the Page Inbox) stay in the
 // user's lane: they take the conversation over, in order with the user's
 // messages.

@@ -7,18 +7,19 @@
 //
 // Run processes the stored events at least once. Events of one user (one
 // channel and PSID) are handed to the Processor one at a time, oldest
-// event_time first, except that an event retried past MaxAttempts (its
-// failure is transient) no longer holds the user's later events back, so
-// their messages are recorded meanwhile (package conversation keeps the
-// replies in order); events of different users run concurrently on several
-// workers. A claim is a lease: on PostgreSQL it is taken with
-// SELECT … FOR UPDATE SKIP LOCKED, so several replicas share the queue, and a
-// claim whose replica died is taken again when its lease runs out. On SQLite
-// the single writer serializes claims. A failed event is retried with
-// exponential backoff and jitter, then marked FAILED; a failure that is
-// transient on Meta's side is retried for as long as the person may still
-// be answered. A Processor that is an Abandoner hears of events marked
-// FAILED, to settle what it left pending.
+// event_time first; events of different users run concurrently on several
+// workers. A claim names the process that holds it (Options.Process, a
+// heartbeat): on PostgreSQL it is taken with SELECT … FOR UPDATE SKIP
+// LOCKED, so several replicas share the queue, and a claim whose process
+// died is taken over as soon as its heartbeat is stale (seconds, not a
+// lease). On SQLite the single writer serializes claims, and a starting
+// process owns every claim. A failed event is retried with exponential
+// backoff and jitter, then marked FAILED.
+//
+// The Processor is expected to be quick: it records what the event says
+// (the person's message, the bot's decided reply) and leaves slow,
+// failure-prone work such as sending replies to an outbox of its own, so
+// that no event waits behind a reply.
 package inbox
 
 import (
@@ -64,6 +65,15 @@ type Processor interface {
 	Process(ctx context.Context, ch *ent.MessengerChannel, ev messenger.Event) error
 }
 
+// Liveness is this process's heartbeat (package heartbeat): it names the
+// process in its claims, and tells when a claiming process is dead.
+type Liveness interface {
+	// ID names this process in its claims.
+	ID() string
+	// LiveSince returns the oldest heartbeat of a live process at now.
+	LiveSince(now time.Time) time.Time
+}
+
 // MaxBodyBytes is the largest webhook body accepted; larger bodies get 413.
 const MaxBodyBytes = 1 << 20
 
@@ -79,9 +89,13 @@ type Options struct {
 	// one writer, several workers answer several people at once.
 	// Default: 4.
 	Workers int
+	// Process names this process in its claims: a claim of a process whose
+	// heartbeat is stale is taken over at once. nil: claims are held by
+	// their lease alone.
+	Process Liveness
 	// Lease is how long a claim keeps an event from other workers. Workers
-	// extend it while Process runs, so it only bounds how long the event of
-	// a crashed replica waits. Default: 1 minute.
+	// extend it while Process runs. With Options.Process set, it matters
+	// only while the claiming process is alive. Default: 1 minute.
 	Lease time.Duration
 	// PollInterval is how often an idle Run looks for events stored by
 	// other replicas or due for a retry; events stored by this process's
@@ -90,14 +104,6 @@ type Options struct {
 	// MaxAttempts is how many times an event is tried before it is marked
 	// FAILED. Default: 8 (with the default backoff, about 8.5 minutes).
 	MaxAttempts int
-	// TransientRetryFor is how long after the person's message (the event's
-	// Messenger timestamp) an event that fails transiently on Meta's side
-	// (messenger.IsTransient: the Send API is down or rate limited) is
-	// still retried, past MaxAttempts, every MaxBackoff at most. Messenger
-	// accepts a RESPONSE for 24 hours after the person's message, so an
-	// outage shorter than that delays the reply instead of losing it.
-	// Default: 24 hours.
-	TransientRetryFor time.Duration
 	// BaseBackoff is the delay before the first retry; it doubles with each
 	// attempt, up to MaxBackoff, and is jittered. Defaults: 2 seconds and 5
 	// minutes.
@@ -147,7 +153,6 @@ func (o Options) withDefaults() Options {
 	def(&o.PollInterval, time.Second)
 	def(&o.BaseBackoff, 2*time.Second)
 	def(&o.MaxBackoff, 5*time.Minute)
-	def(&o.TransientRetryFor, 24*time.Hour)
 	def(&o.ProcessTimeout, 2*time.Minute)
 	def(&o.DrainTimeout, 10*time.Second)
 	def(&o.StoreTimeout, 4*time.Second)

@@ -1,6 +1,8 @@
 package inbox
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -43,6 +45,10 @@ type Metrics struct {
 	ProcessingSeconds prometheus.Histogram
 	// QueueDepth is the number of PENDING events, refreshed by Run.
 	QueueDepth prometheus.Gauge
+	// OldestPendingSeconds is how long ago the oldest PENDING event was
+	// received (0 when none is), refreshed with QueueDepth: a backlog
+	// shows here as a growing age even while the depth looks steady.
+	OldestPendingSeconds prometheus.Gauge
 }
 
 // NewMetrics creates the inbox metrics and registers them with reg (if not
@@ -86,6 +92,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		QueueDepth: f.NewGauge(prometheus.GaugeOpts{
 			Name: "seachat_inbox_queue_depth",
 			Help: "Events waiting to be processed (PENDING), including leased and backing-off ones.",
+		}),
+		OldestPendingSeconds: f.NewGauge(prometheus.GaugeOpts{
+			Name: "seachat_inbox_oldest_pending_seconds",
+			Help: "Age of the oldest event waiting to be processed (PENDING), since it was received; 0 when none is.",
 		}),
 	}
 	for _, r := range []string{resultStored, resultUnusable, resultVerified, resultForbidden,
@@ -141,8 +151,9 @@ func (m *Metrics) failed() {
 	}
 }
 
-func (m *Metrics) depth(n int) {
+func (m *Metrics) backlog(n int, oldest time.Duration) {
 	if m != nil {
 		m.QueueDepth.Set(float64(n))
+		m.OldestPendingSeconds.Set(oldest.Seconds())
 	}
 }

@@ -13,10 +13,10 @@ import (
 
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/inboxevent"
+	"github.com/seachat/seachat/ent/process"
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/auth"
 	"github.com/seachat/seachat/internal/backoff"
-	"github.com/seachat/seachat/internal/messenger"
 	"github.com/seachat/seachat/internal/store"
 )
 
@@ -28,11 +28,6 @@ type job struct {
 	payload   []byte
 	attempts  int       // including this claim; fences every later update
 	eventTime time.Time // Meta's timestamp of the event, or when it was received if that is earlier: how old the person's message is
-
-	// Set by process once the event is decoded and its channel loaded, for
-	// the Abandoner.
-	ch *ent.MessengerChannel
-	ev messenger.Event
 }
 
 // dbTimeout bounds the queue's own statements (claims, outcomes, lease
@@ -151,41 +146,39 @@ claiming:
 }
 
 // claimQuery leases the oldest available PENDING events (LIMIT ?) whose user
-// has no other PENDING event that is older or leased (or backing off), so
-// one user's events are handled one at a time and in event_time order.
+// has no other PENDING event that is older or held (leased or backing off),
+// so one user's events are handled one at a time and in event_time order.
 //
-// An event claimed more than MaxAttempts times (attempts > ?) that is still
-// PENDING is retried only because it fails transiently (givesUp: Meta's
-// Send API is down and its reply waits), possibly for TransientRetryFor.
-// Such an event no longer holds its user's lane: the NOT EXISTS ignores it,
-// so the person's later events are processed (their messages recorded, for
-// staff to see and answer) rather than waiting behind it for up to a day.
-// Its own retries go on, on its own backoff, beside the user's next events;
-// package conversation keeps the replies in order by holding a reply back
-// while an older one of its conversation is PENDING
-// (conversation.ErrReplyQueued, which givesUp retries like a transient
-// failure). The lane opens only after MaxAttempts ordinary attempts have
-// finished, so an event that fails for good never overlaps the next one.
+// A claim names the claiming process (claimed_by, Options.Process) and is
+// held while that process is alive: an event claimed by a process whose
+// heartbeat is stale (it was killed) is available again at once, not when
+// its lease runs out, and no longer holds its user's lane. A claim without
+// a process (no heartbeat configured) is held until its lease runs out.
 //
-// Of one user's events, only the oldest that still holds the lane can
-// qualify, besides those past MaxAttempts: a batch holds at most one event
-// per user other than the user's events past MaxAttempts. attempts counts
-// claims and fences later updates: a worker whose lease was lost and taken
-// over no longer matches. %s is the row lock clause.
-var claimQuery = `UPDATE ` + inboxevent.Table + ` SET attempts = attempts + 1, available_at = ?
+// Of one user's events, only the oldest can qualify: a batch holds at most
+// one event per user. attempts counts claims and fences later updates: a
+// worker whose claim was lost and taken over no longer matches. %s is the
+// row lock clause.
+var claimQuery = `UPDATE ` + inboxevent.Table + ` SET attempts = attempts + 1, available_at = ?, claimed_by = ?
 WHERE id IN (
 	SELECT e.id FROM ` + inboxevent.Table + ` AS e
-	WHERE e.status = 'PENDING' AND e.available_at <= ?
+	WHERE e.status = 'PENDING' AND (e.available_at <= ? OR ` + deadClaim("e") + `)
 	AND NOT EXISTS (
 		SELECT 1 FROM ` + inboxevent.Table + ` AS o
 		WHERE o.channel_id = e.channel_id AND o.psid = e.psid AND o.status = 'PENDING' AND o.id <> e.id
-		AND o.attempts <= ?
-		AND (o.available_at > ? OR o.event_time < e.event_time OR (o.event_time = e.event_time AND o.id < e.id))
+		AND ((o.available_at > ? AND NOT ` + deadClaim("o") + `) OR o.event_time < e.event_time OR (o.event_time = e.event_time AND o.id < e.id))
 	)
 	ORDER BY e.event_time, e.id
 	LIMIT ? %s
 )
 RETURNING id, channel_id, psid, payload, attempts, event_time`
+
+// deadClaim matches events of table alias t claimed by a process whose
+// heartbeat is older than its one argument.
+func deadClaim(t string) string {
+	return `(` + t + `.claimed_by IS NOT NULL AND ` + t + `.claimed_by NOT IN (SELECT p.id FROM ` + process.Table +
+		` AS p WHERE p.last_seen > ?))`
+}
 
 // claimLockKey is the PostgreSQL advisory lock that serializes claims across
 // replicas. SKIP LOCKED alone lets two concurrent claims, each blind to the
@@ -215,7 +208,13 @@ func (in *Inbox) claim(ctx context.Context, limit int) ([]*job, error) {
 			return nil, err
 		}
 	}
-	rows, err := tx.QueryContext(ctx, query, now.Add(in.opts.Lease), now, in.opts.MaxAttempts, now, limit)
+	var owner any // NULL: a claim held by its lease alone
+	liveSince := now
+	if p := in.opts.Process; p != nil {
+		owner, liveSince = p.ID(), p.LiveSince(now)
+	}
+	rows, err := tx.QueryContext(ctx, query, now.Add(in.opts.Lease), owner, now, liveSince,
+		now, liveSince, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +275,6 @@ func (in *Inbox) process(hard context.Context, j *job) (err error) {
 	if err != nil {
 		return fmt.Errorf("loading channel %d: %w", j.channelID, err)
 	}
-	j.ch, j.ev = ch, ev
 	pctx, cancel := context.WithTimeout(ctx, in.opts.ProcessTimeout)
 	defer cancel()
 	defer func() {
@@ -302,7 +300,8 @@ func (in *Inbox) finish(hard context.Context, j *job, procErr error) {
 	log := in.log.With("event_id", j.id, "channel_id", j.channelID, "attempt", j.attempts)
 	now := in.now()
 	upd := in.st.Client.InboxEvent.Update().Where(
-		inboxevent.ID(j.id), inboxevent.StatusEQ(inboxevent.StatusPENDING), inboxevent.Attempts(j.attempts))
+		inboxevent.ID(j.id), inboxevent.StatusEQ(inboxevent.StatusPENDING), inboxevent.Attempts(j.attempts)).
+		ClearClaimedBy()
 	var (
 		n       int
 		err     error
@@ -319,14 +318,13 @@ func (in *Inbox) finish(hard context.Context, j *job, procErr error) {
 		outcome = "released"
 		n, err = upd.AddAttempts(-1).SetAvailableAt(now).Save(ctx)
 		log.Info("released inbox event interrupted by shutdown")
-	case in.givesUp(j, procErr, now):
+	case in.givesUp(j, procErr):
 		outcome = "failed"
 		msg := errorText(procErr)
 		n, err = upd.SetStatus(inboxevent.StatusFAILED).SetProcessedAt(now).SetLastError(msg).Save(ctx)
 		log.Error("inbox event failed for good", "psid", j.psid, "error", msg)
 		if err == nil && n == 1 {
 			in.m.failed()
-			in.abandon(hard, j, procErr, now)
 		}
 	default:
 		outcome = "retry"
@@ -348,34 +346,11 @@ func (in *Inbox) finish(hard context.Context, j *job, procErr error) {
 }
 
 // givesUp reports whether a failed event is marked FAILED rather than
-// retried. Every failure is retried MaxAttempts times; one that is transient
-// on Meta's side (the Send API is down, the reply waits PENDING) is retried
-// longer, until the event is TransientRetryFor old, because the person can
-// still be answered until then.
-func (in *Inbox) givesUp(j *job, procErr error, now time.Time) bool {
-	switch {
-	case errors.Is(procErr, errPermanent):
-		return true
-	case j.attempts < in.opts.MaxAttempts:
-		return false
-	case isTransient(procErr):
-		return !now.Before(j.eventTime.Add(in.opts.TransientRetryFor))
-	}
-	return true
-}
-
-// transient is implemented by a Processor's errors that, though not Meta's,
-// mean the same as a transient Send API failure: retry later, it may work
-// then. conversation.ErrReplyQueued is one: a reply held back behind an
-// older reply that Meta has not taken yet goes out once that one is sent.
-type transient interface{ Transient() bool }
-
-// isTransient reports whether procErr is worth retrying past MaxAttempts:
-// a transient Graph API failure (messenger.IsTransient) or an error that
-// says it is transient.
-func isTransient(procErr error) bool {
-	var t transient
-	return messenger.IsTransient(procErr) || errors.As(procErr, &t) && t.Transient()
+// retried: it failed for good, or MaxAttempts times. (A reply that Meta
+// refuses transiently is no longer the event's failure: the outbox retries
+// it, for as long as the 24-hour window is open.)
+func (in *Inbox) givesUp(j *job, procErr error) bool {
+	return errors.Is(procErr, errPermanent) || j.attempts >= in.opts.MaxAttempts
 }
 
 // keepLease extends the claim's lease while the Processor runs, so that a
@@ -419,7 +394,8 @@ func (in *Inbox) backoff(attempt int) time.Duration {
 	return backoff.Delay(attempt, in.opts.BaseBackoff, in.opts.MaxBackoff)
 }
 
-// refreshDepth keeps Metrics.QueueDepth current until ctx is done.
+// refreshDepth keeps Metrics.QueueDepth and OldestPendingSeconds current
+// until ctx is done.
 func (in *Inbox) refreshDepth(ctx context.Context) {
 	if in.m == nil {
 		return
@@ -428,8 +404,12 @@ func (in *Inbox) refreshDepth(ctx context.Context) {
 	defer t.Stop()
 	for {
 		n, err := in.Depth(ctx)
+		var oldest time.Duration
 		if err == nil {
-			in.m.depth(n)
+			oldest, err = in.OldestPending(ctx)
+		}
+		if err == nil {
+			in.m.backlog(n, oldest)
 		} else if ctx.Err() == nil {
 			in.log.Warn("counting pending inbox events", "error", err)
 		}
@@ -446,4 +426,19 @@ func (in *Inbox) refreshDepth(ctx context.Context) {
 func (in *Inbox) Depth(ctx context.Context) (int, error) {
 	return in.st.Client.InboxEvent.Query().
 		Where(inboxevent.StatusEQ(inboxevent.StatusPENDING)).Count(auth.SystemContext(ctx))
+}
+
+// OldestPending returns how long ago the oldest PENDING event was received,
+// or 0 when none is pending.
+func (in *Inbox) OldestPending(ctx context.Context) (time.Duration, error) {
+	e, err := in.st.Client.InboxEvent.Query().
+		Where(inboxevent.StatusEQ(inboxevent.StatusPENDING)).
+		Order(ent.Asc(inboxevent.FieldReceivedAt)).First(auth.SystemContext(ctx))
+	switch {
+	case ent.IsNotFound(err):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	}
+	return max(in.now().Sub(e.ReceivedAt), 0), nil
 }

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
-	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/inboxevent"
 	"github.com/seachat/seachat/internal/auth"
+	"github.com/seachat/seachat/internal/heartbeat"
 	"github.com/seachat/seachat/internal/inbox"
 	"github.com/seachat/seachat/internal/messenger"
 	"github.com/seachat/seachat/internal/store"
@@ -121,6 +120,49 @@ func TestCrashedLease(t *testing.T) {
 		calls := rec.snapshot()
 		require.Len(t, calls, 2)
 		require.Equal(t, "m_leased", calls[0].dedupKey)
+		require.Equal(t, "m_after", calls[1].dedupKey)
+	})
+}
+
+// TestDeadProcessClaim: an event claimed by a live process waits for it
+// (and so do its user's later events), however old its lease; one claimed by
+// a process whose heartbeat is stale is taken over at once, long before its
+// lease runs out.
+func TestDeadProcessClaim(t *testing.T) {
+	runStores(t, func(t *testing.T, st *store.Store) {
+		clock := newFakeClock()
+		ctx := auth.SystemContext(context.Background())
+		hb := heartbeat.Options{Now: clock.Now}
+		self, err := heartbeat.Start(ctx, st.Client, hb)
+		require.NoError(t, err)
+		other, err := heartbeat.Start(ctx, st.Client, hb)
+		require.NoError(t, err)
+		rec := newRecorder(nil)
+		e := newEnv(t, st, rec, inbox.Options{Now: clock.Now, Lease: time.Hour, Process: self})
+		require.Equal(t, 200, e.postSigned(body(testPage,
+			textEvent(testPage, "U1", "m_claimed", 1700000000000),
+			textEvent(testPage, "U1", "m_after", 1700000000001))))
+		n, err := st.Client.InboxEvent.Update().Where(inboxevent.DedupKey("m_claimed")).
+			SetAttempts(1).SetAvailableAt(clock.Now().Add(time.Hour)).SetClaimedBy(other.ID()).Save(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+
+		e.run(e.in)
+		time.Sleep(150 * time.Millisecond)
+		require.Empty(t, rec.snapshot(), "a live process's claim holds, and the user's later events wait")
+
+		// The other process stops beating (it was killed); this one's
+		// heartbeat is current.
+		clock.Advance(heartbeat.DefaultStale + time.Second)
+		require.NoError(t, st.Client.Process.UpdateOneID(self.ID()).SetLastSeen(clock.Now()).Exec(ctx))
+		rows := e.waitSettled(e.ch.ID, 2)
+		for _, r := range rows {
+			require.Equal(t, inboxevent.StatusDONE, r.Status, r.DedupKey)
+			require.Nil(t, r.ClaimedBy, r.DedupKey)
+		}
+		calls := rec.snapshot()
+		require.Len(t, calls, 2)
+		require.Equal(t, "m_claimed", calls[0].dedupKey)
 		require.Equal(t, "m_after", calls[1].dedupKey)
 	})
 }
@@ -422,9 +464,18 @@ func TestQueueDepth(t *testing.T) {
 		n, err := e.in.Depth(context.Background())
 		require.NoError(t, err)
 		require.Equal(t, 2, n)
+		age, err := e.in.OldestPending(context.Background())
+		require.NoError(t, err)
+		require.Greater(t, age, time.Duration(0))
+		require.Less(t, age, time.Minute)
 		e.run(e.in)
 		e.waitSettled(e.ch.ID, 2)
-		require.Eventually(t, func() bool { return testutil.ToFloat64(e.metrics.QueueDepth) == 0 }, 5*time.Second, 10*time.Millisecond)
+		require.Eventually(t, func() bool {
+			return testutil.ToFloat64(e.metrics.QueueDepth) == 0 && testutil.ToFloat64(e.metrics.OldestPendingSeconds) == 0
+		}, 5*time.Second, 10*time.Millisecond)
+		age, err = e.in.OldestPending(context.Background())
+		require.NoError(t, err)
+		require.Zero(t, age)
 	})
 }
 
@@ -443,6 +494,7 @@ func TestMetricNames(t *testing.T) {
 	}
 	require.Contains(t, names, "seachat_inbox_events_stored_total")
 	require.Contains(t, names, "seachat_inbox_queue_depth")
+	require.Contains(t, names, "seachat_inbox_oldest_pending_seconds")
 }
 
 // TestPurge: settled events are deleted after their retention, FAILED ones
@@ -488,177 +540,5 @@ func TestPurge(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 		require.Equal(t, map[string]inboxevent.Status{"m_waiting": inboxevent.StatusPENDING}, statuses())
-	})
-}
-
-// abandoner is a recorder that also records what the inbox gave up on.
-type abandoner struct {
-	*recorder
-	mu        sync.Mutex
-	abandoned []string // mid: reason
-}
-
-func (a *abandoner) Abandon(_ context.Context, _ *ent.MessengerChannel, ev messenger.Event, reason string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.abandoned = append(a.abandoned, ev.MID+": "+reason)
-	return nil
-}
-
-func (a *abandoner) calls() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.abandoned...)
-}
-
-// TestTransientRetry: while Meta's Send API is down (a transient messenger
-// error), an event is retried past MaxAttempts until it is
-// TransientRetryFor old; other failures give up after MaxAttempts. Either
-// way the Processor is told once that the event was given up.
-func TestTransientRetry(t *testing.T) {
-	metaDown := fmt.Errorf("reply deferred: %w", &messenger.GraphError{HTTPStatus: 500, Code: 2, Transient: true, Message: "Service temporarily unavailable"})
-	const (
-		maxAttempts = 3
-		maxBackoff  = 10 * time.Second // below the lease, which tells a claim from a retry
-		retryFor    = time.Hour
-	)
-	runStores(t, func(t *testing.T, st *store.Store) {
-		for _, tt := range []struct {
-			name       string
-			err        error
-			young      int  // attempts that fail while the event is young
-			thenAged   bool // one more attempt fails once it is TransientRetryFor old
-			wantReason string
-		}{
-			{"transient", metaDown, 2 * maxAttempts, true,
-				"not sent: Meta's Send API was unavailable for 1h1m after the person wrote; the person got no answer"},
-			{"not transient", errors.New("database is locked"), maxAttempts, false,
-				"not sent: SeaChat could not process the person's message (3 attempts); the person got no answer"},
-			// A reply held back behind an older one that Meta did not take
-			// (conversation.ErrReplyQueued).
-			{"says it is transient", fmt.Errorf("bot.Process: %w", queuedError{}), 2 * maxAttempts, true,
-				"not sent: Meta's Send API was unavailable for 1h1m after the person wrote; the person got no answer"},
-		} {
-			t.Run(tt.name, func(t *testing.T) {
-				clock := newFakeClock()
-				proc := &abandoner{recorder: newRecorder(func(context.Context, messenger.Event, int) error { return tt.err })}
-				e := newEnv(t, st, proc, inbox.Options{Now: clock.Now, MaxAttempts: maxAttempts,
-					BaseBackoff: time.Second, MaxBackoff: maxBackoff, TransientRetryFor: retryFor})
-				require.Equal(t, 200, e.postSigned(body(testPage, textEvent(testPage, "U1", "m_1", clock.Now().UnixMilli()))))
-				e.run(e.in)
-
-				// settled waits for the outcome of attempt n.
-				settled := func(n int) *ent.InboxEvent {
-					var row *ent.InboxEvent
-					require.Eventually(t, func() bool {
-						row = e.events(e.ch.ID)[0]
-						return row.Attempts == n && row.LastError != nil &&
-							(row.Status != inboxevent.StatusPENDING || row.AvailableAt.Sub(clock.Now()) <= maxBackoff)
-					}, 10*time.Second, 5*time.Millisecond, "attempt %d did not finish", n)
-					return row
-				}
-				for n := 1; n < tt.young; n++ {
-					require.Equal(t, inboxevent.StatusPENDING, settled(n).Status, "attempt %d", n)
-					clock.Advance(maxBackoff)
-				}
-				attempts := tt.young
-				row := settled(attempts)
-				if tt.thenAged {
-					require.Equal(t, inboxevent.StatusPENDING, row.Status, "young: retried past MaxAttempts")
-					require.Empty(t, proc.calls())
-					clock.Advance(retryFor)
-					attempts++
-					row = settled(attempts)
-				}
-				require.Equal(t, inboxevent.StatusFAILED, row.Status)
-				require.Equal(t, attempts, proc.count("m_1"))
-				// Abandon follows the FAILED update.
-				require.Eventually(t, func() bool { return len(proc.calls()) > 0 }, 5*time.Second, 5*time.Millisecond)
-				require.Equal(t, []string{"m_1: " + tt.wantReason}, proc.calls())
-			})
-		}
-	})
-}
-
-// queuedError is a Processor's error that says it is transient without
-// being Meta's, as conversation.ErrReplyQueued does.
-type queuedError struct{}
-
-func (queuedError) Error() string   { return "an older reply is still pending" }
-func (queuedError) Transient() bool { return true }
-
-// TestTransientOpensLane: an event that fails transiently keeps its user's
-// later events waiting while it is tried its MaxAttempts times; from then
-// on it no longer holds the lane, so they are processed while it is retried
-// on its own, until Meta is back.
-func TestTransientOpensLane(t *testing.T) {
-	metaDown := fmt.Errorf("reply deferred: %w", &messenger.GraphError{HTTPStatus: 500, Code: 2, Transient: true, Message: "Service temporarily unavailable"})
-	const (
-		maxAttempts = 3
-		maxBackoff  = 10 * time.Second // below the lease, which tells a claim from a retry
-	)
-	runStores(t, func(t *testing.T, st *store.Store) {
-		clock := newFakeClock()
-		var metaUp atomic.Bool
-		rec := newRecorder(func(_ context.Context, ev messenger.Event, _ int) error {
-			if ev.MID == "m_1" && !metaUp.Load() {
-				return metaDown
-			}
-			return nil
-		})
-		e := newEnv(t, st, rec, inbox.Options{Now: clock.Now, MaxAttempts: maxAttempts,
-			BaseBackoff: time.Second, MaxBackoff: maxBackoff})
-		ts := clock.Now().UnixMilli()
-		require.Equal(t, 200, e.postSigned(body(testPage,
-			textEvent(testPage, "U1", "m_1", ts), textEvent(testPage, "U1", "m_2", ts+1000))))
-		e.run(e.in)
-
-		row := func(mid string) *ent.InboxEvent {
-			for _, r := range e.events(e.ch.ID) {
-				if r.DedupKey == mid {
-					return r
-				}
-			}
-			t.Fatalf("no event %s", mid)
-			return nil
-		}
-		// retrying waits until attempt n of m_1 failed and is to be retried.
-		retrying := func(n int) {
-			t.Helper()
-			require.Eventually(t, func() bool {
-				r := row("m_1")
-				return r.Status == inboxevent.StatusPENDING && r.Attempts == n && r.LastError != nil &&
-					r.AvailableAt.Sub(clock.Now()) <= maxBackoff
-			}, 10*time.Second, 5*time.Millisecond, "attempt %d did not finish", n)
-		}
-		for n := 1; n < maxAttempts; n++ {
-			retrying(n)
-			time.Sleep(100 * time.Millisecond) // many polls
-			require.Zero(t, rec.count("m_2"), "attempt %d: the user's next event waits", n)
-			clock.Advance(maxBackoff)
-		}
-
-		// The last ordinary attempt: the lane stays closed until it is over.
-		retrying(maxAttempts)
-		time.Sleep(100 * time.Millisecond)
-		require.Zero(t, rec.count("m_2"), "the user's next event ran beside m_1's last ordinary attempt")
-		clock.Advance(maxBackoff)
-
-		// m_1 is retried past MaxAttempts, and no longer holds the lane.
-		retrying(maxAttempts + 1)
-		require.Eventually(t, func() bool { return row("m_2").Status == inboxevent.StatusDONE },
-			10*time.Second, 5*time.Millisecond, "the next event was not processed")
-		require.Equal(t, maxAttempts+1, rec.count("m_1"))
-		require.Equal(t, 1, rec.count("m_2"))
-
-		// Until Meta is back.
-		metaUp.Store(true)
-		clock.Advance(maxBackoff)
-		rows := e.waitSettled(e.ch.ID, 2)
-		for _, r := range rows {
-			require.Equal(t, inboxevent.StatusDONE, r.Status, r.DedupKey)
-		}
-		require.Equal(t, maxAttempts+2, rec.count("m_1"))
-		require.Equal(t, 1, rec.count("m_2"))
 	})
 }
