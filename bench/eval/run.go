@@ -184,6 +184,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			if err := engine.Process(ctx, p.channel, event(*p.channel.PageID, psid, m)); err != nil {
 				return nil, fmt.Errorf("%s: %w", m.ID, err)
 			}
+			// The bot stores its reply; the outbox sends it.
+			if _, err := convs.SendDue(ctx); err != nil {
+				return nil, fmt.Errorf("%s: sending: %w", m.ID, err)
+			}
 			c, err := st.Client.Conversation.Query().Where(entconv.HasContactWith(contact.Psid(psid))).Only(sys)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", m.ID, err)
