@@ -8,6 +8,8 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/seachat/seachat/internal/text"
 )
 
 // BM25 parameters: the usual defaults, which suit passages of a few
@@ -29,6 +31,13 @@ type Hit struct {
 // a cache: rebuild it from the database after a restart. It is safe for
 // concurrent use.
 //
+// Every text is read in its own language (internal/text: stop words and
+// Snowball stemming), and a query in the language it is written in; a
+// text or a query whose language cannot be told (a table of prices, "phone
+// number?") is read in the index's dominant language, the one most of its
+// texts are in. A query word the index does not know is matched to a known
+// word one typo away (two for long words), see typoTerm.
+//
 // Texts live in dense slots and each term's postings in a slice, so that a
 // search adds up scores in an array rather than a map: at 100,000 chunks
 // it takes about a millisecond. Remove only marks a slot dead; dead
@@ -36,15 +45,25 @@ type Hit struct {
 // of the index.
 type Index struct {
 	mu       sync.RWMutex
-	termIDs  map[string]int32 // term → term number
-	postings [][]posting      // by term number; may include dead slots
-	df       []int32          // live texts containing each term
-	slots    map[int]int32    // id → slot
-	docs     []indexedDoc     // by slot
-	live     int              // live slots
-	dead     int              // dead slots, not yet compacted
-	totalLen int              // tokens in live texts
-	scratch  sync.Pool        // *searchScratch, for Search
+	termIDs  map[string]int32      // term → term number
+	postings [][]posting           // by term number; may include dead slots
+	df       []int32               // live texts containing each term
+	slots    map[int]int32         // id → slot
+	docs     []indexedDoc          // by slot
+	live     int                   // live slots
+	dead     int                   // dead slots, not yet compacted
+	totalLen int                   // tokens in live texts
+	langs    map[text.Language]int // live texts per language
+	vocab    map[typoKey][]int32   // term numbers by first byte and length, for typoTerm
+	terms    []string              // by term number
+	scratch  sync.Pool             // *searchScratch, for Search
+}
+
+// typoKey groups terms for the typo search: a misspelt word is looked up
+// among the words of about its length that start like it.
+type typoKey struct {
+	first byte
+	n     int // length in runes
 }
 
 // searchScratch is the memory one Search works in: a score per slot, all
@@ -63,18 +82,34 @@ type posting struct {
 // indexedDoc is what the index keeps of one text.
 type indexedDoc struct {
 	id     int
-	length int32   // number of tokens; -1 for a dead slot
-	terms  []int32 // distinct term numbers, sorted, for Remove and Coverage
+	length int32         // number of tokens; -1 for a dead slot
+	lang   text.Language // the language it was read in
+	terms  []int32       // distinct term numbers, sorted, for Remove and Coverage
 }
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{termIDs: map[string]int32{}, slots: map[int]int32{}}
+	return &Index{termIDs: map[string]int32{}, slots: map[int]int32{},
+		langs: map[text.Language]int{}, vocab: map[typoKey][]int32{}}
 }
 
-// Add indexes text under id, replacing any text already there.
-func (x *Index) Add(id int, text string) {
-	tokens := tokenize(text)
+// Add indexes s under id, replacing any text already there, in the
+// language text.Detect finds in it (the index's dominant language when it
+// finds none).
+func (x *Index) Add(id int, s string) {
+	x.AddIn(id, text.Unknown, s)
+}
+
+// AddIn indexes s, written in lang, under id, replacing any text already
+// there. An Unknown lang is detected as in Add.
+func (x *Index) AddIn(id int, lang text.Language, s string) {
+	if lang == text.Unknown {
+		lang = text.Detect(s)
+	}
+	if lang == text.Unknown {
+		lang = x.Dominant()
+	}
+	tokens := text.Terms(lang, s)
 	tf := make(map[string]int32, len(tokens))
 	for _, t := range tokens {
 		tf[t]++
@@ -89,19 +124,77 @@ func (x *Index) Add(id int, text string) {
 		tid, ok := x.termIDs[t]
 		if !ok {
 			tid = int32(len(x.postings))
-			x.termIDs[strings.Clone(t)] = tid // not a window into text
+			t = strings.Clone(t) // not a window into s
+			x.termIDs[t] = tid
+			x.terms = append(x.terms, t)
 			x.postings = append(x.postings, nil)
 			x.df = append(x.df, 0)
+			if k, ok := typoKeyOf(t); ok {
+				x.vocab[k] = append(x.vocab[k], tid)
+			}
 		}
 		x.postings[tid] = append(x.postings[tid], posting{slot: slot, tf: n})
 		x.df[tid]++
 		terms = append(terms, tid)
 	}
 	slices.Sort(terms)
-	x.docs = append(x.docs, indexedDoc{id: id, length: int32(len(tokens)), terms: terms})
+	x.docs = append(x.docs, indexedDoc{id: id, length: int32(len(tokens)), lang: lang, terms: terms})
 	x.slots[id] = slot
 	x.live++
+	x.langs[lang]++
 	x.totalLen += len(tokens)
+}
+
+// Dominant returns the language most indexed texts are in (the first of
+// text.Languages on a tie), English for an empty index.
+func (x *Index) Dominant() text.Language {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.dominant()
+}
+
+// dominant is Dominant; x.mu must be held.
+func (x *Index) dominant() text.Language {
+	best, n := text.English, 0
+	for _, l := range text.Languages {
+		if x.langs[l] > n {
+			best, n = l, x.langs[l]
+		}
+	}
+	return best
+}
+
+// shortQuery is the most words a query can have for its language to be
+// taken from the index rather than from the query: two words say too
+// little ("telefonnummer?", "precio envio").
+const shortQuery = 2
+
+// queryLanguage returns the language to read query in: the one it is
+// written in when that can be told and the index holds texts in it, else
+// the index's dominant language; x.mu must be held.
+func (x *Index) queryLanguage(query string) text.Language {
+	if len(text.Words(query)) > shortQuery {
+		if l := text.Detect(query); l != text.Unknown && x.langs[l] > 0 {
+			return l
+		}
+	}
+	return x.dominant()
+}
+
+// QueryTerms returns the terms of query as the index reads it.
+func (x *Index) QueryTerms(query string) []string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return text.Terms(x.queryLanguage(query), query)
+}
+
+// QueryLanguage returns the language the index reads query in: the one it
+// is written in when that can be told and the index holds texts in it,
+// else the dominant one.
+func (x *Index) QueryLanguage(query string) text.Language {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.queryLanguage(query)
 }
 
 // Remove drops the text indexed under id, if any.
@@ -122,6 +215,7 @@ func (x *Index) remove(id int) {
 		x.df[t]--
 	}
 	x.totalLen -= int(d.length)
+	x.langs[d.lang]--
 	*d = indexedDoc{length: -1}
 	delete(x.slots, id)
 	x.live--
@@ -164,28 +258,150 @@ func (x *Index) Len() int {
 	return x.live
 }
 
-// queryTerms returns the distinct terms of query that the index knows, and
-// the weights (BM25 IDF) of all its distinct terms, known or not;
-// x.mu must be held.
+// typoWeight is how much a query word matched to a known word one or two
+// typos away counts, against the word itself: a guess counts a little
+// less than the word.
+const typoWeight = 0.8
+
+// queryTerms returns the distinct terms of query that the index knows (or
+// a known term a typo away, see typoTerm), and the weights (BM25 IDF) of
+// all its distinct terms, known or not; x.mu must be held.
 func (x *Index) queryTerms(query string) (known []int32, weights []float64, knownWeight []float64) {
-	terms := tokenize(query)
+	terms := text.Terms(x.queryLanguage(query), query)
 	slices.Sort(terms)
 	terms = slices.Compact(terms)
 	n := float64(x.live)
+	idf := func(df float64) float64 { return math.Log(1 + (n-df+0.5)/(df+0.5)) }
+	var typos []string
 	for _, t := range terms {
-		df := 0.0
 		tid, ok := x.termIDs[t]
-		if ok {
-			df = float64(x.df[tid])
+		if !ok || x.df[tid] == 0 {
+			typos = append(typos, t)
+			continue
 		}
-		w := math.Log(1 + (n-df+0.5)/(df+0.5))
+		w := idf(float64(x.df[tid]))
 		weights = append(weights, w)
-		if ok && df > 0 {
-			known = append(known, tid)
-			knownWeight = append(knownWeight, w)
+		known = append(known, tid)
+		knownWeight = append(knownWeight, w)
+	}
+	for i, t := range typos {
+		tid := int32(-1)
+		if i < maxTypoTerms {
+			tid = x.typoTerm(t)
 		}
+		if tid < 0 || slices.Contains(known, tid) {
+			weights = append(weights, idf(0)) // unknown: weighs the most
+			continue
+		}
+		w := idf(float64(x.df[tid]))
+		weights = append(weights, w)
+		known = append(known, tid)
+		knownWeight = append(knownWeight, typoWeight*w)
 	}
 	return known, weights, knownWeight
+}
+
+// Typo matching: a query word the index does not know, of at least
+// typoMinRunes letters, is matched to the known word with the same first
+// letter that is one edit away (an insertion, deletion or substitution;
+// two for words of typoLongRunes or more), the most frequent one on a
+// tie. Only words of about the same length with the same first letter are
+// compared, at most maxTypoScan of them for at most maxTypoTerms words of
+// a query, so the work is bounded whatever the size of the index.
+const (
+	typoMinRunes  = 5
+	typoLongRunes = 8
+	maxTypoTerms  = 4
+	maxTypoScan   = 20000
+)
+
+// typoKeyOf returns the typo bucket of a term; false for terms too short
+// to match with a typo.
+func typoKeyOf(t string) (typoKey, bool) {
+	n := utf8.RuneCountInString(t)
+	if n < typoMinRunes-1 { // a 4-letter word can be a 5-letter word's typo
+		return typoKey{}, false
+	}
+	return typoKey{first: t[0], n: n}, true
+}
+
+// typoTerm returns the number of the known term closest to t within the
+// typo distance, or -1; x.mu must be held.
+func (x *Index) typoTerm(t string) int32 {
+	n := utf8.RuneCountInString(t)
+	if n < typoMinRunes || !isLettersOnly(t) {
+		return -1
+	}
+	maxDist := 1
+	if n >= typoLongRunes {
+		maxDist = 2
+	}
+	best, bestDist, bestDF, scanned := int32(-1), maxDist+1, int32(0), 0
+	a := []rune(t)
+	for l := n - maxDist; l <= n+maxDist; l++ {
+		for _, tid := range x.vocab[typoKey{first: t[0], n: l}] {
+			if scanned++; scanned > maxTypoScan {
+				return best
+			}
+			if x.df[tid] == 0 {
+				continue
+			}
+			d := editDistance(a, x.terms[tid], maxDist)
+			if d <= maxDist && (d < bestDist || d == bestDist && x.df[tid] > bestDF) {
+				best, bestDist, bestDF = tid, d, x.df[tid]
+			}
+		}
+	}
+	return best
+}
+
+// editDistance returns the Levenshtein distance between a and b, or
+// limit+1 when it is more than limit (it stops early then).
+func editDistance(a []rune, b string, limit int) int {
+	bs := []rune(b)
+	if abs(len(a)-len(bs)) > limit {
+		return limit + 1
+	}
+	prev := make([]int, len(bs)+1)
+	cur := make([]int, len(bs)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(bs); j++ {
+			cost := 1
+			if a[i-1] == bs[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin > limit {
+			return limit + 1
+		}
+		prev, cur = cur, prev
+	}
+	return min(prev[len(bs)], limit+1)
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// isLettersOnly reports whether s holds letters only: numbers, codes and
+// prices are never typos of one another.
+func isLettersOnly(s string) bool {
+	for _, r := range s {
+		if !unicode.IsLetter(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // Search returns the k texts that best match query by BM25, best first,
@@ -318,128 +534,4 @@ func sortHits(hits []Hit) {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-}
-
-// stopwords are words that say nothing about what a text or a question is
-// about: common English function words, the pieces that splitting
-// contractions leaves ("don't" → "don"), and the filler of chat messages
-// ("hi, can you tell me … please"). Leaving the filler in would make a
-// polite question look like one about things the knowledge base never
-// mentions (see Coverage).
-var stopwords = func() map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Fields(`a about also am an and any are as at be been but by can could did do does
-		doing done for from had has have how i if in into is it its just me my of on or our so some than
-		that the their them then there these they this to too very was we were what whats when where
-		which who why will with would you your yours
-		don doesn didn isn aren wasn weren won wouldn couldn shouldn haven hasn hadn ll re ve
-		hi hello hey please pls plz thanks thank ok okay yes yeah want wanna need know tell like
-		get got let may might must shall really much many anyone someone something thing things`) {
-		m[w] = true
-	}
-	return m
-}()
-
-// tokenize splits text into the terms the index uses: runs of letters and
-// digits, lowercased, without stopwords or single letters, and lightly
-// stemmed so that "returns", "returned" and "returning" match "return".
-func tokenize(text string) []string {
-	var out []string
-	for i := 0; i < len(text); {
-		r, size := decodeRune(text, i)
-		if !isWordRune(r) {
-			i += size
-			continue
-		}
-		start, simple, runes := i, true, 0
-		for i < len(text) {
-			r, size = decodeRune(text, i)
-			if !isWordRune(r) {
-				break
-			}
-			if r >= utf8.RuneSelf || 'A' <= r && r <= 'Z' {
-				simple = false
-			}
-			runes++
-			i += size
-		}
-		w := text[start:i]
-		if first, _ := decodeRune(w, 0); runes == 1 && !unicode.IsDigit(first) {
-			continue // a single letter
-		}
-		if !simple {
-			w = strings.ToLower(w)
-		}
-		if stopwords[w] {
-			continue
-		}
-		if w = stem(w); stopwords[w] {
-			continue // "thanks" → "thank"
-		}
-		out = append(out, w)
-	}
-	return out
-}
-
-// decodeRune returns the rune at text[i] and its size, quickly for ASCII.
-func decodeRune(text string, i int) (rune, int) {
-	if c := text[i]; c < utf8.RuneSelf {
-		return rune(c), 1
-	}
-	return utf8.DecodeRuneInString(text[i:])
-}
-
-// isWordRune reports whether r is part of a word: a letter or a digit.
-func isWordRune(r rune) bool {
-	if r < utf8.RuneSelf {
-		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
-	}
-	return unicode.IsLetter(r) || unicode.IsDigit(r)
-}
-
-// stem strips common English inflections: plurals, -ing, -ed, a final y
-// after a consonant and a final e. It is deliberately light; both the
-// texts and the queries go through it, so it only has to be consistent,
-// not linguistically right.
-func stem(w string) string {
-	if len(w) <= 3 || !isASCIILetters(w) {
-		return w
-	}
-	switch {
-	case strings.HasSuffix(w, "ies") && len(w) > 4:
-		w = w[:len(w)-3] + "y"
-	case strings.HasSuffix(w, "sses"):
-		w = w[:len(w)-2]
-	case strings.HasSuffix(w, "ches"), strings.HasSuffix(w, "shes"), strings.HasSuffix(w, "xes"), strings.HasSuffix(w, "zes"):
-		w = w[:len(w)-2]
-	case strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us") && !strings.HasSuffix(w, "is"):
-		w = w[:len(w)-1]
-	}
-	for _, suf := range []string{"ing", "ed"} {
-		if strings.HasSuffix(w, suf) && len(w)-len(suf) >= 3 {
-			w = w[:len(w)-len(suf)]
-			// shipping → shipp → ship
-			if n := len(w); w[n-1] == w[n-2] && !strings.ContainsRune("aeiouls", rune(w[n-1])) {
-				w = w[:n-1]
-			}
-			break
-		}
-	}
-	if base, ok := strings.CutSuffix(w, "y"); ok && len(base) >= 4 && !strings.ContainsRune("aeiou", rune(base[len(base)-1])) {
-		w = base // "delivery" → "deliver", to meet "deliver" and "delivered"
-	}
-	if strings.HasSuffix(w, "e") && len(w) > 3 {
-		w = w[:len(w)-1]
-	}
-	return w
-}
-
-// isASCIILetters reports whether w is made of a–z only.
-func isASCIILetters(w string) bool {
-	for i := 0; i < len(w); i++ {
-		if w[i] < 'a' || w[i] > 'z' {
-			return false
-		}
-	}
-	return true
 }

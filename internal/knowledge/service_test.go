@@ -18,6 +18,7 @@ import (
 	"github.com/seachat/seachat/internal/llm"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/store/storetest"
+	"github.com/seachat/seachat/internal/text"
 )
 
 // TestUploadAnswers uploads every real test file, each for an agent of its
@@ -439,11 +440,11 @@ func TestSnippet(t *testing.T) {
 	long := strings.Repeat("Filler words about nothing in particular. ", 8) +
 		"The deposit is $100 and it is released when the bike comes back. " +
 		strings.Repeat("More filler text here. ", 8)
-	got := snippet(long, "How much is the deposit?")
+	got := snippet(long, "How much is the deposit?", text.English)
 	require.True(t, strings.HasPrefix(got, "…The deposit is $100"), got)
 	require.True(t, strings.HasSuffix(got, "…"), got)
 	require.LessOrEqual(t, len([]rune(got)), snippetChars+1)
-	require.Equal(t, "Short text.", snippet("Short \n text.", "x"))
+	require.Equal(t, "Short text.", snippet("Short \n text.", "x", text.English))
 }
 
 func TestVectorEncoding(t *testing.T) {
