@@ -109,7 +109,7 @@ func (x *Index) AddIn(id int, lang text.Language, s string) {
 	if lang == text.Unknown {
 		lang = x.Dominant()
 	}
-	tokens := text.Terms(lang, s)
+	tokens := text.Keys(lang, s)
 	tf := make(map[string]int32, len(tokens))
 	for _, t := range tokens {
 		tf[t]++
@@ -185,7 +185,7 @@ func (x *Index) queryLanguage(query string) text.Language {
 func (x *Index) QueryTerms(query string) []string {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return text.Terms(x.queryLanguage(query), query)
+	return text.Keys(x.queryLanguage(query), query)
 }
 
 // QueryLanguage returns the language the index reads query in: the one it
@@ -267,7 +267,7 @@ const typoWeight = 0.8
 // a known term a typo away, see typoTerm), and the weights (BM25 IDF) of
 // all its distinct terms, known or not; x.mu must be held.
 func (x *Index) queryTerms(query string) (known []int32, weights []float64, knownWeight []float64) {
-	terms := text.Terms(x.queryLanguage(query), query)
+	terms := text.Keys(x.queryLanguage(query), query)
 	slices.Sort(terms)
 	terms = slices.Compact(terms)
 	n := float64(x.live)

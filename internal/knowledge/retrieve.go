@@ -429,7 +429,7 @@ func snippet(passage, question string, lang text.Language) string {
 		return passage
 	}
 	want := map[string]bool{}
-	for _, t := range text.Terms(lang, question) {
+	for _, t := range text.Keys(lang, question) {
 		want[t] = true
 	}
 	// Walk the sentences with their byte offsets: sep+text of every piece
@@ -438,7 +438,7 @@ func snippet(passage, question string, lang text.Language) string {
 	for _, p := range splitSentences(passage) {
 		offset += len(p.sep)
 		hits := 0
-		for _, t := range text.Terms(lang, p.text) {
+		for _, t := range text.Keys(lang, p.text) {
 			if want[t] {
 				hits++
 			}

@@ -426,12 +426,11 @@ func TestFollowUp(t *testing.T) {
 		has := func(rs []result, text string) bool {
 			return slices.ContainsFunc(rs, func(r result) bool { return strings.Contains(r.chunk.text, text) })
 		}
-		alone, err := e.svc.retrieve(e.sys, st.Client, e.agent, "How much does it cost?", nil)
-		require.NoError(t, err)
-		require.False(t, has(alone, "Full overhaul | $180"))
+		// "cost" finds every price list on its own ("~price"); with its
+		// context the overhaul's comes first.
 		followUp, err := e.svc.retrieve(e.sys, st.Client, e.agent, "How much does it cost?", history)
 		require.NoError(t, err)
-		require.True(t, has(followUp, "Full overhaul | $180"), "the follow-up lost its context")
+		require.True(t, has(followUp[:1], "Full overhaul | $180"), "the follow-up lost its context")
 		require.True(t, slices.ContainsFunc(followUp, func(r result) bool { return r.confident }))
 	})
 }

@@ -103,7 +103,29 @@ func Stem(lang Language, word string) string {
 	defer envs.Put(env)
 	env.SetCurrent(restoreAccents(lang, word))
 	stem(env)
-	return Fold(env.Current())
+	out := Fold(env.Current())
+	if lang == German {
+		out = germanVerb(out)
+	}
+	return out
+}
+
+// germanVerb strips the -t and -et that German Snowball leaves on verbs
+// ("kostet", "liefert", "verkauft", "geröstet"), so that the "ihr" and
+// "er" forms people ask with meet the infinitives and nouns of the
+// knowledge base ("kosten", "Lieferung", "verkaufen", "rösten"). Both
+// sides go through it, so a noun it shortens ("Kraft") still meets itself.
+func germanVerb(s string) string {
+	if strings.HasPrefix(s, "ge") && len(s) >= 8 && strings.HasSuffix(s, "t") {
+		s = s[2:] // a participle: "gerostet" → "rostet"
+	}
+	switch {
+	case len(s) >= 6 && strings.HasSuffix(s, "et"):
+		return s[:len(s)-2]
+	case len(s) >= 5 && strings.HasSuffix(s, "t") && strings.ContainsRune("bfklmnpr", rune(s[len(s)-2])):
+		return s[:len(s)-1]
+	}
+	return s
 }
 
 // IsStopword reports whether the lowercased word is a stop word of lang, or
@@ -182,7 +204,7 @@ func Detect(s string) Language {
 // their accent, and that the Snowball stemmers only strip with it
 // ("devolucion" must stem like "devolución").
 var accentedSuffixes = map[Language][][2]string{
-	Spanish:    {{"cion", "ción"}, {"sion", "sión"}},
+	Spanish:    {{"cion", "ción"}, {"sion", "sión"}, {"ais", "áis"}, {"eis", "éis"}},
 	Portuguese: {{"coes", "ções"}, {"cao", "ção"}, {"soes", "sões"}, {"sao", "são"}},
 }
 

@@ -17,7 +17,12 @@ func TestStemMatchesInflections(t *testing.T) {
 		{text.English, []string{"delivery", "deliveries"}},
 		{text.German, []string{"Rückgabe", "rückgabe", "ruckgabe"}},
 		{text.German, []string{"Garantie", "Garantien"}},
+		{text.German, []string{"kosten", "kostet"}},
+		{text.German, []string{"Lieferung", "liefert"}},
+		{text.German, []string{"verkaufen", "verkauft"}},
+		{text.German, []string{"rösten", "röstet", "geröstet"}},
 		{text.Spanish, []string{"devolución", "devoluciones", "devolucion"}},
+		{text.Spanish, []string{"montan", "montáis", "montais"}},
 		{text.French, []string{"livraison", "livraisons"}},
 		{text.Italian, []string{"spedizione", "spedizioni"}},
 		{text.Portuguese, []string{"devolução", "devolucao"}},
@@ -63,4 +68,12 @@ func TestDetect(t *testing.T) {
 	} {
 		require.Equal(t, tt.want, text.Detect(tt.s), tt.s)
 	}
+}
+
+func TestKeys(t *testing.T) {
+	require.Equal(t, text.Keys(text.English, "kayak price"), text.Keys(text.English, "how much does a kayak cost"))
+	require.Equal(t, []string{"~shipping", "~price"}, text.Keys(text.German, "Versandkosten"), "a compound of two concepts")
+	require.Equal(t, []string{"~shipping", "pauschal"}, text.Keys(text.German, "Versandpauschale"))
+	require.Equal(t, []string{"~hours"}, text.Keys(text.Spanish, "abris"))
+	require.Equal(t, []string{"kayak"}, text.Keys(text.English, "kayaks"), "other words are terms")
 }
