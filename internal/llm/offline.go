@@ -78,21 +78,24 @@ func (o Offline) Respond(_ context.Context, p Prompt) (Reply, error) {
 		return Reply{}, nil
 	}
 
-	// Document frequency of each term over the passages, for IDF weights:
-	// a term every passage shares says less about which unit answers.
+	// Document frequency of each term over the units of all passages, for
+	// IDF weights: a term many sentences share says less about which one
+	// answers (within one long passage as much as across passages).
 	df := map[string]int{}
 	var units []unit
 	passageTerms := make([]map[string]bool, len(p.Passages))
 	scores := false
 	for i, ps := range p.Passages {
 		passageTerms[i] = termSet(langs[i], ps.Title+"\n"+ps.Text)
-		for t := range passageTerms[i] {
-			df[t]++
-		}
 		units = append(units, splitUnits(i, langs[i], ps.Title, ps.Text)...)
 		scores = scores || ps.Score > 0
 	}
-	n := float64(len(p.Passages))
+	for _, u := range units {
+		for t := range u.terms {
+			df[t]++
+		}
+	}
+	n := float64(len(units))
 	idf := func(t string) float64 { return 1 + math.Log((n+1)/float64(df[t]+1)) }
 
 	// How well each passage answers: its retrieval score (a share of the

@@ -144,7 +144,8 @@ func IsStopword(lang Language, word string) bool {
 }
 
 // Terms returns the terms of s that say what it is about: its words
-// without stop words and single letters, stemmed in lang. Numbers are
+// without stop words and single letters, stemmed in lang (a stem that is
+// a stop word is dropped too: "fürs" → "fur"). Numbers are
 // kept ("30 days" → "30", "day").
 func Terms(lang Language, s string) []string {
 	words := Words(s)
@@ -153,7 +154,9 @@ func Terms(lang Language, s string) []string {
 		if utf8.RuneCountInString(w) == 1 && !unicode.IsDigit(rune(w[0])) || IsStopword(lang, w) {
 			continue
 		}
-		out = append(out, Stem(lang, w))
+		if st := Stem(lang, w); !IsStopword(lang, st) { // "fürs" → "fur"
+			out = append(out, st)
+		}
 	}
 	return out
 }

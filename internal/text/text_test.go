@@ -36,10 +36,10 @@ func TestStemMatchesInflections(t *testing.T) {
 }
 
 func TestTerms(t *testing.T) {
-	require.Equal(t, []string{"long", "warranti", "bike", "batteri"},
+	require.Equal(t, []string{"warranti", "bike", "batteri"}, // "how long" asks, it does not say what about
 		text.Terms(text.English, "How long is the warranty on the e-bike battery?"))
 	require.Equal(t, []string{"30", "day"}, text.Terms(text.English, "in 30 days"))
-	require.Equal(t, []string{"lang", "garanti", "akku"}, text.Terms(text.German, "Wie lange ist die Garantie auf den Akku?"))
+	require.Equal(t, []string{"garanti", "akku"}, text.Terms(text.German, "Wie lange ist die Garantie auf den Akku?"))
 	require.Empty(t, text.Terms(text.English, "hi, can you please tell me"))
 }
 
