@@ -101,8 +101,9 @@ func (x *Index) Add(id int, s string) {
 }
 
 // AddIn indexes s, written in lang, under id, replacing any text already
-// there. An Unknown lang is detected as in Add.
-func (x *Index) AddIn(id int, lang text.Language, s string) {
+// there, and returns the language it was read in: an Unknown lang is
+// detected as in Add.
+func (x *Index) AddIn(id int, lang text.Language, s string) text.Language {
 	if lang == text.Unknown {
 		lang = text.Detect(s)
 	}
@@ -143,6 +144,7 @@ func (x *Index) AddIn(id int, lang text.Language, s string) {
 	x.live++
 	x.langs[lang]++
 	x.totalLen += len(tokens)
+	return lang
 }
 
 // Dominant returns the language most indexed texts are in (the first of
@@ -267,7 +269,12 @@ const typoWeight = 0.8
 // a known term a typo away, see typoTerm), and the weights (BM25 IDF) of
 // all its distinct terms, known or not; x.mu must be held.
 func (x *Index) queryTerms(query string) (known []int32, weights []float64, knownWeight []float64) {
-	terms := text.Keys(x.queryLanguage(query), query)
+	return x.termWeights(text.Keys(x.queryLanguage(query), query))
+}
+
+// termWeights is queryTerms for terms as QueryTerms returns them (it
+// sorts them); x.mu must be held.
+func (x *Index) termWeights(terms []string) (known []int32, weights []float64, knownWeight []float64) {
 	slices.Sort(terms)
 	terms = slices.Compact(terms)
 	n := float64(x.live)
@@ -408,6 +415,12 @@ func isLettersOnly(s string) bool {
 // with ties broken by lower id. Texts that share no term with the query
 // are not returned.
 func (x *Index) Search(query string, k int) []Hit {
+	return x.SearchTerms(x.QueryTerms(query), k)
+}
+
+// SearchTerms is Search for a query's terms as QueryTerms returns them,
+// for a caller that needs them too. It sorts terms.
+func (x *Index) SearchTerms(queryTerms []string, k int) []Hit {
 	if k <= 0 {
 		return nil
 	}
@@ -416,7 +429,7 @@ func (x *Index) Search(query string, k int) []Hit {
 	if x.live == 0 {
 		return nil
 	}
-	terms, _, idf := x.queryTerms(query)
+	terms, _, idf := x.termWeights(queryTerms)
 	if len(terms) == 0 {
 		return nil
 	}
@@ -496,10 +509,16 @@ func (x *Index) Search(query string, k int) []Hit {
 // when its other words match. An id not in the index, or a query of
 // stopwords only, scores 0.
 func (x *Index) Coverage(query string, ids []int) []float64 {
+	return x.CoverageTerms(x.QueryTerms(query), ids)
+}
+
+// CoverageTerms is Coverage for a query's terms as QueryTerms returns
+// them. It sorts terms.
+func (x *Index) CoverageTerms(queryTerms []string, ids []int) []float64 {
 	out := make([]float64, len(ids))
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	known, weights, knownWeight := x.queryTerms(query)
+	known, weights, knownWeight := x.termWeights(queryTerms)
 	var total float64
 	for _, w := range weights {
 		total += w

@@ -201,10 +201,7 @@ func (x *agentIndex) add(id int, c *indexedChunk) {
 	if c.vec != nil {
 		x.vectors++
 	}
-	if c.lang == text.Unknown {
-		c.lang = text.Detect(c.text)
-	}
-	x.lex.AddIn(id, c.lang, indexText(c.title, c.heading, c.text))
+	c.lang = x.lex.AddIn(id, c.lang, indexText(c.title, c.heading, c.text))
 }
 
 // remove drops a chunk; x.mu must be held for writing.
@@ -334,7 +331,8 @@ func sourceLanguage(title string, chunks []*ent.KnowledgeChunk) text.Language {
 func (x *agentIndex) search(q query, n int, minScore, minSimilarity float64) []result {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	lists := [][]Hit{x.lex.Search(q.text, candidates)}
+	terms := x.lex.QueryTerms(q.text) // read once: detecting and stemming is most of a search
+	lists := [][]Hit{x.lex.SearchTerms(slices.Clone(terms), candidates)}
 	if q.context != "" {
 		lists = append(lists, x.lex.Search(q.context, candidates))
 	}
@@ -353,11 +351,12 @@ func (x *agentIndex) search(q query, n int, minScore, minSimilarity float64) []r
 	}
 	// Confidence is judged on the question itself; a follow-up with no
 	// words of its own ("how much is it?") borrows its context's.
-	coverageQuery := q.text
-	if len(x.lex.QueryTerms(q.text)) == 0 && q.context != "" {
-		coverageQuery = q.context
+	var coverage []float64
+	if len(terms) == 0 && q.context != "" {
+		coverage = x.lex.Coverage(q.context, ids)
+	} else {
+		coverage = x.lex.CoverageTerms(terms, ids)
 	}
-	coverage := x.lex.Coverage(coverageQuery, ids)
 	out := make([]result, len(fused))
 	for i, id := range ids {
 		c := x.chunks[id]

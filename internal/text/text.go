@@ -8,6 +8,7 @@ package text
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -99,6 +100,30 @@ func Stem(lang Language, word string) string {
 	if stem == nil || len(word) < 3 || !isLetters(word) {
 		return Fold(word)
 	}
+	return snowball(lang, stem, word)
+}
+
+// The terms of words are cached: stemming is the most of what indexing a
+// text costs, and a knowledge base uses the same few thousand words over
+// and over. The cache stops growing at maxTermCache words (a few MB).
+const maxTermCache = 1 << 17
+
+var (
+	termCache  [7]sync.Map // by langIndex: word → term, "" for none
+	termCached atomic.Int64
+)
+
+func langIndex(lang Language) int {
+	for i, l := range Languages {
+		if l == lang {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// snowball stems word with Snowball's stemmer for lang.
+func snowball(lang Language, stem func(*snowballstem.Env) bool, word string) string {
 	env := envs.Get().(*snowballstem.Env)
 	defer envs.Put(env)
 	env.SetCurrent(restoreAccents(lang, word))
@@ -151,49 +176,90 @@ func Terms(lang Language, s string) []string {
 	words := Words(s)
 	out := words[:0]
 	for _, w := range words {
-		if utf8.RuneCountInString(w) == 1 && !unicode.IsDigit(rune(w[0])) || IsStopword(lang, w) {
-			continue
-		}
-		if st := Stem(lang, w); !IsStopword(lang, st) { // "fürs" → "fur"
-			out = append(out, st)
+		if t := term(lang, w); t != "" {
+			out = append(out, t)
 		}
 	}
 	return out
 }
 
+// term returns the term a lowercased word stands for in lang, "" for a
+// single letter or a stop word (also when its stem is one: "fürs" →
+// "fur").
+func term(lang Language, w string) string {
+	cache := &termCache[langIndex(lang)]
+	if v, ok := cache.Load(w); ok {
+		return v.(string)
+	}
+	t := ""
+	if !(utf8.RuneCountInString(w) == 1 && !unicode.IsDigit(rune(w[0])) || IsStopword(lang, w)) {
+		if st := Stem(lang, w); !IsStopword(lang, st) {
+			t = st
+		}
+	}
+	if termCached.Add(1) <= maxTermCache {
+		cache.Store(strings.Clone(w), t)
+	}
+	return t
+}
+
+// stopLangs has, for every stop word, a bit per language it is a stop
+// word of: bit langIndex(l).
+var stopLangs = func() map[string]uint8 {
+	m := map[string]uint8{}
+	for _, l := range Languages {
+		for w := range stopwords[l] {
+			m[w] |= 1 << langIndex(l)
+		}
+	}
+	return m
+}()
+
+// detectBytes is how much of a text Detect reads: a few hundred words
+// tell its language as well as the whole.
+const detectBytes = 4000
+
 // Detect returns the language s is most likely written in, judged by its
 // stop words and by letters that only some languages use; Unknown when
 // nothing tells (a single product name, a number).
 func Detect(s string) Language {
-	score := map[Language]float64{}
-	for _, w := range Words(s) {
-		f := Fold(w)
-		for _, l := range Languages {
-			if stopwords[l][f] {
-				score[l]++
+	if len(s) > detectBytes {
+		cut := detectBytes
+		for cut < len(s) && !utf8.RuneStart(s[cut]) {
+			cut++
+		}
+		s = s[:cut]
+	}
+	var score [8]float64 // by langIndex
+	for w := range strings.FieldsFuncSeq(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		mask := stopLangs[Fold(w)]
+		for i := 1; mask != 0; i++ {
+			if mask&2 != 0 {
+				score[i]++
 			}
+			mask >>= 1
 		}
 	}
 	for _, r := range s {
 		switch r {
 		case 'ß', 'ä', 'ö', 'ü', 'Ä', 'Ö', 'Ü':
-			score[German] += 1.5
+			score[langIndex(German)] += 1.5
 		case 'ñ', '¿', '¡', 'Ñ':
-			score[Spanish] += 1.5
+			score[langIndex(Spanish)] += 1.5
 		case 'ç', 'œ', 'è', 'ê', 'ë', 'î', 'ï', 'û', 'ù':
-			score[French] += 0.5
+			score[langIndex(French)] += 0.5
 		case 'ã', 'õ':
-			score[Portuguese] += 1.5
+			score[langIndex(Portuguese)] += 1.5
 		case 'ò':
-			score[Italian] += 0.5
+			score[langIndex(Italian)] += 0.5
 		}
 	}
 	best, top, tie := Unknown, 0.0, false
 	for _, l := range Languages {
 		switch {
-		case score[l] > top:
-			best, top, tie = l, score[l], false
-		case score[l] == top && top > 0:
+		case score[langIndex(l)] > top:
+			best, top, tie = l, score[langIndex(l)], false
+		case score[langIndex(l)] == top && top > 0:
 			tie = true
 		}
 	}
