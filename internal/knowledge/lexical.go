@@ -336,7 +336,7 @@ func typoKeyOf(t string) (typoKey, bool) {
 // typo distance, or -1; x.mu must be held.
 func (x *Index) typoTerm(t string) int32 {
 	n := utf8.RuneCountInString(t)
-	if n < typoMinRunes || !isLettersOnly(t) {
+	if n < typoMinRunes-1 || !isLettersOnly(t) {
 		return -1
 	}
 	maxDist := 1
@@ -344,8 +344,7 @@ func (x *Index) typoTerm(t string) int32 {
 		maxDist = 2
 	}
 	best, bestDist, bestDF, scanned := int32(-1), maxDist+1, int32(0), 0
-	a := []rune(t)
-	for l := n - maxDist; l <= n+maxDist; l++ {
+	for l := n - maxDist; l <= n+maxDist && n >= typoMinRunes; l++ {
 		for _, tid := range x.vocab[typoKey{first: t[0], n: l}] {
 			if scanned++; scanned > maxTypoScan {
 				return best
@@ -353,52 +352,38 @@ func (x *Index) typoTerm(t string) int32 {
 			if x.df[tid] == 0 {
 				continue
 			}
-			d := editDistance(a, x.terms[tid], maxDist)
+			d := text.EditDistance(t, x.terms[tid], maxDist)
 			if d <= maxDist && (d < bestDist || d == bestDist && x.df[tid] > bestDF) {
 				best, bestDist, bestDF = tid, d, x.df[tid]
+			}
+		}
+	}
+	if best >= 0 {
+		return best
+	}
+	// A word the stemmer left longer or shorter than the text's ("rent" and
+	// "rental"), or one part of a compound ("Aufheizzeit", "Röstereiführung",
+	// "paddleboard"): a known word that starts or ends with it, or that it
+	// starts with, of typoMinRunes letters or more; the most frequent.
+	for l := n - compoundRunes; l <= n+compoundRunes; l++ {
+		if l < typoMinRunes-1 {
+			continue
+		}
+		for _, tid := range x.vocab[typoKey{first: t[0], n: l}] {
+			if scanned++; scanned > maxTypoScan {
+				return best
+			}
+			if x.df[tid] > bestDF && text.Near(t, x.terms[tid]) {
+				best, bestDF = tid, x.df[tid]
 			}
 		}
 	}
 	return best
 }
 
-// editDistance returns the Levenshtein distance between a and b, or
-// limit+1 when it is more than limit (it stops early then).
-func editDistance(a []rune, b string, limit int) int {
-	bs := []rune(b)
-	if abs(len(a)-len(bs)) > limit {
-		return limit + 1
-	}
-	prev := make([]int, len(bs)+1)
-	cur := make([]int, len(bs)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		rowMin := cur[0]
-		for j := 1; j <= len(bs); j++ {
-			cost := 1
-			if a[i-1] == bs[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			rowMin = min(rowMin, cur[j])
-		}
-		if rowMin > limit {
-			return limit + 1
-		}
-		prev, cur = cur, prev
-	}
-	return min(prev[len(bs)], limit+1)
-}
-
-func abs(n int) int {
-	if n < 0 {
-		return -n
-	}
-	return n
-}
+// compoundRunes is how much longer or shorter than a query word a known
+// word that starts with it, or that it starts with, can be.
+const compoundRunes = 7
 
 // isLettersOnly reports whether s holds letters only: numbers, codes and
 // prices are never typos of one another.

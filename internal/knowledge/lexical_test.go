@@ -42,9 +42,11 @@ func TestTypos(t *testing.T) {
 	require.Greater(t, typo, 0.5)
 	require.Less(t, typo, idx.Coverage("warranty", []int{2})[0], "a guess counts less than the word")
 
-	require.Equal(t, 1, editDistance([]rune("colour"), "color", 2))
-	require.Equal(t, 2, editDistance([]rune("resevration"), "reservation", 2))
-	require.Equal(t, 2, editDistance([]rune("abcdef"), "uvwxyz", 1), "stops past the limit")
+	require.Equal(t, 1, text.EditDistance("colour", "color", 2))
+	require.Equal(t, 2, text.EditDistance("resevration", "reservation", 2))
+	require.Equal(t, 2, text.EditDistance("abcdef", "uvwxyz", 1), "stops past the limit")
+	idx.Add(4, "Rentals run from May to October.")
+	require.Equal(t, []int{4}, hitIDs(idx.Search("can i rent one", 5)), "a word the stemmer left shorter")
 }
 
 func TestSearchRanksTheRightChunk(t *testing.T) {

@@ -30,7 +30,7 @@ type Offline struct {
 // the passage title, the heading above it or a table's header (context),
 // or in the answer of an FAQ pair whose question is what is matched.
 const (
-	contextWeight   = 0.75
+	contextWeight   = 0.5
 	faqAnswerWeight = 0.25
 )
 
@@ -61,11 +61,35 @@ func (o Offline) Respond(_ context.Context, p Prompt) (Reply, error) {
 		qlang = dominant(langs)
 	}
 	questions := map[text.Language][]string{}
+	var vocab map[string]int // the passages' terms and how many units hold each; nil until read
 	questionIn := func(l text.Language) []string {
 		if q, ok := questions[l]; ok {
 			return q
 		}
-		q := slices.Sorted(maps.Keys(termSet(l, p.Question))) // sorted: scores add up in one order
+		set := termSet(l, p.Question)
+		if vocab != nil {
+			// A term no passage holds may be a typo of, or a shorter or
+			// longer form of, one they hold ("rent" for "rental"), as the
+			// index matched it (text.Near).
+			for t := range set {
+				if _, ok := vocab[t]; ok {
+					continue
+				}
+				best, bestN := "", -1
+				for v, n := range vocab {
+					if n > bestN || n == bestN && v < best {
+						if text.Near(t, v) {
+							best, bestN = v, n
+						}
+					}
+				}
+				if best != "" {
+					delete(set, t)
+					set[best] = true
+				}
+			}
+		}
+		q := slices.Sorted(maps.Keys(set)) // sorted: scores add up in one order
 		questions[l] = q
 		return q
 	}
@@ -90,11 +114,19 @@ func (o Offline) Respond(_ context.Context, p Prompt) (Reply, error) {
 		units = append(units, splitUnits(i, langs[i], ps.Title, ps.Text)...)
 		scores = scores || ps.Score > 0
 	}
+	vocab = map[string]int{}
 	for _, u := range units {
 		for t := range u.terms {
 			df[t]++
+			vocab[t]++
 		}
 	}
+	for _, pt := range passageTerms {
+		for t := range pt {
+			vocab[t] += 0
+		}
+	}
+	clear(questions) // read the question again, now that the passages' words are known
 	n := float64(len(units))
 	idf := func(t string) float64 { return 1 + math.Log((n+1)/float64(df[t]+1)) }
 

@@ -294,3 +294,61 @@ func isLetters(w string) bool {
 	}
 	return true
 }
+
+// EditDistance returns the Levenshtein distance between a and b (in
+// runes), or limit+1 when it is more than limit: it stops early then.
+func EditDistance(a, b string, limit int) int {
+	ra, rb := []rune(a), []rune(b)
+	if d := len(ra) - len(rb); d > limit || -d > limit {
+		return limit + 1
+	}
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin > limit {
+			return limit + 1
+		}
+		prev, cur = cur, prev
+	}
+	return min(prev[len(rb)], limit+1)
+}
+
+// Near reports whether a term of a question that a text does not hold may
+// still mean one the text holds: one typo away (two for terms of eight
+// letters or more, five letters at least, same first letter), or one
+// starting the other ("rent" and "rental", "paddleboard" and "paddl"), the
+// shorter of four letters or more. Numbers never are near one another.
+func Near(q, known string) bool {
+	if q == "" || known == "" || q[0] != known[0] || !isLetters(q) || !isLetters(known) {
+		return false
+	}
+	n := utf8.RuneCountInString(q)
+	if n >= 5 {
+		limit := 1
+		if n >= 8 {
+			limit = 2
+		}
+		if EditDistance(q, known, limit) <= limit {
+			return true
+		}
+	}
+	short, long := q, known
+	if len(short) > len(long) {
+		short, long = long, short
+	}
+	return utf8.RuneCountInString(short) >= 4 && utf8.RuneCountInString(long)-utf8.RuneCountInString(short) <= 7 &&
+		strings.HasPrefix(long, short)
+}
