@@ -55,6 +55,7 @@ type Index struct {
 	totalLen int                   // tokens in live texts
 	langs    map[text.Language]int // live texts per language
 	vocab    map[typoKey][]int32   // term numbers by first byte and length, for typoTerm
+	tails    map[string][]int32    // German compounds by the words they end with
 	terms    []string              // by term number
 	scratch  sync.Pool             // *searchScratch, for Search
 }
@@ -90,7 +91,7 @@ type indexedDoc struct {
 // NewIndex returns an empty index.
 func NewIndex() *Index {
 	return &Index{termIDs: map[string]int32{}, slots: map[int]int32{},
-		langs: map[text.Language]int{}, vocab: map[typoKey][]int32{}}
+		langs: map[text.Language]int{}, vocab: map[typoKey][]int32{}, tails: map[string][]int32{}}
 }
 
 // Add indexes s under id, replacing any text already there, in the
@@ -132,6 +133,13 @@ func (x *Index) AddIn(id int, lang text.Language, s string) text.Language {
 			x.df = append(x.df, 0)
 			if k, ok := typoKeyOf(t); ok {
 				x.vocab[k] = append(x.vocab[k], tid)
+			}
+			if lang == text.German && len(t) >= minCompound {
+				for i := compoundHead; i+compoundTail <= len(t); i++ {
+					if utf8.RuneStart(t[i]) {
+						x.tails[t[i:]] = append(x.tails[t[i:]], tid)
+					}
+				}
 			}
 		}
 		x.postings[tid] = append(x.postings[tid], posting{slot: slot, tf: n})
@@ -268,44 +276,56 @@ const typoWeight = 0.8
 // queryTerms returns the distinct terms of query that the index knows (or
 // a known term a typo away, see typoTerm), and the weights (BM25 IDF) of
 // all its distinct terms, known or not; x.mu must be held.
-func (x *Index) queryTerms(query string) (known []int32, weights []float64, knownWeight []float64) {
+func (x *Index) queryTerms(query string) (known []int32, weights []float64, knownWeight []float64, group []int) {
 	return x.termWeights(text.Keys(x.queryLanguage(query), query))
 }
 
 // termWeights is queryTerms for terms as QueryTerms returns them (it
 // sorts them); x.mu must be held.
-func (x *Index) termWeights(terms []string) (known []int32, weights []float64, knownWeight []float64) {
+func (x *Index) termWeights(terms []string) (known []int32, weights []float64, knownWeight []float64, group []int) {
 	slices.Sort(terms)
 	terms = slices.Compact(terms)
 	n := float64(x.live)
 	idf := func(df float64) float64 { return math.Log(1 + (n-df+0.5)/(df+0.5)) }
-	var typos []string
+	typos := 0
 	for _, t := range terms {
+		g := len(weights)
 		tid, ok := x.termIDs[t]
-		if !ok || x.df[tid] == 0 {
-			typos = append(typos, t)
-			continue
+		w := 0.0
+		switch {
+		case ok && x.df[tid] > 0:
+			w = idf(float64(x.df[tid]))
+			known = append(known, tid)
+			knownWeight = append(knownWeight, w)
+			group = append(group, g)
+		case typos < maxTypoTerms:
+			typos++
+			if tid = x.typoTerm(t); tid >= 0 && !slices.Contains(known, tid) {
+				w = idf(float64(x.df[tid]))
+				known = append(known, tid)
+				knownWeight = append(knownWeight, typoWeight*w)
+				group = append(group, g)
+				break
+			}
+			fallthrough
+		default:
+			w = idf(0) // unknown: weighs the most
 		}
-		w := idf(float64(x.df[tid]))
 		weights = append(weights, w)
-		known = append(known, tid)
-		knownWeight = append(knownWeight, w)
-	}
-	for i, t := range typos {
-		tid := int32(-1)
-		if i < maxTypoTerms {
-			tid = x.typoTerm(t)
+		// German compounds that end with the word ("Espressomaschinen" for
+		// "Maschine", "Röstereiführung" for "Führung") count as holding it.
+		for i, cid := range x.tails[t] {
+			if i == maxCompounds {
+				break
+			}
+			if x.df[cid] > 0 && !slices.Contains(known, cid) {
+				known = append(known, cid)
+				knownWeight = append(knownWeight, typoWeight*w)
+				group = append(group, g)
+			}
 		}
-		if tid < 0 || slices.Contains(known, tid) {
-			weights = append(weights, idf(0)) // unknown: weighs the most
-			continue
-		}
-		w := idf(float64(x.df[tid]))
-		weights = append(weights, w)
-		known = append(known, tid)
-		knownWeight = append(knownWeight, typoWeight*w)
 	}
-	return known, weights, knownWeight
+	return known, weights, knownWeight, group
 }
 
 // Typo matching: a query word the index does not know, of at least
@@ -320,6 +340,16 @@ const (
 	typoLongRunes = 8
 	maxTypoTerms  = 4
 	maxTypoScan   = 20000
+)
+
+// German compounds: a word of minCompound bytes or more is found by the
+// words of compoundTail bytes or more it ends with, after a head of
+// compoundHead bytes or more; at most maxCompounds per word of a query.
+const (
+	minCompound  = 9
+	compoundHead = 4
+	compoundTail = 5
+	maxCompounds = 16
 )
 
 // typoKeyOf returns the typo bucket of a term; false for terms too short
@@ -414,7 +444,7 @@ func (x *Index) SearchTerms(queryTerms []string, k int) []Hit {
 	if x.live == 0 {
 		return nil
 	}
-	terms, _, idf := x.termWeights(queryTerms)
+	terms, _, idf, _ := x.termWeights(queryTerms)
 	if len(terms) == 0 {
 		return nil
 	}
@@ -503,7 +533,7 @@ func (x *Index) CoverageTerms(queryTerms []string, ids []int) []float64 {
 	out := make([]float64, len(ids))
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	known, weights, knownWeight := x.termWeights(queryTerms)
+	known, weights, knownWeight, group := x.termWeights(queryTerms)
 	var total float64
 	for _, w := range weights {
 		total += w
@@ -517,10 +547,14 @@ func (x *Index) CoverageTerms(queryTerms []string, ids []int) []float64 {
 			continue
 		}
 		var got float64
+		best := make([]float64, len(weights)) // per query term: a compound and the word count once
 		for i, t := range known {
 			if _, found := slices.BinarySearch(x.docs[slot].terms, t); found {
-				got += knownWeight[i]
+				best[group[i]] = max(best[group[i]], knownWeight[i])
 			}
+		}
+		for _, w := range best {
+			got += w
 		}
 		out[j] = got / total
 	}

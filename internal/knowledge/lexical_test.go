@@ -28,6 +28,18 @@ func TestIndexReadsEachTextInItsLanguage(t *testing.T) {
 	require.Equal(t, text.German, idx.QueryLanguage("quanto costa la spedizione"), "no Italian texts: read as the index's language")
 }
 
+func TestGermanCompounds(t *testing.T) {
+	idx := NewIndex()
+	idx.Add(1, "Auf alle Espressomaschinen geben wir 3 Jahre Garantie.")
+	idx.Add(2, "Jeden ersten Freitag gibt es eine kostenlose Röstereiführung.")
+	idx.Add(3, "Die Maschine ist nach einer Woche wieder bei Ihnen.")
+	require.Equal(t, []int{1, 3}, hitIDs(idx.Search("Garantie auf Maschinen?", 5)), "the compound ends with the word")
+	require.Equal(t, []int{2}, hitIDs(idx.Search("gibt es eine Führung durch die Rösterei", 5)))
+	cov := idx.Coverage("Garantie Maschine", []int{1, 3})
+	require.InDelta(t, 0.9, cov[0], 0.05, "a compound counts almost as the word (typoWeight)")
+	require.InDelta(t, 0.5, cov[1], 0.01, "the word, not the guarantee")
+}
+
 func TestTypos(t *testing.T) {
 	idx := NewIndex()
 	idx.Add(1, "Each kayak comes in three colors.")

@@ -159,7 +159,7 @@ func (o Offline) Respond(_ context.Context, p Prompt) (Reply, error) {
 		for _, t := range questionIn(langs[u.passage]) {
 			total += idf(t)
 			switch {
-			case u.terms[t]:
+			case u.terms[t] || langs[u.passage] == text.German && endsOne(u.terms, t):
 				got += idf(t)
 				u.own++
 			case u.context[t]:
@@ -232,6 +232,20 @@ func (o Offline) Respond(_ context.Context, p Prompt) (Reply, error) {
 		texts[i] = u.text
 	}
 	return Reply{Text: strings.Join(texts, " "), Answered: true, Used: []int{best.passage}}, nil
+}
+
+// endsOne reports whether a German compound among terms ends with t
+// ("espressomaschin" for "maschin"), t of five letters or more.
+func endsOne(terms map[string]bool, t string) bool {
+	if len(t) < 5 {
+		return false
+	}
+	for w := range terms {
+		if len(w) >= len(t)+4 && strings.HasSuffix(w, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // dominant returns the language most of langs are, Unknown when none is

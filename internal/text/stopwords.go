@@ -43,7 +43,8 @@ var stopwords = map[Language]map[string]bool{
 		sido sin sobre sois somos son soy su sus tambien tanto te tendra tenemos tener tengo ti tiene tienen
 		todo todos tu tus un una uno unos usted ustedes vosotros y ya yo
 		hola gracias favor vale cuanto cuanta cuantos cuantas quiero quisiera necesito saber
-		teneis vendeis venden vender vendemos haceis hacen hacer hacemos ofreceis ofrecen podeis puedes poder`),
+		teneis vendeis venden vender vendemos haceis hacen hacer hacemos ofreceis ofrecen podeis puedes poder
+		algun alguna alguno`),
 	French: set(`a ai aie au aux avec avez avons c ce ceci cela ces cet cette d dans de des du elle elles en es
 		est et etaient etais etait ete etes etre eu il ils j je l la le les leur leurs lui m ma mais me meme mes
 		moi mon n ne ni nos notre nous on ont ou par pas peut peux plus pour pourquoi qu quand que quel quelle
