@@ -191,11 +191,13 @@ func (x *Index) queryLanguage(query string) text.Language {
 	return x.dominant()
 }
 
-// QueryTerms returns the terms of query as the index reads it.
-func (x *Index) QueryTerms(query string) []string {
+// QueryTerms returns the terms of query as the index reads it, and the
+// language it reads it in.
+func (x *Index) QueryTerms(query string) (text.Language, []string) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return text.Keys(x.queryLanguage(query), query)
+	lang := x.queryLanguage(query)
+	return lang, text.Keys(lang, query)
 }
 
 // QueryLanguage returns the language the index reads query in: the one it
@@ -277,12 +279,13 @@ const typoWeight = 0.8
 // a known term a typo away, see typoTerm), and the weights (BM25 IDF) of
 // all its distinct terms, known or not; x.mu must be held.
 func (x *Index) queryTerms(query string) (known []int32, weights []float64, knownWeight []float64, group []int) {
-	return x.termWeights(text.Keys(x.queryLanguage(query), query))
+	lang := x.queryLanguage(query)
+	return x.termWeights(lang, text.Keys(lang, query))
 }
 
 // termWeights is queryTerms for terms as QueryTerms returns them (it
 // sorts them); x.mu must be held.
-func (x *Index) termWeights(terms []string) (known []int32, weights []float64, knownWeight []float64, group []int) {
+func (x *Index) termWeights(lang text.Language, terms []string) (known []int32, weights []float64, knownWeight []float64, group []int) {
 	slices.Sort(terms)
 	terms = slices.Compact(terms)
 	n := float64(x.live)
@@ -300,6 +303,21 @@ func (x *Index) termWeights(terms []string) (known []int32, weights []float64, k
 			group = append(group, g)
 		case typos < maxTypoTerms:
 			typos++
+			// Two known words written as one ("paddleboard"): each counts
+			// as a term of the query.
+			if head, tail, ok := text.SplitCompound(lang, t, x.knows); ok {
+				for _, part := range []string{head, tail} {
+					pid := x.termIDs[part]
+					pw := idf(float64(x.df[pid]))
+					if !slices.Contains(known, pid) {
+						known = append(known, pid)
+						knownWeight = append(knownWeight, typoWeight*pw)
+						group = append(group, len(weights))
+					}
+					weights = append(weights, pw)
+				}
+				continue
+			}
 			if tid = x.typoTerm(t); tid >= 0 && !slices.Contains(known, tid) {
 				w = idf(float64(x.df[tid]))
 				known = append(known, tid)
@@ -326,6 +344,12 @@ func (x *Index) termWeights(terms []string) (known []int32, weights []float64, k
 		}
 	}
 	return known, weights, knownWeight, group
+}
+
+// knows reports whether a live text holds term t; x.mu must be held.
+func (x *Index) knows(t string) bool {
+	id, ok := x.termIDs[t]
+	return ok && x.df[id] > 0
 }
 
 // Typo matching: a query word the index does not know, of at least
@@ -430,12 +454,13 @@ func isLettersOnly(s string) bool {
 // with ties broken by lower id. Texts that share no term with the query
 // are not returned.
 func (x *Index) Search(query string, k int) []Hit {
-	return x.SearchTerms(x.QueryTerms(query), k)
+	lang, terms := x.QueryTerms(query)
+	return x.SearchTerms(lang, terms, k)
 }
 
-// SearchTerms is Search for a query's terms as QueryTerms returns them,
+// SearchTerms is Search for a query's language and terms as QueryTerms returns them,
 // for a caller that needs them too. It sorts terms.
-func (x *Index) SearchTerms(queryTerms []string, k int) []Hit {
+func (x *Index) SearchTerms(lang text.Language, queryTerms []string, k int) []Hit {
 	if k <= 0 {
 		return nil
 	}
@@ -444,7 +469,7 @@ func (x *Index) SearchTerms(queryTerms []string, k int) []Hit {
 	if x.live == 0 {
 		return nil
 	}
-	terms, _, idf, _ := x.termWeights(queryTerms)
+	terms, _, idf, _ := x.termWeights(lang, queryTerms)
 	if len(terms) == 0 {
 		return nil
 	}
@@ -524,16 +549,17 @@ func (x *Index) SearchTerms(queryTerms []string, k int) []Hit {
 // when its other words match. An id not in the index, or a query of
 // stopwords only, scores 0.
 func (x *Index) Coverage(query string, ids []int) []float64 {
-	return x.CoverageTerms(x.QueryTerms(query), ids)
+	lang, terms := x.QueryTerms(query)
+	return x.CoverageTerms(lang, terms, ids)
 }
 
-// CoverageTerms is Coverage for a query's terms as QueryTerms returns
-// them. It sorts terms.
-func (x *Index) CoverageTerms(queryTerms []string, ids []int) []float64 {
+// CoverageTerms is Coverage for a query's language and terms as
+// QueryTerms returns them. It sorts terms.
+func (x *Index) CoverageTerms(lang text.Language, queryTerms []string, ids []int) []float64 {
 	out := make([]float64, len(ids))
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	known, weights, knownWeight, group := x.termWeights(queryTerms)
+	known, weights, knownWeight, group := x.termWeights(lang, queryTerms)
 	var total float64
 	for _, w := range weights {
 		total += w

@@ -59,6 +59,8 @@ func TestTypos(t *testing.T) {
 	require.Equal(t, 2, text.EditDistance("abcdef", "uvwxyz", 1), "stops past the limit")
 	idx.Add(4, "Rentals run from May to October.")
 	require.Equal(t, []int{4}, hitIDs(idx.Search("can i rent one", 5)), "a word the stemmer left shorter")
+	idx.Add(5, "A stand-up paddle board is $30 for 2 hours.")
+	require.Equal(t, 5, idx.Search("paddleboard price", 5)[0].ID, "two known words written as one")
 }
 
 func TestSearchRanksTheRightChunk(t *testing.T) {

@@ -115,7 +115,7 @@ func (s *Service) retrieve(ctx context.Context, client *ent.Client, agentID int,
 		return nil, err
 	}
 	q := query{text: question}
-	if len(x.lex.QueryTerms(question)) <= followUpTerms {
+	if _, terms := x.lex.QueryTerms(question); len(terms) <= followUpTerms {
 		for i := len(history) - 1; i >= 0; i-- {
 			if history[i].Role == "user" && strings.TrimSpace(history[i].Text) != "" {
 				q.context = truncateRunes(history[i].Text, maxQueryChars) + "\n" + question
@@ -331,8 +331,8 @@ func sourceLanguage(title string, chunks []*ent.KnowledgeChunk) text.Language {
 func (x *agentIndex) search(q query, n int, minScore, minSimilarity float64) []result {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	terms := x.lex.QueryTerms(q.text) // read once: detecting and stemming is most of a search
-	lists := [][]Hit{x.lex.SearchTerms(slices.Clone(terms), candidates)}
+	lang, terms := x.lex.QueryTerms(q.text) // read once: detecting and stemming is most of a search
+	lists := [][]Hit{x.lex.SearchTerms(lang, slices.Clone(terms), candidates)}
 	if q.context != "" {
 		lists = append(lists, x.lex.Search(q.context, candidates))
 	}
@@ -355,7 +355,7 @@ func (x *agentIndex) search(q query, n int, minScore, minSimilarity float64) []r
 	if len(terms) == 0 && q.context != "" {
 		coverage = x.lex.Coverage(q.context, ids)
 	} else {
-		coverage = x.lex.CoverageTerms(terms, ids)
+		coverage = x.lex.CoverageTerms(lang, terms, ids)
 	}
 	out := make([]result, len(fused))
 	for i, id := range ids {

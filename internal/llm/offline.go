@@ -75,6 +75,13 @@ func (o Offline) Respond(_ context.Context, p Prompt) (Reply, error) {
 				if _, ok := vocab[t]; ok {
 					continue
 				}
+				// Two of their words written as one ("paddleboard"), else
+				// the most frequent near word.
+				if head, tail, ok := text.SplitCompound(l, t, func(w string) bool { _, ok := vocab[w]; return ok }); ok {
+					delete(set, t)
+					set[head], set[tail] = true, true
+					continue
+				}
 				best, bestN := "", -1
 				for v, n := range vocab {
 					if n > bestN || n == bestN && v < best {

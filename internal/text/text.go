@@ -352,3 +352,23 @@ func Near(q, known string) bool {
 	return utf8.RuneCountInString(short) >= 4 && utf8.RuneCountInString(long)-utf8.RuneCountInString(short) <= 7 &&
 		strings.HasPrefix(long, short)
 }
+
+// SplitCompound splits a term that two known words make ("paddleboard",
+// "lifejacket") into their terms in lang, each of four letters or more
+// before stemming, the first split that has reports known; false when
+// there is none.
+func SplitCompound(lang Language, t string, has func(string) bool) (head, tail string, ok bool) {
+	if len(t) < 8 || !isLetters(t) {
+		return "", "", false
+	}
+	for i := 4; i+4 <= len(t); i++ {
+		if !utf8.RuneStart(t[i]) {
+			continue
+		}
+		h, tl := Stem(lang, t[:i]), Stem(lang, t[i:])
+		if has(h) && has(tl) {
+			return h, tl, true
+		}
+	}
+	return "", "", false
+}

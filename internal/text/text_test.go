@@ -77,3 +77,19 @@ func TestKeys(t *testing.T) {
 	require.Equal(t, []string{"~hours"}, text.Keys(text.Spanish, "abris"))
 	require.Equal(t, []string{"kayak"}, text.Keys(text.English, "kayaks"), "other words are terms")
 }
+
+func TestNearAndSplitCompound(t *testing.T) {
+	require.True(t, text.Near("colour", "color"), "one typo")
+	require.True(t, text.Near("rent", "rental"), "a longer form")
+	require.True(t, text.Near("paddleboard", "paddl"), "a compound's head")
+	require.False(t, text.Near("park", "part"), "four letters: no typos")
+	require.False(t, text.Near("xolor", "color"), "the first letter is kept")
+	require.False(t, text.Near("2024", "2025"), "numbers")
+	known := map[string]bool{"paddl": true, "board": true, "life": true, "jacket": true}
+	has := func(w string) bool { return known[w] }
+	head, tail, ok := text.SplitCompound(text.English, "paddleboard", has)
+	require.True(t, ok)
+	require.Equal(t, []string{"paddl", "board"}, []string{head, tail})
+	_, _, ok = text.SplitCompound(text.English, "lifeguard", has)
+	require.False(t, ok, "both parts must be known")
+}
