@@ -275,16 +275,14 @@ func (x *Index) Len() int {
 // less than the word.
 const typoWeight = 0.8
 
-// queryTerms returns the distinct terms of query that the index knows (or
-// a known term a typo away, see typoTerm), and the weights (BM25 IDF) of
-// all its distinct terms, known or not; x.mu must be held.
-func (x *Index) queryTerms(query string) (known []int32, weights []float64, knownWeight []float64, group []int) {
-	lang := x.queryLanguage(query)
-	return x.termWeights(lang, text.Keys(lang, query))
-}
-
-// termWeights is queryTerms for terms as QueryTerms returns them (it
-// sorts them); x.mu must be held.
+// termWeights returns, for a query's terms in lang as QueryTerms returns
+// them (it sorts them), the term numbers the index matches them to (the
+// term itself, a typo or longer or shorter form of it, see typoTerm, the
+// two known words it is made of, or German compounds ending with it),
+// with their weights (BM25 IDF, times typoWeight for a guess) and the
+// query term each stands for (group), and the weights of all the query's
+// terms, known or not, a term no text holds weighing the most; x.mu must
+// be held.
 func (x *Index) termWeights(lang text.Language, terms []string) (known []int32, weights []float64, knownWeight []float64, group []int) {
 	slices.Sort(terms)
 	terms = slices.Compact(terms)
