@@ -56,7 +56,9 @@ func Compute(outcomes []Outcome, ours bool) Figures {
 		v := side(o)
 		m := o.Message
 		f.Messages++
-		if v.got == OutcomeAnswer {
+		// A reply to small talk is the bot's own ("Hi! How can I help
+		// you?"), not the knowledge base's: it is no fragment.
+		if v.got == OutcomeAnswer && m.Label != LabelSmallTalk {
 			answers++
 			if Fragment(v.reply) {
 				fragments++
@@ -325,8 +327,8 @@ const legend = `- **correct**: of the messages labelled answer, the share whose 
   that got it. **handoff P / R**: the same for handoffs (the conversation is HANDOFF_REQUESTED).
 - **small talk**: of the greetings, thanks and goodbyes, the share that got a reply that is neither the
   fallback, nor a handoff, nor a sentence of the knowledge base. **staff → handoff**: questions that mention
-  people or staff that were handed off anyway. **fragments**: of the answers sent (any label), the share
-  that glue a table row (" | ") or repeat a question ("?"), which API.md rules out.
+  people or staff that were handed off anyway. **fragments**: of the answers sent to messages that are not
+  small talk, the share that glue a table row (" | ") or repeat a question ("?"), which API.md rules out.
 - **R@1, R@3, MRR**: of the messages labelled answer, where the first passage of the expected document
   holding an expected fact ranks in knowledge.Service.Passages (the baseline: its BM25 ranking), top 5.
 - **ratio**: SeaChat ÷ baseline (for wrong answers lower is better).

@@ -3,7 +3,8 @@ package conversation
 import (
 	"slices"
 	"strings"
-	"unicode"
+
+	"github.com/seachat/seachat/internal/text"
 )
 
 // QuestionGroup is a question people asked and its near-duplicates.
@@ -22,10 +23,11 @@ const SimilarQuestions = 0.6
 // GroupQuestions groups near-duplicate questions and returns the limit
 // largest groups, largest first (ties: the group asked most recently
 // first). questions come most recent first. Questions are compared by their
-// normalised words (lower case, without punctuation and common English
-// words such as "when", "are", "you", plural s removed): "When are you open
+// terms as internal/text reads them in their language (without punctuation
+// and stop words such as "when", "are", "you", stemmed): "When are you open
 // on Sunday?", "when r u open sunday" and "Are you open on Sundays??" are
-// one group. A question joins the first group whose leading wording shares
+// one group, and so are "Wann habt ihr sonntags offen?" and "sonntag
+// offen?". A question joins the first group whose leading wording shares
 // at least SimilarQuestions of their words, so groups do not drift.
 func GroupQuestions(questions []string, limit int) []QuestionGroup {
 	type variant struct {
@@ -37,12 +39,13 @@ func GroupQuestions(questions []string, limit int) []QuestionGroup {
 	}
 	variants := map[string]*variant{}
 	var order []*variant
+	lang := dominantLanguage(questions)
 	for i, q := range questions {
 		text := oneLine(q)
 		if text == "" {
 			continue
 		}
-		words := questionWords(text)
+		words := questionWords(text, lang)
 		key := strings.Join(words, " ")
 		if key == "" {
 			key = "\x00" + strings.ToLower(text) // nothing to compare: exact matches only
@@ -123,40 +126,32 @@ type wording struct {
 	first int
 }
 
-// questionWords returns the distinct normalised words of a question,
-// sorted; only stopwords and punctuation gives none.
-func questionWords(q string) []string {
-	q = strings.NewReplacer("\u2019", "'", "\u2018", "'").Replace(strings.ToLower(q))
-	fields := strings.FieldsFunc(q, func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsNumber(r) && r != '\''
-	})
-	var words []string
-	for _, f := range fields {
-		f = strings.Trim(f, "'")
-		f, _ = strings.CutSuffix(f, "'s")
-		f = strings.ReplaceAll(f, "'", "") // don't → dont
-		if f == "" || stopwords[f] {
-			continue
-		}
-		words = append(words, singular(f))
+// questionWords returns the distinct terms of a question read in its
+// language (text.Terms: no stop words, stemmed), or in lang when it does
+// not tell, sorted; only stop words and punctuation gives none.
+func questionWords(q string, lang text.Language) []string {
+	if l := text.Detect(q); l != text.Unknown {
+		lang = l
 	}
+	words := text.Terms(lang, q)
 	slices.Sort(words)
 	return slices.Compact(words)
 }
 
-// singular strips a plural s: "sundays" → "sunday", "deliveries" →
-// "delivery"; short words and "ss", "us", "is" endings stay.
-func singular(w string) string {
-	switch {
-	case len(w) <= 3:
-		return w
-	case strings.HasSuffix(w, "ies") && len(w) > 4:
-		return w[:len(w)-3] + "y"
-	case strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") &&
-		!strings.HasSuffix(w, "us") && !strings.HasSuffix(w, "is"):
-		return w[:len(w)-1]
+// dominantLanguage returns the language most of questions are in, English
+// when none tells.
+func dominantLanguage(questions []string) text.Language {
+	count := map[text.Language]int{}
+	best := text.English
+	for _, q := range questions {
+		if l := text.Detect(q); l != text.Unknown {
+			count[l]++
+			if count[l] > count[best] {
+				best = l
+			}
+		}
 	}
-	return w
+	return best
 }
 
 func jaccard(a, b []string) float64 {
@@ -171,24 +166,3 @@ func jaccard(a, b []string) float64 {
 	}
 	return float64(inter) / float64(len(a)+len(b)-inter)
 }
-
-// stopwords are common English words that carry little of a question's
-// topic, chat shorthand included.
-var stopwords = func() map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Fields(`
-		a an the and or but if so than then too very just also
-		i me my mine we us our ours you your yours u ur r ya he she it its they them their
-		am is are was were be been being do does did doing done have has had having
-		can could would will shall should may might must
-		to of in on at by for with from about into onto over under up down out off as
-		this that these those there here
-		what whats when where which who whom whose why how
-		any some much many more most such
-		please pls plz thanks thank thx hi hello hey ok okay
-		tell know want like get got let lets im ive id dont
-	`) {
-		m[w] = true
-	}
-	return m
-}()

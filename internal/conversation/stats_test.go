@@ -187,6 +187,20 @@ func TestGroupQuestions(t *testing.T) {
 			want:      []conversation.QuestionGroup{{Question: "City bike price", Count: 4}},
 		},
 		{
+			name:      "german",
+			questions: []string{"Wann habt ihr sonntags offen?", "sonntag offen?", "Versand nach Österreich?"},
+			limit:     10,
+			want: []conversation.QuestionGroup{
+				{Question: "Wann habt ihr sonntags offen?", Count: 2}, {Question: "Versand nach Österreich?", Count: 1},
+			},
+		},
+		{
+			name:      "spanish without accents",
+			questions: []string{"¿Hacéis envíos a Canarias?", "hay envios a canarias"},
+			limit:     10,
+			want:      []conversation.QuestionGroup{{Question: "¿Hacéis envíos a Canarias?", Count: 2}},
+		},
+		{
 			name:      "curly apostrophes and contractions",
 			questions: []string{"Don’t you deliver?", "don't you deliver"},
 			limit:     10,

@@ -20,6 +20,7 @@ import (
 	"github.com/seachat/seachat/internal/llm"
 	"github.com/seachat/seachat/internal/store"
 	"github.com/seachat/seachat/internal/store/storetest"
+	"github.com/seachat/seachat/internal/text"
 )
 
 const fakeKey = "test-gemini-key"
@@ -138,21 +139,21 @@ func partText(req map[string]any) string {
 	return b.String()
 }
 
-// synonyms make the fake embeddings a little semantic: terms (as tokenize
-// makes them) that mean the same thing.
+// synonyms make the fake embeddings a little semantic: terms (as
+// text.Terms makes them in English) that mean the same thing.
 var synonyms = func() map[string]string {
 	m := map[string]string{}
 	for word, concept := range map[string]string{"hire": "rent", "rental": "rent", "canoes": "boat", "kayaks": "boat"} {
-		m[tokenize(word)[0]] = concept
+		m[text.Terms(text.English, word)[0]] = concept
 	}
 	return m
 }()
 
 // fakeEmbedding hashes the terms of text, synonyms merged, into fakeDims
 // dimensions.
-func fakeEmbedding(text string) []float32 {
+func fakeEmbedding(s string) []float32 {
 	v := make([]float32, fakeDims)
-	for _, t := range tokenize(text) {
+	for _, t := range text.Terms(text.English, s) {
 		if s, ok := synonyms[t]; ok {
 			t = s
 		}

@@ -5,13 +5,34 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"unicode"
+
+	"github.com/seachat/seachat/internal/text"
 )
 
-// Header names that mark the question and answer columns of an FAQ sheet.
+// Header names that mark the question and answer columns of an FAQ sheet,
+// folded (lower case, no accents), in the languages SeaChat reads: English,
+// German, Spanish, French, Italian and Portuguese.
 var (
-	questionHeaders = map[string]bool{"question": true, "questions": true, "q": true, "faq": true, "query": true}
-	answerHeaders   = map[string]bool{"answer": true, "answers": true, "a": true, "response": true, "reply": true}
+	questionHeaders = headerSet(`question questions q faq faqs query frage fragen pregunta preguntas
+		domanda domande pergunta perguntas`)
+	answerHeaders = headerSet(`answer answers a response reply antwort antworten respuesta respuestas
+		reponse reponses risposta risposte resposta respostas`)
 )
+
+func headerSet(words string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(words) {
+		m[w] = true
+	}
+	return m
+}
+
+// faqColumn returns the folded header name of a column, without the
+// punctuation people put around it ("¿Pregunta?", "Réponse :").
+func faqColumn(h string) string {
+	return text.Fold(strings.TrimFunc(h, func(r rune) bool { return !unicode.IsLetter(r) }))
+}
 
 // extractCSV reads a spreadsheet export. When the header names question
 // and answer columns each row is an FAQ pair; otherwise each row becomes a
@@ -34,7 +55,7 @@ func extractCSV(name, s string) (Document, error) {
 	}
 	qCol, aCol := -1, -1
 	for i, h := range header {
-		h = strings.ToLower(strings.Trim(h, " :?"))
+		h = faqColumn(h)
 		switch {
 		case questionHeaders[h] && qCol < 0:
 			qCol = i

@@ -138,6 +138,41 @@ func TestExtractFiles(t *testing.T) {
 	}
 }
 
+func TestFAQHeadersInEveryLanguage(t *testing.T) {
+	for _, header := range []string{
+		"question,answer", "Question;Answer", "Q,A", "Frage;Antwort", "Fragen,Antworten",
+		"pregunta,respuesta", "¿Pregunta?;Respuesta", "Question;Réponse", "question,reponse",
+		"Domanda;Risposta", "Pergunta,Resposta", "id;Frage;Antwort", "Antwort;Frage",
+	} {
+		t.Run(header, func(t *testing.T) {
+			sep := ","
+			if strings.Contains(header, ";") {
+				sep = ";"
+			}
+			cols := strings.Split(header, sep)
+			row := make([]string, len(cols))
+			for i, c := range cols {
+				switch {
+				case answerHeaders[faqColumn(c)]:
+					row[i] = `"Ja, ab 15 €."`
+				case questionHeaders[faqColumn(c)]:
+					row[i] = "Gibt es Gutscheine?"
+				default:
+					row[i] = "7"
+				}
+			}
+			data := header + "\n" + strings.Join(row, sep) + "\n"
+			doc, err := Extract("faq.csv", "text/csv", strings.NewReader(data), 0)
+			require.NoError(t, err)
+			require.Equal(t, []FAQPair{{"Gibt es Gutscheine?", "Ja, ab 15 €."}}, doc.FAQ)
+			require.Empty(t, doc.Sections)
+		})
+	}
+	doc, err := Extract("prices.csv", "text/csv", strings.NewReader("Produkt;Preis\nMühle;329 €\n"), 0)
+	require.NoError(t, err)
+	require.Empty(t, doc.FAQ, "not an FAQ")
+}
+
 func TestExtractFAQ(t *testing.T) {
 	doc, err := Extract("harbor-bikes-faq.csv", "text/csv", bytes.NewReader(readTestdata(t, "harbor-bikes-faq.csv")), 0)
 	require.NoError(t, err)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/seachat/seachat/internal/text"
 )
 
 // BM25 parameters: the usual defaults, which suit passages of a few
@@ -29,6 +31,13 @@ type Hit struct {
 // a cache: rebuild it from the database after a restart. It is safe for
 // concurrent use.
 //
+// Every text is read in its own language (internal/text: stop words and
+// Snowball stemming), and a query in the language it is written in; a
+// text or a query whose language cannot be told (a table of prices, "phone
+// number?") is read in the index's dominant language, the one most of its
+// texts are in. A query word the index does not know is matched to a known
+// word one typo away (two for long words), see typoTerm.
+//
 // Texts live in dense slots and each term's postings in a slice, so that a
 // search adds up scores in an array rather than a map: at 100,000 chunks
 // it takes about a millisecond. Remove only marks a slot dead; dead
@@ -36,15 +45,26 @@ type Hit struct {
 // of the index.
 type Index struct {
 	mu       sync.RWMutex
-	termIDs  map[string]int32 // term → term number
-	postings [][]posting      // by term number; may include dead slots
-	df       []int32          // live texts containing each term
-	slots    map[int]int32    // id → slot
-	docs     []indexedDoc     // by slot
-	live     int              // live slots
-	dead     int              // dead slots, not yet compacted
-	totalLen int              // tokens in live texts
-	scratch  sync.Pool        // *searchScratch, for Search
+	termIDs  map[string]int32      // term → term number
+	postings [][]posting           // by term number; may include dead slots
+	df       []int32               // live texts containing each term
+	slots    map[int]int32         // id → slot
+	docs     []indexedDoc          // by slot
+	live     int                   // live slots
+	dead     int                   // dead slots, not yet compacted
+	totalLen int                   // tokens in live texts
+	langs    map[text.Language]int // live texts per language
+	vocab    map[typoKey][]int32   // term numbers by first byte and length, for typoTerm
+	tails    map[string][]int32    // German compounds by the words they end with
+	terms    []string              // by term number
+	scratch  sync.Pool             // *searchScratch, for Search
+}
+
+// typoKey groups terms for the typo search: a misspelt word is looked up
+// among the words of about its length that start like it.
+type typoKey struct {
+	first byte
+	n     int // length in runes
 }
 
 // searchScratch is the memory one Search works in: a score per slot, all
@@ -63,18 +83,35 @@ type posting struct {
 // indexedDoc is what the index keeps of one text.
 type indexedDoc struct {
 	id     int
-	length int32   // number of tokens; -1 for a dead slot
-	terms  []int32 // distinct term numbers, sorted, for Remove and Coverage
+	length int32         // number of tokens; -1 for a dead slot
+	lang   text.Language // the language it was read in
+	terms  []int32       // distinct term numbers, sorted, for Remove and Coverage
 }
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{termIDs: map[string]int32{}, slots: map[int]int32{}}
+	return &Index{termIDs: map[string]int32{}, slots: map[int]int32{},
+		langs: map[text.Language]int{}, vocab: map[typoKey][]int32{}, tails: map[string][]int32{}}
 }
 
-// Add indexes text under id, replacing any text already there.
-func (x *Index) Add(id int, text string) {
-	tokens := tokenize(text)
+// Add indexes s under id, replacing any text already there, in the
+// language text.Detect finds in it (the index's dominant language when it
+// finds none).
+func (x *Index) Add(id int, s string) {
+	x.AddIn(id, text.Unknown, s)
+}
+
+// AddIn indexes s, written in lang, under id, replacing any text already
+// there, and returns the language it was read in: an Unknown lang is
+// detected as in Add.
+func (x *Index) AddIn(id int, lang text.Language, s string) text.Language {
+	if lang == text.Unknown {
+		lang = text.Detect(s)
+	}
+	if lang == text.Unknown {
+		lang = x.Dominant()
+	}
+	tokens := text.Keys(lang, s)
 	tf := make(map[string]int32, len(tokens))
 	for _, t := range tokens {
 		tf[t]++
@@ -89,19 +126,87 @@ func (x *Index) Add(id int, text string) {
 		tid, ok := x.termIDs[t]
 		if !ok {
 			tid = int32(len(x.postings))
-			x.termIDs[strings.Clone(t)] = tid // not a window into text
+			t = strings.Clone(t) // not a window into s
+			x.termIDs[t] = tid
+			x.terms = append(x.terms, t)
 			x.postings = append(x.postings, nil)
 			x.df = append(x.df, 0)
+			if k, ok := typoKeyOf(t); ok {
+				x.vocab[k] = append(x.vocab[k], tid)
+			}
+			if lang == text.German && len(t) >= minCompound {
+				for i := compoundHead; i+compoundTail <= len(t); i++ {
+					if utf8.RuneStart(t[i]) {
+						x.tails[t[i:]] = append(x.tails[t[i:]], tid)
+					}
+				}
+			}
 		}
 		x.postings[tid] = append(x.postings[tid], posting{slot: slot, tf: n})
 		x.df[tid]++
 		terms = append(terms, tid)
 	}
 	slices.Sort(terms)
-	x.docs = append(x.docs, indexedDoc{id: id, length: int32(len(tokens)), terms: terms})
+	x.docs = append(x.docs, indexedDoc{id: id, length: int32(len(tokens)), lang: lang, terms: terms})
 	x.slots[id] = slot
 	x.live++
+	x.langs[lang]++
 	x.totalLen += len(tokens)
+	return lang
+}
+
+// Dominant returns the language most indexed texts are in (the first of
+// text.Languages on a tie), English for an empty index.
+func (x *Index) Dominant() text.Language {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.dominant()
+}
+
+// dominant is Dominant; x.mu must be held.
+func (x *Index) dominant() text.Language {
+	best, n := text.English, 0
+	for _, l := range text.Languages {
+		if x.langs[l] > n {
+			best, n = l, x.langs[l]
+		}
+	}
+	return best
+}
+
+// shortQuery is the most words a query can have for its language to be
+// taken from the index rather than from the query: two words say too
+// little ("telefonnummer?", "precio envio").
+const shortQuery = 2
+
+// queryLanguage returns the language to read query in: the one it is
+// written in when that can be told and the index holds texts in it, else
+// the index's dominant language; x.mu must be held.
+func (x *Index) queryLanguage(query string) text.Language {
+	if len(text.Words(query)) > shortQuery {
+		if l := text.Detect(query); l != text.Unknown && x.langs[l] > 0 {
+			return l
+		}
+	}
+	return x.dominant()
+}
+
+// QueryTerms returns the terms of query as the index reads it, and the
+// language it reads it in.
+func (x *Index) QueryTerms(query string) (text.Language, []string) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	lang := x.queryLanguage(query)
+	return lang, text.Keys(lang, query)
+}
+
+// QueryLanguage returns the language the index reads query in: the one it
+// is written in when that can be told and the index holds texts in it,
+// else the dominant one.
+func (x *Index) QueryLanguage(query string) text.Language {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.queryLanguage(query)
 }
 
 // Remove drops the text indexed under id, if any.
@@ -122,6 +227,7 @@ func (x *Index) remove(id int) {
 		x.df[t]--
 	}
 	x.totalLen -= int(d.length)
+	x.langs[d.lang]--
 	*d = indexedDoc{length: -1}
 	delete(x.slots, id)
 	x.live--
@@ -164,34 +270,195 @@ func (x *Index) Len() int {
 	return x.live
 }
 
-// queryTerms returns the distinct terms of query that the index knows, and
-// the weights (BM25 IDF) of all its distinct terms, known or not;
-// x.mu must be held.
-func (x *Index) queryTerms(query string) (known []int32, weights []float64, knownWeight []float64) {
-	terms := tokenize(query)
+// typoWeight is how much a query word matched to a known word one or two
+// typos away counts, against the word itself: a guess counts a little
+// less than the word.
+const typoWeight = 0.8
+
+// termWeights returns, for a query's terms in lang as QueryTerms returns
+// them (it sorts them), the term numbers the index matches them to (the
+// term itself, a typo or longer or shorter form of it, see typoTerm, the
+// two known words it is made of, or German compounds ending with it),
+// with their weights (BM25 IDF, times typoWeight for a guess) and the
+// query term each stands for (group), and the weights of all the query's
+// terms, known or not, a term no text holds weighing the most; x.mu must
+// be held.
+func (x *Index) termWeights(lang text.Language, terms []string) (known []int32, weights []float64, knownWeight []float64, group []int) {
 	slices.Sort(terms)
 	terms = slices.Compact(terms)
 	n := float64(x.live)
+	idf := func(df float64) float64 { return math.Log(1 + (n-df+0.5)/(df+0.5)) }
+	typos := 0
 	for _, t := range terms {
-		df := 0.0
+		g := len(weights)
 		tid, ok := x.termIDs[t]
-		if ok {
-			df = float64(x.df[tid])
-		}
-		w := math.Log(1 + (n-df+0.5)/(df+0.5))
-		weights = append(weights, w)
-		if ok && df > 0 {
+		w := 0.0
+		switch {
+		case ok && x.df[tid] > 0:
+			w = idf(float64(x.df[tid]))
 			known = append(known, tid)
 			knownWeight = append(knownWeight, w)
+			group = append(group, g)
+		case typos < maxTypoTerms:
+			typos++
+			// Two known words written as one ("paddleboard"): each counts
+			// as a term of the query.
+			if head, tail, ok := text.SplitCompound(lang, t, x.knows); ok {
+				for _, part := range []string{head, tail} {
+					pid := x.termIDs[part]
+					pw := idf(float64(x.df[pid]))
+					if !slices.Contains(known, pid) {
+						known = append(known, pid)
+						knownWeight = append(knownWeight, typoWeight*pw)
+						group = append(group, len(weights))
+					}
+					weights = append(weights, pw)
+				}
+				continue
+			}
+			if tid = x.typoTerm(t); tid >= 0 && !slices.Contains(known, tid) {
+				w = idf(float64(x.df[tid]))
+				known = append(known, tid)
+				knownWeight = append(knownWeight, typoWeight*w)
+				group = append(group, g)
+				break
+			}
+			fallthrough
+		default:
+			w = idf(0) // unknown: weighs the most
+		}
+		weights = append(weights, w)
+		// German compounds that end with the word ("Espressomaschinen" for
+		// "Maschine", "Röstereiführung" for "Führung") count as holding it.
+		for i, cid := range x.tails[t] {
+			if i == maxCompounds {
+				break
+			}
+			if x.df[cid] > 0 && !slices.Contains(known, cid) {
+				known = append(known, cid)
+				knownWeight = append(knownWeight, typoWeight*w)
+				group = append(group, g)
+			}
 		}
 	}
-	return known, weights, knownWeight
+	return known, weights, knownWeight, group
+}
+
+// knows reports whether a live text holds term t; x.mu must be held.
+func (x *Index) knows(t string) bool {
+	id, ok := x.termIDs[t]
+	return ok && x.df[id] > 0
+}
+
+// Typo matching: a query word the index does not know, of at least
+// typoMinRunes letters, is matched to the known word with the same first
+// letter that is one edit away (an insertion, deletion or substitution;
+// two for words of typoLongRunes or more), the most frequent one on a
+// tie. Only words of about the same length with the same first letter are
+// compared, at most maxTypoScan of them for at most maxTypoTerms words of
+// a query, so the work is bounded whatever the size of the index.
+const (
+	typoMinRunes  = 5
+	typoLongRunes = 8
+	maxTypoTerms  = 4
+	maxTypoScan   = 20000
+)
+
+// German compounds: a word of minCompound bytes or more is found by the
+// words of compoundTail bytes or more it ends with, after a head of
+// compoundHead bytes or more; at most maxCompounds per word of a query.
+const (
+	minCompound  = 9
+	compoundHead = 4
+	compoundTail = 5
+	maxCompounds = 16
+)
+
+// typoKeyOf returns the typo bucket of a term; false for terms too short
+// to match with a typo.
+func typoKeyOf(t string) (typoKey, bool) {
+	n := utf8.RuneCountInString(t)
+	if n < typoMinRunes-1 { // a 4-letter word can be a 5-letter word's typo
+		return typoKey{}, false
+	}
+	return typoKey{first: t[0], n: n}, true
+}
+
+// typoTerm returns the number of the known term closest to t within the
+// typo distance, or -1; x.mu must be held.
+func (x *Index) typoTerm(t string) int32 {
+	n := utf8.RuneCountInString(t)
+	if n < typoMinRunes-1 || !isLettersOnly(t) {
+		return -1
+	}
+	maxDist := 1
+	if n >= typoLongRunes {
+		maxDist = 2
+	}
+	best, bestDist, bestDF, scanned := int32(-1), maxDist+1, int32(0), 0
+	for l := n - maxDist; l <= n+maxDist && n >= typoMinRunes; l++ {
+		for _, tid := range x.vocab[typoKey{first: t[0], n: l}] {
+			if scanned++; scanned > maxTypoScan {
+				return best
+			}
+			if x.df[tid] == 0 {
+				continue
+			}
+			d := text.EditDistance(t, x.terms[tid], maxDist)
+			if d <= maxDist && (d < bestDist || d == bestDist && x.df[tid] > bestDF) {
+				best, bestDist, bestDF = tid, d, x.df[tid]
+			}
+		}
+	}
+	if best >= 0 {
+		return best
+	}
+	// A word the stemmer left longer or shorter than the text's ("rent" and
+	// "rental"), or one part of a compound ("Aufheizzeit", "Röstereiführung",
+	// "paddleboard"): a known word that starts or ends with it, or that it
+	// starts with, of typoMinRunes letters or more; the most frequent.
+	for l := n - compoundRunes; l <= n+compoundRunes; l++ {
+		if l < typoMinRunes-1 {
+			continue
+		}
+		for _, tid := range x.vocab[typoKey{first: t[0], n: l}] {
+			if scanned++; scanned > maxTypoScan {
+				return best
+			}
+			if x.df[tid] > bestDF && text.Near(t, x.terms[tid]) {
+				best, bestDF = tid, x.df[tid]
+			}
+		}
+	}
+	return best
+}
+
+// compoundRunes is how much longer or shorter than a query word a known
+// word that starts with it, or that it starts with, can be.
+const compoundRunes = 7
+
+// isLettersOnly reports whether s holds letters only: numbers, codes and
+// prices are never typos of one another.
+func isLettersOnly(s string) bool {
+	for _, r := range s {
+		if !unicode.IsLetter(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // Search returns the k texts that best match query by BM25, best first,
 // with ties broken by lower id. Texts that share no term with the query
 // are not returned.
 func (x *Index) Search(query string, k int) []Hit {
+	lang, terms := x.QueryTerms(query)
+	return x.SearchTerms(lang, terms, k)
+}
+
+// SearchTerms is Search for a query's language and terms as QueryTerms returns them,
+// for a caller that needs them too. It sorts terms.
+func (x *Index) SearchTerms(lang text.Language, queryTerms []string, k int) []Hit {
 	if k <= 0 {
 		return nil
 	}
@@ -200,7 +467,7 @@ func (x *Index) Search(query string, k int) []Hit {
 	if x.live == 0 {
 		return nil
 	}
-	terms, _, idf := x.queryTerms(query)
+	terms, _, idf, _ := x.termWeights(lang, queryTerms)
 	if len(terms) == 0 {
 		return nil
 	}
@@ -280,10 +547,17 @@ func (x *Index) Search(query string, k int) []Hit {
 // when its other words match. An id not in the index, or a query of
 // stopwords only, scores 0.
 func (x *Index) Coverage(query string, ids []int) []float64 {
+	lang, terms := x.QueryTerms(query)
+	return x.CoverageTerms(lang, terms, ids)
+}
+
+// CoverageTerms is Coverage for a query's language and terms as
+// QueryTerms returns them. It sorts terms.
+func (x *Index) CoverageTerms(lang text.Language, queryTerms []string, ids []int) []float64 {
 	out := make([]float64, len(ids))
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	known, weights, knownWeight := x.queryTerms(query)
+	known, weights, knownWeight, group := x.termWeights(lang, queryTerms)
 	var total float64
 	for _, w := range weights {
 		total += w
@@ -297,10 +571,14 @@ func (x *Index) Coverage(query string, ids []int) []float64 {
 			continue
 		}
 		var got float64
+		best := make([]float64, len(weights)) // per query term: a compound and the word count once
 		for i, t := range known {
 			if _, found := slices.BinarySearch(x.docs[slot].terms, t); found {
-				got += knownWeight[i]
+				best[group[i]] = max(best[group[i]], knownWeight[i])
 			}
+		}
+		for _, w := range best {
+			got += w
 		}
 		out[j] = got / total
 	}
@@ -318,128 +596,4 @@ func sortHits(hits []Hit) {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-}
-
-// stopwords are words that say nothing about what a text or a question is
-// about: common English function words, the pieces that splitting
-// contractions leaves ("don't" → "don"), and the filler of chat messages
-// ("hi, can you tell me … please"). Leaving the filler in would make a
-// polite question look like one about things the knowledge base never
-// mentions (see Coverage).
-var stopwords = func() map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Fields(`a about also am an and any are as at be been but by can could did do does
-		doing done for from had has have how i if in into is it its just me my of on or our so some than
-		that the their them then there these they this to too very was we were what whats when where
-		which who why will with would you your yours
-		don doesn didn isn aren wasn weren won wouldn couldn shouldn haven hasn hadn ll re ve
-		hi hello hey please pls plz thanks thank ok okay yes yeah want wanna need know tell like
-		get got let may might must shall really much many anyone someone something thing things`) {
-		m[w] = true
-	}
-	return m
-}()
-
-// tokenize splits text into the terms the index uses: runs of letters and
-// digits, lowercased, without stopwords or single letters, and lightly
-// stemmed so that "returns", "returned" and "returning" match "return".
-func tokenize(text string) []string {
-	var out []string
-	for i := 0; i < len(text); {
-		r, size := decodeRune(text, i)
-		if !isWordRune(r) {
-			i += size
-			continue
-		}
-		start, simple, runes := i, true, 0
-		for i < len(text) {
-			r, size = decodeRune(text, i)
-			if !isWordRune(r) {
-				break
-			}
-			if r >= utf8.RuneSelf || 'A' <= r && r <= 'Z' {
-				simple = false
-			}
-			runes++
-			i += size
-		}
-		w := text[start:i]
-		if first, _ := decodeRune(w, 0); runes == 1 && !unicode.IsDigit(first) {
-			continue // a single letter
-		}
-		if !simple {
-			w = strings.ToLower(w)
-		}
-		if stopwords[w] {
-			continue
-		}
-		if w = stem(w); stopwords[w] {
-			continue // "thanks" → "thank"
-		}
-		out = append(out, w)
-	}
-	return out
-}
-
-// decodeRune returns the rune at text[i] and its size, quickly for ASCII.
-func decodeRune(text string, i int) (rune, int) {
-	if c := text[i]; c < utf8.RuneSelf {
-		return rune(c), 1
-	}
-	return utf8.DecodeRuneInString(text[i:])
-}
-
-// isWordRune reports whether r is part of a word: a letter or a digit.
-func isWordRune(r rune) bool {
-	if r < utf8.RuneSelf {
-		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
-	}
-	return unicode.IsLetter(r) || unicode.IsDigit(r)
-}
-
-// stem strips common English inflections: plurals, -ing, -ed, a final y
-// after a consonant and a final e. It is deliberately light; both the
-// texts and the queries go through it, so it only has to be consistent,
-// not linguistically right.
-func stem(w string) string {
-	if len(w) <= 3 || !isASCIILetters(w) {
-		return w
-	}
-	switch {
-	case strings.HasSuffix(w, "ies") && len(w) > 4:
-		w = w[:len(w)-3] + "y"
-	case strings.HasSuffix(w, "sses"):
-		w = w[:len(w)-2]
-	case strings.HasSuffix(w, "ches"), strings.HasSuffix(w, "shes"), strings.HasSuffix(w, "xes"), strings.HasSuffix(w, "zes"):
-		w = w[:len(w)-2]
-	case strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us") && !strings.HasSuffix(w, "is"):
-		w = w[:len(w)-1]
-	}
-	for _, suf := range []string{"ing", "ed"} {
-		if strings.HasSuffix(w, suf) && len(w)-len(suf) >= 3 {
-			w = w[:len(w)-len(suf)]
-			// shipping → shipp → ship
-			if n := len(w); w[n-1] == w[n-2] && !strings.ContainsRune("aeiouls", rune(w[n-1])) {
-				w = w[:n-1]
-			}
-			break
-		}
-	}
-	if base, ok := strings.CutSuffix(w, "y"); ok && len(base) >= 4 && !strings.ContainsRune("aeiou", rune(base[len(base)-1])) {
-		w = base // "delivery" → "deliver", to meet "deliver" and "delivered"
-	}
-	if strings.HasSuffix(w, "e") && len(w) > 3 {
-		w = w[:len(w)-1]
-	}
-	return w
-}
-
-// isASCIILetters reports whether w is made of a–z only.
-func isASCIILetters(w string) bool {
-	for i := 0; i < len(w); i++ {
-		if w[i] < 'a' || w[i] > 'z' {
-			return false
-		}
-	}
-	return true
 }

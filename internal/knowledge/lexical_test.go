@@ -6,28 +6,61 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/seachat/seachat/internal/text"
 )
 
-func TestTokenize(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		want []string
-	}{
-		{"Returns, returned & RETURNING!", []string{"return", "return", "return"}},
-		{"What are your opening hours?", []string{"open", "hour"}},
-		{"shipping ships shipped", []string{"ship", "ship", "ship"}},
-		{"warranty warranties", []string{"warrant", "warrant"}},
-		{"delivery deliveries delivered", []string{"deliver", "deliver", "deliver"}},
-		{"price prices priced pricing", []string{"pric", "pric", "pric", "pric"}},
-		{"boxes classes business", []string{"box", "class", "business"}},
-		{"Café 24h e-bikes 9am", []string{"café", "24h", "bik", "9am"}},
-		{"I a 7 x", []string{"7"}},
-		{"", nil},
-	} {
-		t.Run(tt.in, func(t *testing.T) {
-			require.Equal(t, tt.want, tokenize(tt.in))
-		})
-	}
+func TestIndexReadsEachTextInItsLanguage(t *testing.T) {
+	idx := NewIndex()
+	idx.Add(1, "Die Rücksendung ist innerhalb von 14 Tagen kostenlos.")
+	idx.Add(2, "Las devoluciones son gratuitas durante 30 días.")
+	idx.Add(3, "Returns are free within 45 days of delivery.")
+	// Returns are one concept in every language (text.Keys), so each
+	// question finds all three; its own language's words put its text first.
+	require.Equal(t, 1, idx.Search("Ist die Rücksendung kostenlos?", 5)[0].ID, "German stems")
+	require.Equal(t, 2, idx.Search("son gratuitas las devolucion?", 5)[0].ID, "Spanish, typed without accents")
+	require.Equal(t, 3, idx.Search("are returns free", 5)[0].ID)
+	require.Equal(t, text.English, idx.QueryLanguage("kostenlos"), "too short to tell: the dominant language (first on a tie)")
+	idx.Add(4, "Der Versand nach Österreich kostet 9,90 €.")
+	require.Equal(t, text.German, idx.Dominant())
+	require.Equal(t, text.German, idx.QueryLanguage("versand?"))
+	require.Equal(t, text.Spanish, idx.QueryLanguage("cuanto cuesta el envio"))
+	require.Equal(t, text.German, idx.QueryLanguage("quanto costa la spedizione"), "no Italian texts: read as the index's language")
+}
+
+func TestGermanCompounds(t *testing.T) {
+	idx := NewIndex()
+	idx.Add(1, "Auf alle Espressomaschinen geben wir 3 Jahre Garantie.")
+	idx.Add(2, "Jeden ersten Freitag gibt es eine kostenlose Röstereiführung.")
+	idx.Add(3, "Die Maschine ist nach einer Woche wieder bei Ihnen.")
+	require.Equal(t, []int{1, 3}, hitIDs(idx.Search("Garantie auf Maschinen?", 5)), "the compound ends with the word")
+	require.Equal(t, []int{2}, hitIDs(idx.Search("gibt es eine Führung durch die Rösterei", 5)))
+	cov := idx.Coverage("Garantie Maschine", []int{1, 3})
+	require.InDelta(t, 0.9, cov[0], 0.05, "a compound counts almost as the word (typoWeight)")
+	require.InDelta(t, 0.5, cov[1], 0.01, "the word, not the guarantee")
+}
+
+func TestTypos(t *testing.T) {
+	idx := NewIndex()
+	idx.Add(1, "Each kayak comes in three colors.")
+	idx.Add(2, "Our warranty covers the hull for five years.")
+	idx.Add(3, "We fix manufacturing defects for free.")
+	require.Equal(t, []int{1}, hitIDs(idx.Search("what colours", 5)), "one substitution away")
+	require.Equal(t, []int{2}, hitIDs(idx.Search("warrenty", 5)))
+	require.Equal(t, []int{3}, hitIDs(idx.Search("manifactoring", 5)), "two edits in a long word")
+	require.Empty(t, idx.Search("holl", 5), "short words are not guessed")
+	require.Empty(t, idx.Search("xolors", 5), "the first letter is kept")
+	typo := idx.Coverage("warrenty", []int{2})[0]
+	require.Greater(t, typo, 0.5)
+	require.Less(t, typo, idx.Coverage("warranty", []int{2})[0], "a guess counts less than the word")
+
+	require.Equal(t, 1, text.EditDistance("colour", "color", 2))
+	require.Equal(t, 2, text.EditDistance("resevration", "reservation", 2))
+	require.Equal(t, 2, text.EditDistance("abcdef", "uvwxyz", 1), "stops past the limit")
+	idx.Add(4, "Rentals run from May to October.")
+	require.Equal(t, []int{4}, hitIDs(idx.Search("can i rent one", 5)), "a word the stemmer left shorter")
+	idx.Add(5, "A stand-up paddle board is $30 for 2 hours.")
+	require.Equal(t, 5, idx.Search("paddleboard price", 5)[0].ID, "two known words written as one")
 }
 
 func TestSearchRanksTheRightChunk(t *testing.T) {

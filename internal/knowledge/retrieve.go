@@ -17,6 +17,7 @@ import (
 	"github.com/seachat/seachat/internal/apperr"
 	"github.com/seachat/seachat/internal/llm"
 	"github.com/seachat/seachat/internal/store"
+	"github.com/seachat/seachat/internal/text"
 )
 
 const (
@@ -99,7 +100,7 @@ func (s *Service) Answer(ctx context.Context, agentID int, question string, hist
 	for _, i := range used {
 		r := results[i]
 		ans.Citations = append(ans.Citations, schematype.Citation{
-			SourceID: r.chunk.sourceID, Snippet: snippet(r.chunk.text, question), Score: r.score,
+			SourceID: r.chunk.sourceID, Snippet: snippet(r.chunk.text, question, r.chunk.lang), Score: r.score,
 		})
 	}
 	slices.SortStableFunc(ans.Citations, func(a, b schematype.Citation) int { return cmp.Compare(b.Score, a.Score) })
@@ -114,7 +115,7 @@ func (s *Service) retrieve(ctx context.Context, client *ent.Client, agentID int,
 		return nil, err
 	}
 	q := query{text: question}
-	if len(tokenize(question)) <= followUpTerms {
+	if _, terms := x.lex.QueryTerms(question); len(terms) <= followUpTerms {
 		for i := len(history) - 1; i >= 0; i-- {
 			if history[i].Role == "user" && strings.TrimSpace(history[i].Text) != "" {
 				q.context = truncateRunes(history[i].Text, maxQueryChars) + "\n" + question
@@ -160,7 +161,8 @@ type indexedChunk struct {
 	title    string // of the source
 	heading  string
 	text     string
-	vec      []float32 // unit length; nil without an embedding
+	lang     text.Language // what it is written in; Unknown: detect when indexing
+	vec      []float32     // unit length; nil without an embedding
 }
 
 // indexedSource is what an agent's index knows of a source, to tell when
@@ -199,7 +201,7 @@ func (x *agentIndex) add(id int, c *indexedChunk) {
 	if c.vec != nil {
 		x.vectors++
 	}
-	x.lex.Add(id, indexText(c.title, c.heading, c.text))
+	c.lang = x.lex.AddIn(id, c.lang, indexText(c.title, c.heading, c.text))
 }
 
 // remove drops a chunk; x.mu must be held for writing.
@@ -286,9 +288,17 @@ func (x *agentIndex) refresh(ctx context.Context, client *ent.Client, agentID in
 	for _, id := range changed {
 		src := want[id]
 		is := indexedSource{revision: src.Revision, title: src.Title}
+		srcLang := sourceLanguage(src.Title, loaded[id])
 		for _, c := range loaded[id] {
+			// A chunk is read in its own language; one too short or too
+			// plain to tell (a table, a list of names) in its source's,
+			// and failing that in the agent's dominant language (AddIn).
+			lang := text.Detect(c.Heading + "\n" + c.Text)
+			if lang == text.Unknown {
+				lang = srcLang
+			}
 			x.add(c.ID, &indexedChunk{
-				sourceID: id, title: src.Title, heading: c.Heading, text: c.Text,
+				sourceID: id, title: src.Title, heading: c.Heading, text: c.Text, lang: lang,
 				vec: normalize(decodeVector(c.Embedding)),
 			})
 			is.chunkIDs = append(is.chunkIDs, c.ID)
@@ -298,13 +308,31 @@ func (x *agentIndex) refresh(ctx context.Context, client *ent.Client, agentID in
 	return nil
 }
 
+// sourceLanguage returns the language a source is written in, judged on
+// its title and the start of its chunks; Unknown when that does not tell.
+func sourceLanguage(title string, chunks []*ent.KnowledgeChunk) text.Language {
+	var b strings.Builder
+	b.WriteString(title)
+	for _, c := range chunks {
+		if b.Len() > 8000 {
+			break
+		}
+		b.WriteString("\n")
+		b.WriteString(c.Heading)
+		b.WriteString("\n")
+		b.WriteString(c.Text)
+	}
+	return text.Detect(b.String())
+}
+
 // search returns the best n passages for q: BM25 hits (for the question,
 // and for a follow-up also with the previous question) and, with an
 // embedding, the most similar chunks, merged by reciprocal rank fusion.
 func (x *agentIndex) search(q query, n int, minScore, minSimilarity float64) []result {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	lists := [][]Hit{x.lex.Search(q.text, candidates)}
+	lang, terms := x.lex.QueryTerms(q.text) // read once: detecting and stemming is most of a search
+	lists := [][]Hit{x.lex.SearchTerms(lang, slices.Clone(terms), candidates)}
 	if q.context != "" {
 		lists = append(lists, x.lex.Search(q.context, candidates))
 	}
@@ -323,11 +351,12 @@ func (x *agentIndex) search(q query, n int, minScore, minSimilarity float64) []r
 	}
 	// Confidence is judged on the question itself; a follow-up with no
 	// words of its own ("how much is it?") borrows its context's.
-	coverageQuery := q.text
-	if len(tokenize(q.text)) == 0 && q.context != "" {
-		coverageQuery = q.context
+	var coverage []float64
+	if len(terms) == 0 && q.context != "" {
+		coverage = x.lex.Coverage(q.context, ids)
+	} else {
+		coverage = x.lex.CoverageTerms(lang, terms, ids)
 	}
-	coverage := x.lex.Coverage(coverageQuery, ids)
 	out := make([]result, len(fused))
 	for i, id := range ids {
 		c := x.chunks[id]
@@ -391,23 +420,24 @@ func passageTitle(c *indexedChunk) string {
 }
 
 // snippet returns about snippetChars characters of text for a citation,
-// starting at the sentence that shares the most terms with question.
-func snippet(text, question string) string {
-	text = strings.Join(strings.Fields(text), " ")
-	if utf8.RuneCountInString(text) <= snippetChars {
-		return text
+// starting at the sentence that shares the most terms with question, both
+// read in lang.
+func snippet(passage, question string, lang text.Language) string {
+	passage = strings.Join(strings.Fields(passage), " ")
+	if utf8.RuneCountInString(passage) <= snippetChars {
+		return passage
 	}
 	want := map[string]bool{}
-	for _, t := range tokenize(question) {
+	for _, t := range text.Keys(lang, question) {
 		want[t] = true
 	}
 	// Walk the sentences with their byte offsets: sep+text of every piece
 	// gives back text.
 	best, bestHits, offset := 0, 0, 0
-	for _, p := range splitSentences(text) {
+	for _, p := range splitSentences(passage) {
 		offset += len(p.sep)
 		hits := 0
-		for _, t := range tokenize(p.text) {
+		for _, t := range text.Keys(lang, p.text) {
 			if want[t] {
 				hits++
 			}
@@ -417,7 +447,7 @@ func snippet(text, question string) string {
 		}
 		offset += len(p.text)
 	}
-	out := text[best:]
+	out := passage[best:]
 	prefix := ""
 	if best > 0 {
 		prefix = "…"

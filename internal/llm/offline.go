@@ -10,64 +10,172 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/seachat/seachat/internal/text"
 )
 
-// Offline is a Responder that needs no model or API key. It answers with the
-// passage sentences that best match the question, in passage order, so it is
-// deterministic and never says anything the knowledge base does not.
-// The zero value is ready to use.
+// Offline is a Responder that needs no model or API key. It answers with
+// whole sentences of the passage that best matches the question (or one
+// FAQ answer), so it is deterministic and never says anything the
+// knowledge base does not. Headings are never part of a reply, and a table
+// row is said as a sentence ("Moretti Duo: Preis 1.390 €.") rather than
+// glued to its header. Words are read with internal/text, each passage in
+// its own language. The zero value is ready to use.
 type Offline struct {
 	MaxSentences int // sentences in a reply; 0 means 3
 	MaxChars     int // reply length in characters; 0 means 600
 }
 
-// Respond picks up to MaxSentences sentences that share the most
-// distinctive terms with the question. For FAQ passages ("Q: … A: …") it
-// matches whole question/answer pairs and replies with the answer. The reply
-// is not Answered when the question has no meaningful term in common with
-// any passage. Respond does not use ctx: it is a short, bounded computation,
-// and it must still work when the caller's deadline has passed.
+// Weights of a question term found next to a unit rather than in it: in
+// the passage title, the heading above it or a table's header (context),
+// or in the answer of an FAQ pair whose question is what is matched.
+const (
+	contextWeight   = 0.5
+	faqAnswerWeight = 0.25
+)
+
+// Respond picks the unit (a sentence, a table row, an FAQ answer) that
+// shares the most distinctive terms with the question, and adds up to
+// MaxSentences-1 sentences of the same passage that say something about a
+// question term it leaves out. An FAQ pair is matched on its question (its
+// answer counts a little) and answered with its answer alone. The reply
+// is not Answered when no unit holds a question term itself. Respond does
+// not use ctx: it is a short, bounded computation, and it must still work
+// when the caller's deadline has passed.
 func (o Offline) Respond(_ context.Context, p Prompt) (Reply, error) {
 	maxSentences := cmp.Or(o.MaxSentences, 3)
 	maxChars := cmp.Or(o.MaxChars, 600)
-
-	// Sorted, so that scores add up in the same order on every run.
-	question := slices.Sorted(maps.Keys(termSet(p.Question)))
-	if len(question) == 0 || len(p.Passages) == 0 {
+	if len(p.Passages) == 0 {
 		return Reply{}, nil
 	}
 
-	// Document frequency of each term over the passages, for IDF weights:
-	// a term every passage shares says less about which sentence answers.
-	df := map[string]int{}
-	titles := make([]map[string]bool, len(p.Passages))
-	var units []unit
+	// Each passage is read in its own language, and the question, for
+	// each passage, in that passage's language (a question that says
+	// nothing of its language is read like the knowledge).
+	langs := make([]text.Language, len(p.Passages))
 	for i, ps := range p.Passages {
-		for t := range termSet(ps.Title + "\n" + ps.Text) {
-			df[t]++
-		}
-		titles[i] = termSet(ps.Title)
-		units = append(units, splitUnits(i, ps.Text)...)
+		langs[i] = text.Detect(ps.Title + "\n" + ps.Text)
 	}
-	n := float64(len(p.Passages))
+	qlang := text.Detect(p.Question)
+	if len(text.Words(p.Question)) <= 2 || !slices.Contains(langs, qlang) {
+		qlang = dominant(langs)
+	}
+	questions := map[text.Language][]string{}
+	var vocab map[string]int // the passages' terms and how many units hold each; nil until read
+	questionIn := func(l text.Language) []string {
+		if q, ok := questions[l]; ok {
+			return q
+		}
+		set := termSet(l, p.Question)
+		if vocab != nil {
+			// A term no passage holds may be a typo of, or a shorter or
+			// longer form of, one they hold ("rent" for "rental"), as the
+			// index matched it (text.Near).
+			for t := range set {
+				if _, ok := vocab[t]; ok {
+					continue
+				}
+				// Two of their words written as one ("paddleboard"), else
+				// the most frequent near word.
+				if head, tail, ok := text.SplitCompound(l, t, func(w string) bool { _, ok := vocab[w]; return ok }); ok {
+					delete(set, t)
+					set[head], set[tail] = true, true
+					continue
+				}
+				best, bestN := "", -1
+				for v, n := range vocab {
+					if n > bestN || n == bestN && v < best {
+						if text.Near(t, v) {
+							best, bestN = v, n
+						}
+					}
+				}
+				if best != "" {
+					delete(set, t)
+					set[best] = true
+				}
+			}
+		}
+		q := slices.Sorted(maps.Keys(set)) // sorted: scores add up in one order
+		questions[l] = q
+		return q
+	}
+	for i := range langs {
+		if langs[i] == text.Unknown {
+			langs[i] = qlang
+		}
+	}
+	if len(questionIn(qlang)) == 0 {
+		return Reply{}, nil
+	}
+
+	// Document frequency of each term over the units of all passages, for
+	// IDF weights: a term many sentences share says less about which one
+	// answers (within one long passage as much as across passages).
+	df := map[string]int{}
+	var units []unit
+	passageTerms := make([]map[string]bool, len(p.Passages))
+	scores := false
+	for i, ps := range p.Passages {
+		passageTerms[i] = termSet(langs[i], ps.Title+"\n"+ps.Text)
+		units = append(units, splitUnits(i, langs[i], ps.Title, ps.Text)...)
+		scores = scores || ps.Score > 0
+	}
+	vocab = map[string]int{}
+	for _, u := range units {
+		for t := range u.terms {
+			df[t]++
+			vocab[t]++
+		}
+	}
+	for _, pt := range passageTerms {
+		for t := range pt {
+			vocab[t] += 0
+		}
+	}
+	clear(questions) // read the question again, now that the passages' words are known
+	n := float64(len(units))
 	idf := func(t string) float64 { return 1 + math.Log((n+1)/float64(df[t]+1)) }
 
+	// How well each passage answers: its retrieval score (a share of the
+	// question, from 0 to 1), or without one the IDF-weighted share of the
+	// question's terms it holds.
+	relevance := make([]float64, len(p.Passages))
+	for i, ps := range p.Passages {
+		if scores {
+			relevance[i] = ps.Score
+			continue
+		}
+		var got, total float64
+		for _, t := range questionIn(langs[i]) {
+			total += idf(t)
+			if passageTerms[i][t] {
+				got += idf(t)
+			}
+		}
+		relevance[i] = got / total
+	}
+
+	// A unit scores its passage's relevance plus the share of the
+	// question it holds itself (a term next to it, in a heading or an FAQ
+	// answer, counts for less).
 	var scored []unit
 	seen := map[string]bool{} // overlapping chunks repeat sentences
 	for _, u := range units {
-		for _, t := range question {
+		var got, total float64
+		for _, t := range questionIn(langs[u.passage]) {
+			total += idf(t)
 			switch {
-			case u.terms[t]:
-				u.score += idf(t)
-				if u.faqTerms[t] { // the FAQ's own question matches: a strong signal
-					u.score += idf(t) / 2
-				}
-			case titles[u.passage][t]: // the sentence is about the passage's topic
-				u.score += idf(t) / 2
+			case u.terms[t] || langs[u.passage] == text.German && endsOne(u.terms, t):
+				got += idf(t)
+				u.own++
+			case u.context[t]:
+				got += u.contextWeight * idf(t)
 			}
 		}
-		key := strings.ToLower(u.text)
-		if u.score > 0 && !seen[key] {
+		u.score = relevance[u.passage] + got/total
+		key := text.Fold(u.text)
+		if got > 0 && !seen[key] {
 			seen[key] = true
 			scored = append(scored, u)
 		}
@@ -76,78 +184,303 @@ func (o Offline) Respond(_ context.Context, p Prompt) (Reply, error) {
 		return Reply{}, nil
 	}
 
-	// Best first; ties keep passage order. Choose by rank, so the best
-	// sentence always gets in, then say them in passage order.
+	// Best first; ties keep passage order, which is retrieval order.
 	slices.SortStableFunc(scored, func(a, b unit) int { return cmp.Compare(b.score, a.score) })
 	best := scored[0]
 	best.text = truncate(best.text, maxChars)
 	picked := []unit{best}
 	chars := utf8.RuneCountInString(best.text)
-	if !best.faq { // an FAQ answer is complete on its own
-		for _, u := range scored[1:] {
-			if len(picked) == maxSentences || u.score < best.score/2 {
-				break
+	if best.kind == unitSentence {
+		// A short paragraph is said whole: its other sentences finish
+		// what the best one starts ("El Brisa es … En medida 90 x 190
+		// cuesta 349 €."). From a longer one, sentences are added that
+		// hold a question term the reply lacks.
+		var para []unit
+		for _, u := range units {
+			if u.passage == best.passage && u.para == best.para && u.kind == unitSentence {
+				para = append(para, u)
 			}
-			l := utf8.RuneCountInString(u.text)
-			if u.faq || chars+1+l > maxChars {
-				continue
+		}
+		paraChars := -1
+		for _, u := range para {
+			paraChars += 1 + utf8.RuneCountInString(u.text)
+		}
+		if len(para) > 1 && len(para) <= maxSentences && paraChars <= maxChars {
+			picked = para
+		} else {
+			covered := maps.Clone(best.terms)
+			for _, u := range scored[1:] {
+				if len(picked) == maxSentences {
+					break
+				}
+				if u.passage != best.passage || u.kind == unitFAQ || u.own == 0 {
+					continue
+				}
+				adds := false
+				for _, t := range questionIn(langs[u.passage]) {
+					if u.terms[t] && !covered[t] {
+						adds = true
+					}
+				}
+				l := utf8.RuneCountInString(u.text)
+				if !adds || chars+1+l > maxChars {
+					continue
+				}
+				picked = append(picked, u)
+				chars += 1 + l
+				maps.Copy(covered, u.terms)
 			}
-			picked = append(picked, u)
-			chars += 1 + l
 		}
 	}
-	slices.SortFunc(picked, func(a, b unit) int {
-		return cmp.Or(cmp.Compare(a.passage, b.passage), cmp.Compare(a.pos, b.pos))
-	})
+	slices.SortFunc(picked, func(a, b unit) int { return cmp.Compare(a.pos, b.pos) })
 
 	texts := make([]string, len(picked))
-	var used []int
 	for i, u := range picked {
 		texts[i] = u.text
-		used = append(used, u.passage)
 	}
-	return Reply{Text: strings.Join(texts, " "), Answered: true, Used: slices.Compact(used)}, nil
+	return Reply{Text: strings.Join(texts, " "), Answered: true, Used: []int{best.passage}}, nil
 }
 
-// unit is a candidate piece of a reply: a sentence, or an FAQ answer.
+// endsOne reports whether a German compound among terms ends with t
+// ("espressomaschin" for "maschin"), t of five letters or more.
+func endsOne(terms map[string]bool, t string) bool {
+	if len(t) < 5 {
+		return false
+	}
+	for w := range terms {
+		if len(w) >= len(t)+4 && strings.HasSuffix(w, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// dominant returns the language most of langs are, Unknown when none is
+// known; ties go to the earliest passage.
+func dominant(langs []text.Language) text.Language {
+	count := map[text.Language]int{}
+	best := text.Unknown
+	for _, l := range langs {
+		if l == text.Unknown {
+			continue
+		}
+		count[l]++
+		if count[l] > count[best] {
+			best = l
+		}
+	}
+	return best
+}
+
+// The kinds of unit.
+const (
+	unitSentence = iota
+	unitRow      // a table row said as a sentence
+	unitFAQ      // an FAQ answer
+)
+
+// unit is a candidate piece of a reply: a sentence, a table row or an FAQ
+// answer.
 type unit struct {
-	passage, pos int
-	text         string          // what the reply says
-	terms        map[string]bool // what the question is matched against
-	faq          bool
-	faqTerms     map[string]bool // terms of the FAQ's question
-	score        float64
+	passage, pos  int
+	para          int // paragraph of the passage
+	kind          int
+	text          string          // what the reply says
+	terms         map[string]bool // what the question is matched against
+	context       map[string]bool // terms next to it: title, heading, table header, FAQ answer
+	contextWeight float64
+	score         float64
+	own           int // question terms in terms
 }
 
-// splitUnits cuts a passage into sentences, or into question/answer pairs
-// when the passage is an FAQ.
-func splitUnits(passage int, text string) []unit {
+// splitUnits cuts a passage into units: question/answer pairs when it is
+// an FAQ, else sentences and table rows, without its headings.
+func splitUnits(passage int, lang text.Language, title, body string) []unit {
 	var units []unit
-	if pairs := faqPairs(text); len(pairs) > 0 {
+	if pairs := faqPairs(body); len(pairs) > 0 {
 		for i, qa := range pairs {
 			answer := strings.Join(strings.Fields(qa[1]), " ")
+			if answer == "" {
+				continue
+			}
 			units = append(units, unit{
-				passage: passage, pos: i, text: answer, faq: true,
-				terms: termSet(qa[0] + "\n" + qa[1]), faqTerms: termSet(qa[0]),
+				passage: passage, pos: i, kind: unitFAQ, text: answer,
+				terms: termSet(lang, qa[0]), context: termSet(lang, qa[1]), contextWeight: faqAnswerWeight,
 			})
 		}
 		return units
 	}
-	for i, s := range sentences(text) {
-		units = append(units, unit{passage: passage, pos: i, text: s, terms: termSet(s)})
+	for i, b := range blocks(body) {
+		ctx := termSet(lang, title+"\n"+b.heading+"\n"+b.header)
+		// A row is about its table's columns: the header's words are its own.
+		units = append(units, unit{
+			passage: passage, pos: i, para: b.para, kind: b.kind, text: b.text,
+			terms: termSet(lang, b.text+"\n"+b.header), context: ctx, contextWeight: contextWeight,
+		})
 	}
 	return units
 }
 
-var faqMarker = regexp.MustCompile(`(?i)(?:^|\s)(q|question|a|answer)\s*:`)
+// block is a sentence or a table row of a passage, with the heading it
+// stands under and, for a row, its table's header.
+type block struct {
+	kind, para      int
+	text            string
+	heading, header string
+}
+
+// blocks reads a passage as paragraphs. A paragraph of one short line
+// that does not end like a sentence ("Opening hours", "UNSERE
+// KAFFEESORTEN") is a heading: it is no part of a reply, but it says what
+// the text under it is about. Lines with cells (" | ") are table rows; the
+// first row of a table is its header, and every other row is said as a
+// sentence, "first cell: header value, header value." Everything else is
+// cut into sentences, a list under a line that ends in ':' staying with it.
+func blocks(body string) []block {
+	var out []block
+	heading := ""
+	for n, para := range strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n\n") {
+		var lines []string
+		for l := range strings.SplitSeq(para, "\n") {
+			if l = strings.Join(strings.Fields(l), " "); l != "" {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		if len(lines) == 1 && isHeading(lines[0]) {
+			heading = lines[0]
+			continue
+		}
+		var prose []string
+		flush := func() {
+			for _, s := range sentences(strings.Join(prose, "\n")) {
+				if !strings.HasSuffix(s, "?") { // a question in the text is not an answer
+					out = append(out, block{kind: unitSentence, para: n, text: s, heading: heading})
+				}
+			}
+			prose = nil
+		}
+		for i := 0; i < len(lines); {
+			if !isRow(lines[i]) {
+				prose = append(prose, lines[i])
+				i++
+				continue
+			}
+			flush()
+			j := i
+			for j < len(lines) && isRow(lines[j]) {
+				j++
+			}
+			for _, b := range tableBlocks(lines[i:j], heading) {
+				b.para = n
+				out = append(out, b)
+			}
+			i = j
+		}
+		flush()
+	}
+	return out
+}
+
+// isHeading reports whether a paragraph of one line is a heading.
+func isHeading(line string) bool {
+	if utf8.RuneCountInString(line) > 80 || isRow(line) || bullet.MatchString(line) {
+		return false
+	}
+	last, _ := utf8.DecodeLastRuneInString(line)
+	return !strings.ContainsRune(".!:;)…\"”»", last) || line == strings.ToUpper(line) && line != strings.ToLower(line)
+}
+
+// isRow reports whether line is a table row: cells separated by " | ".
+func isRow(line string) bool {
+	return strings.Contains(line, " | ") || strings.HasPrefix(line, "|") && strings.HasSuffix(line, "|")
+}
+
+// cells splits a table row.
+func cells(line string) []string {
+	line = strings.TrimSpace(strings.Trim(strings.TrimSpace(line), "|"))
+	parts := strings.Split(line, "|")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return parts
+}
+
+// isEmptyCell reports whether a cell says nothing: empty or a dash.
+func isEmptyCell(c string) bool {
+	return c == "" || c == "-" || c == "–" || c == "—"
+}
+
+// tableBlocks says each row of a table as a sentence. With two rows or
+// more the first is the header; a Markdown separator row (---) is skipped.
+func tableBlocks(rows []string, heading string) []block {
+	var header []string
+	if len(rows) > 1 {
+		header, rows = cells(rows[0]), rows[1:]
+	}
+	var out []block
+	for _, r := range rows {
+		c := cells(r)
+		if strings.Trim(strings.Join(c, ""), "-: ") == "" {
+			continue
+		}
+		var parts []string
+		for i, v := range c[1:] {
+			if isEmptyCell(v) {
+				continue
+			}
+			if h := field(header, i+1); h != "" {
+				v = h + " " + v
+			}
+			parts = append(parts, v)
+		}
+		s := c[0]
+		switch {
+		case len(parts) == 0:
+		case isEmptyCell(s):
+			s = strings.Join(parts, ", ")
+		default:
+			s += ": " + strings.Join(parts, ", ")
+		}
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if last, _ := utf8.DecodeLastRuneInString(s); !strings.ContainsRune(".!?", last) {
+			s += "."
+		}
+		out = append(out, block{kind: unitRow, text: s, heading: heading, header: strings.Join(header, " ")})
+	}
+	return out
+}
+
+// field returns s[i], or "" past its end.
+func field(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return ""
+}
+
+// faqMarker marks the question and the answer of an FAQ pair, in the
+// languages SeaChat reads: "Q:", "A:", and "Frage:", "respuesta:" … as a
+// spreadsheet of pairs is written out.
+var faqMarker = regexp.MustCompile(`(?i)(?:^|\s)(q|question|frage|pregunta|domanda|pergunta|a|answer|antwort|respuesta|r[ée]ponse|risposta|resposta)\s*:`)
+
+// faqAnswerMarkers are the markers of an answer, lower case.
+var faqAnswerMarkers = map[string]bool{
+	"a": true, "answer": true, "antwort": true, "respuesta": true, "réponse": true, "reponse": true,
+	"risposta": true, "resposta": true,
+}
 
 // faqPairs splits "Q: … A: … Q: … A: …" into question/answer pairs. It
 // returns nil unless the text starts with a question marker and has at least
 // one answer. A marker repeating the previous kind ("Plan A:" inside an
 // answer) is treated as text.
-func faqPairs(text string) [][2]string {
-	text = strings.TrimSpace(text)
-	matches := faqMarker.FindAllStringSubmatchIndex(text, -1)
+func faqPairs(body string) [][2]string {
+	body = strings.TrimSpace(body)
+	matches := faqMarker.FindAllStringSubmatchIndex(body, -1)
 	if len(matches) == 0 || matches[0][0] != 0 {
 		return nil
 	}
@@ -159,7 +492,7 @@ func faqPairs(text string) [][2]string {
 	)
 	closeSeg := func(end int) {
 		if kind >= 0 {
-			cur[kind] = strings.TrimSpace(text[segStart:end])
+			cur[kind] = strings.TrimSpace(body[segStart:end])
 		}
 		if kind == 1 {
 			pairs = append(pairs, cur)
@@ -168,16 +501,16 @@ func faqPairs(text string) [][2]string {
 	}
 	for _, m := range matches {
 		k := 0
-		if c := unicode.ToLower(rune(text[m[2]])); c == 'a' {
+		if faqAnswerMarkers[strings.ToLower(body[m[2]:m[3]])] {
 			k = 1
 		}
-		if k == kind {
+		if k == kind || kind == -1 && k == 1 {
 			continue
 		}
 		closeSeg(m[0])
 		kind, segStart = k, m[1]
 	}
-	closeSeg(len(text))
+	closeSeg(len(body))
 	return pairs
 }
 
@@ -313,74 +646,11 @@ func truncate(s string, n int) string {
 	return strings.TrimRightFunc(cut, unicode.IsPunct) + "…"
 }
 
-// termSet returns the distinct stemmed, non-stopword terms of s.
-func termSet(s string) map[string]bool {
+// termSet returns the distinct terms of s read in lang (text.Terms).
+func termSet(lang text.Language, s string) map[string]bool {
 	set := map[string]bool{}
-	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	}) {
-		if stopwords[w] || (utf8.RuneCountInString(w) < 2 && !unicode.IsDigit(rune(w[0]))) {
-			continue
-		}
-		set[stem(w)] = true
+	for _, t := range text.Keys(lang, s) {
+		set[t] = true
 	}
 	return set
 }
-
-// stem strips common English suffixes so that "shipping", "shipped" and
-// "ships" all become "ship". It only needs to be consistent, not correct:
-// questions and passages go through the same function.
-func stem(w string) string {
-	if len(w) <= 3 || strings.IndexFunc(w, func(r rune) bool { return r < 'a' || r > 'z' }) >= 0 {
-		return w
-	}
-	switch {
-	case strings.HasSuffix(w, "ies") && len(w) > 4:
-		w = w[:len(w)-3] + "y"
-	case strings.HasSuffix(w, "sses"), strings.HasSuffix(w, "xes"),
-		strings.HasSuffix(w, "ches"), strings.HasSuffix(w, "shes"):
-		w = w[:len(w)-2]
-	case strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") &&
-		!strings.HasSuffix(w, "us") && !strings.HasSuffix(w, "is"):
-		w = w[:len(w)-1]
-	}
-	for _, suffix := range []string{"ing", "ed"} {
-		if base, ok := strings.CutSuffix(w, suffix); ok && len(base) >= 3 && strings.ContainsAny(base, "aeiouy") {
-			w = base
-			if n := len(w); w[n-1] == w[n-2] && !strings.ContainsRune("aeiouylsz", rune(w[n-1])) {
-				w = w[:n-1] // "shipp" -> "ship"
-			}
-			break
-		}
-	}
-	if base, ok := strings.CutSuffix(w, "ly"); ok && len(base) >= 4 {
-		w = base
-	}
-	if base, ok := strings.CutSuffix(w, "y"); ok && len(base) >= 4 && !strings.ContainsRune("aeiou", rune(base[len(base)-1])) {
-		w = base // "delivery" -> "deliver"
-	}
-	if base, ok := strings.CutSuffix(w, "e"); ok && len(base) >= 4 {
-		w = base // "close", "closed", "closing" -> "clos"
-	}
-	return w
-}
-
-// stopwords are words too common to say what a question is about, including
-// the pieces that splitting contractions leaves ("don't" -> "don").
-var stopwords = func() map[string]bool {
-	m := map[string]bool{}
-	for w := range strings.FieldsSeq(`
-		a about above after again against all also am an and any are as at be because been before
-		being below between both but by can could did do does doing done down during each few for
-		from further had has have having he her here hers him his how i if in into is it its itself
-		just me more most my myself no nor not now of off on once only or other our ours out over own
-		same she should so some such than that the their theirs them then there these they this those
-		through to too under until up very was we were what when where which while who whom why will
-		with would you your yours yourself yourselves
-		don doesn didn isn aren wasn weren won wouldn couldn shouldn haven hasn hadn ll re ve
-		hi hello hey please pls plz thanks thank ok okay yes yeah want wanna need know tell like get
-		got let may might must shall really much many anyone someone something thing things`) {
-		m[w] = true
-	}
-	return m
-}()

@@ -17,7 +17,9 @@ var stopwords = map[Language]map[string]bool{
 		was we were what whats when where which while who whom why will with would you your yours yourself
 		don doesn didn isn aren wasn weren won wouldn couldn shouldn haven hasn hadn ll re ve s t d m
 		hi hello hey please pls plz thanks thank ok okay yes yeah want wanna need know tell like get got let
-		may might must shall really much many anyone someone something thing things u ur im`),
+		may might must shall really much many anyone someone something thing things u ur im
+		sell sells selling sold buy offer offers carry long time bring somewhere anything
+		whole didnt doesnt dont cant wont isnt arent ive`),
 	German: set(`aber alle allem allen aller alles als also am an ander andere anderem anderen anderer anderes
 		auch auf aus bei bin bis bist da damit dann das dass dasselbe dazu dein deine deinem deinen deiner dem
 		den denn der des dessen dich die dies diese dieselbe dieselben diesem diesen dieser dieses dir doch dort
@@ -29,7 +31,10 @@ var stopwords = map[Language]map[string]bool{
 		sind so solche soll sollte sondern sonst um und uns unser unsere unserem unseren unter viel vom von vor
 		wahrend war waren warst was weg weil weiter welche welchem welchen welcher welches wenn werde werden wie
 		wieder will wir wird wirst wo wollen wollte wurde wurden zu zum zur zwar zwischen
-		hallo hi bitte danke gerne ja nein mal gibt habt hat haben habe hab ihr euch eure wann wieviel wieviele`),
+		hallo hi bitte danke gerne ja nein mal gibt habt hat haben habe hab ihr euch eure wann wieviel wieviele
+		gibts verkauft verkaufen bietet anbieten kaufen fur furs uber beim ans aufs ums lang lange
+		geht gehen komm komme kommen krieg kriege kriegen bekomm bekomme bekommen mach mache machen macht
+		brauch brauche brauchen braucht zeigt zeigen genau eigentlich moglich seid`),
 	Spanish: set(`a al algo algunas algunos ante antes como con contra cual cuales cuando de del desde donde
 		durante e el ella ellas ellos en entre era erais eran eras eres es esa esas ese eso esos esta estaba
 		estado estais estamos estan estar estas este esto estos estoy fue fueron fui ha habeis haber habia
@@ -37,7 +42,9 @@ var stopwords = map[Language]map[string]bool{
 		os otra otras otro otros para pero poco por porque puedo puede pueden que quien quienes se sea ser si
 		sido sin sobre sois somos son soy su sus tambien tanto te tendra tenemos tener tengo ti tiene tienen
 		todo todos tu tus un una uno unos usted ustedes vosotros y ya yo
-		hola gracias favor vale cuanto cuanta cuantos cuantas quiero quisiera necesito saber`),
+		hola gracias favor vale cuanto cuanta cuantos cuantas quiero quisiera necesito saber
+		teneis vendeis venden vender vendemos haceis hacen hacer hacemos ofreceis ofrecen podeis puedes poder
+		algun alguna alguno`),
 	French: set(`a ai aie au aux avec avez avons c ce ceci cela ces cet cette d dans de des du elle elles en es
 		est et etaient etais etait ete etes etre eu il ils j je l la le les leur leurs lui m ma mais me meme mes
 		moi mon n ne ni nos notre nous on ont ou par pas peut peux plus pour pourquoi qu quand que quel quelle

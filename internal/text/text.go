@@ -8,6 +8,7 @@ package text
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -99,11 +100,57 @@ func Stem(lang Language, word string) string {
 	if stem == nil || len(word) < 3 || !isLetters(word) {
 		return Fold(word)
 	}
+	return snowball(lang, stem, word)
+}
+
+// The terms of words are cached: stemming is the most of what indexing a
+// text costs, and a knowledge base uses the same few thousand words over
+// and over. The cache stops growing at maxTermCache words (a few MB).
+const maxTermCache = 1 << 17
+
+var (
+	termCache  [7]sync.Map // by langIndex: word → term, "" for none
+	termCached atomic.Int64
+)
+
+func langIndex(lang Language) int {
+	for i, l := range Languages {
+		if l == lang {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// snowball stems word with Snowball's stemmer for lang.
+func snowball(lang Language, stem func(*snowballstem.Env) bool, word string) string {
 	env := envs.Get().(*snowballstem.Env)
 	defer envs.Put(env)
 	env.SetCurrent(restoreAccents(lang, word))
 	stem(env)
-	return Fold(env.Current())
+	out := Fold(env.Current())
+	if lang == German {
+		out = germanVerb(out)
+	}
+	return out
+}
+
+// germanVerb strips the -t and -et that German Snowball leaves on verbs
+// ("kostet", "liefert", "verkauft", "geröstet"), so that the "ihr" and
+// "er" forms people ask with meet the infinitives and nouns of the
+// knowledge base ("kosten", "Lieferung", "verkaufen", "rösten"). Both
+// sides go through it, so a noun it shortens ("Kraft") still meets itself.
+func germanVerb(s string) string {
+	if strings.HasPrefix(s, "ge") && len(s) >= 8 && strings.HasSuffix(s, "t") {
+		s = s[2:] // a participle: "gerostet" → "rostet"
+	}
+	switch {
+	case len(s) >= 6 && strings.HasSuffix(s, "et"):
+		return s[:len(s)-2]
+	case len(s) >= 5 && strings.HasSuffix(s, "t") && strings.ContainsRune("bfklmnpr", rune(s[len(s)-2])):
+		return s[:len(s)-1]
+	}
+	return s
 }
 
 // IsStopword reports whether the lowercased word is a stop word of lang, or
@@ -122,53 +169,97 @@ func IsStopword(lang Language, word string) bool {
 }
 
 // Terms returns the terms of s that say what it is about: its words
-// without stop words and single letters, stemmed in lang. Numbers are
+// without stop words and single letters, stemmed in lang (a stem that is
+// a stop word is dropped too: "fürs" → "fur"). Numbers are
 // kept ("30 days" → "30", "day").
 func Terms(lang Language, s string) []string {
 	words := Words(s)
 	out := words[:0]
 	for _, w := range words {
-		if utf8.RuneCountInString(w) == 1 && !unicode.IsDigit(rune(w[0])) || IsStopword(lang, w) {
-			continue
+		if t := term(lang, w); t != "" {
+			out = append(out, t)
 		}
-		out = append(out, Stem(lang, w))
 	}
 	return out
 }
+
+// term returns the term a lowercased word stands for in lang, "" for a
+// single letter or a stop word (also when its stem is one: "fürs" →
+// "fur").
+func term(lang Language, w string) string {
+	cache := &termCache[langIndex(lang)]
+	if v, ok := cache.Load(w); ok {
+		return v.(string)
+	}
+	t := ""
+	if !(utf8.RuneCountInString(w) == 1 && !unicode.IsDigit(rune(w[0])) || IsStopword(lang, w)) {
+		if st := Stem(lang, w); !IsStopword(lang, st) {
+			t = st
+		}
+	}
+	if termCached.Add(1) <= maxTermCache {
+		cache.Store(strings.Clone(w), t)
+	}
+	return t
+}
+
+// stopLangs has, for every stop word, a bit per language it is a stop
+// word of: bit langIndex(l).
+var stopLangs = func() map[string]uint8 {
+	m := map[string]uint8{}
+	for _, l := range Languages {
+		for w := range stopwords[l] {
+			m[w] |= 1 << langIndex(l)
+		}
+	}
+	return m
+}()
+
+// detectBytes is how much of a text Detect reads: a few hundred words
+// tell its language as well as the whole.
+const detectBytes = 4000
 
 // Detect returns the language s is most likely written in, judged by its
 // stop words and by letters that only some languages use; Unknown when
 // nothing tells (a single product name, a number).
 func Detect(s string) Language {
-	score := map[Language]float64{}
-	for _, w := range Words(s) {
-		f := Fold(w)
-		for _, l := range Languages {
-			if stopwords[l][f] {
-				score[l]++
+	if len(s) > detectBytes {
+		cut := detectBytes
+		for cut < len(s) && !utf8.RuneStart(s[cut]) {
+			cut++
+		}
+		s = s[:cut]
+	}
+	var score [8]float64 // by langIndex
+	for w := range strings.FieldsFuncSeq(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		mask := stopLangs[Fold(w)]
+		for i := 1; mask != 0; i++ {
+			if mask&2 != 0 {
+				score[i]++
 			}
+			mask >>= 1
 		}
 	}
 	for _, r := range s {
 		switch r {
 		case 'ß', 'ä', 'ö', 'ü', 'Ä', 'Ö', 'Ü':
-			score[German] += 1.5
+			score[langIndex(German)] += 1.5
 		case 'ñ', '¿', '¡', 'Ñ':
-			score[Spanish] += 1.5
+			score[langIndex(Spanish)] += 1.5
 		case 'ç', 'œ', 'è', 'ê', 'ë', 'î', 'ï', 'û', 'ù':
-			score[French] += 0.5
+			score[langIndex(French)] += 0.5
 		case 'ã', 'õ':
-			score[Portuguese] += 1.5
+			score[langIndex(Portuguese)] += 1.5
 		case 'ò':
-			score[Italian] += 0.5
+			score[langIndex(Italian)] += 0.5
 		}
 	}
 	best, top, tie := Unknown, 0.0, false
 	for _, l := range Languages {
 		switch {
-		case score[l] > top:
-			best, top, tie = l, score[l], false
-		case score[l] == top && top > 0:
+		case score[langIndex(l)] > top:
+			best, top, tie = l, score[langIndex(l)], false
+		case score[langIndex(l)] == top && top > 0:
 			tie = true
 		}
 	}
@@ -182,7 +273,7 @@ func Detect(s string) Language {
 // their accent, and that the Snowball stemmers only strip with it
 // ("devolucion" must stem like "devolución").
 var accentedSuffixes = map[Language][][2]string{
-	Spanish:    {{"cion", "ción"}, {"sion", "sión"}},
+	Spanish:    {{"cion", "ción"}, {"sion", "sión"}, {"ais", "áis"}, {"eis", "éis"}},
 	Portuguese: {{"coes", "ções"}, {"cao", "ção"}, {"soes", "sões"}, {"sao", "são"}},
 }
 
@@ -202,4 +293,82 @@ func isLetters(w string) bool {
 		}
 	}
 	return true
+}
+
+// EditDistance returns the Levenshtein distance between a and b (in
+// runes), or limit+1 when it is more than limit: it stops early then.
+func EditDistance(a, b string, limit int) int {
+	ra, rb := []rune(a), []rune(b)
+	if d := len(ra) - len(rb); d > limit || -d > limit {
+		return limit + 1
+	}
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin > limit {
+			return limit + 1
+		}
+		prev, cur = cur, prev
+	}
+	return min(prev[len(rb)], limit+1)
+}
+
+// Near reports whether a term of a question that a text does not hold may
+// still mean one the text holds: one typo away (two for terms of eight
+// letters or more, five letters at least, same first letter), or one
+// starting the other ("rent" and "rental", "paddleboard" and "paddl"), the
+// shorter of four letters or more. Numbers never are near one another.
+func Near(q, known string) bool {
+	if q == "" || known == "" || q[0] != known[0] || !isLetters(q) || !isLetters(known) {
+		return false
+	}
+	n := utf8.RuneCountInString(q)
+	if n >= 5 {
+		limit := 1
+		if n >= 8 {
+			limit = 2
+		}
+		if EditDistance(q, known, limit) <= limit {
+			return true
+		}
+	}
+	short, long := q, known
+	if len(short) > len(long) {
+		short, long = long, short
+	}
+	return utf8.RuneCountInString(short) >= 4 && utf8.RuneCountInString(long)-utf8.RuneCountInString(short) <= 7 &&
+		strings.HasPrefix(long, short)
+}
+
+// SplitCompound splits a term that two known words make ("paddleboard",
+// "lifejacket") into their terms in lang, each of four letters or more
+// before stemming, the first split that has reports known; false when
+// there is none.
+func SplitCompound(lang Language, t string, has func(string) bool) (head, tail string, ok bool) {
+	if len(t) < 8 || !isLetters(t) {
+		return "", "", false
+	}
+	for i := 4; i+4 <= len(t); i++ {
+		if !utf8.RuneStart(t[i]) {
+			continue
+		}
+		h, tl := Stem(lang, t[:i]), Stem(lang, t[i:])
+		if has(h) && has(tl) {
+			return h, tl, true
+		}
+	}
+	return "", "", false
 }
