@@ -347,6 +347,37 @@ func Summary(res *Result) string {
 		len(res.Outcomes), strings.Join(Languages(res.Outcomes), ", "))
 	b.WriteString("Held out (never tuned on):\n\n")
 	b.WriteString(Table(res.Outcomes, SplitHeldOut))
+	b.WriteString("\n")
+	b.WriteString(Targets(res.Outcomes))
+	return b.String()
+}
+
+// Targets checks issue 14's targets for the offline responder on the
+// held-out split and says, for each, whether it is met or by how much it
+// is missed. Why a target is missed is in bench/ANALYSIS.md.
+func Targets(outcomes []Outcome) string {
+	held := Select(outcomes, "", SplitHeldOut)
+	var b strings.Builder
+	b.WriteString("Targets (held out; why a target is missed: bench/ANALYSIS.md, \"Answer quality\"):\n\n")
+	line := func(name string, got, want float64, atLeast bool) {
+		met := got >= want
+		if !atLeast {
+			met = got <= want
+		}
+		verdict := "met"
+		if !met {
+			verdict = fmt.Sprintf("missed by %.0f points", math.Abs(got-want)*100)
+		}
+		fmt.Fprintf(&b, "- %s: %s (target %s %s): %s\n", name, pct(got), map[bool]string{true: "≥", false: "≤"}[atLeast], pct(want), verdict)
+	}
+	for _, lang := range Languages(held) {
+		line("correct answers, "+lang, Compute(Select(held, lang, SplitHeldOut), true).Correct, 0.85, true)
+	}
+	all := Compute(held, true)
+	line("wrong answers, all", all.Wrong, 0.03, false)
+	line("fallback recall, all", all.FallbackRecall, 0.90, true)
+	line("handoff recall, all", all.HandoffRecall, 0.95, true)
+	fmt.Fprintf(&b, "- false handoffs (questions that mention staff, handed off): %d (target 0)\n", all.StaffHandedOff)
 	return b.String()
 }
 
