@@ -358,7 +358,7 @@ func Summary(res *Result) string {
 func Targets(outcomes []Outcome) string {
 	held := Select(outcomes, "", SplitHeldOut)
 	var b strings.Builder
-	b.WriteString("Targets (held out; why a target is missed: bench/ANALYSIS.md, \"Answer quality\"):\n\n")
+	b.WriteString("Targets (held out; why a target is missed: bench/ANALYSIS.md, \"Why answers miss their targets\"):\n\n")
 	line := func(name string, got, want float64, atLeast bool) {
 		met := got >= want
 		if !atLeast {
