@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/seachat/seachat/ent/agent"
+	"github.com/seachat/seachat/ent/apitoken"
 	"github.com/seachat/seachat/ent/contact"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/message"
@@ -127,6 +128,20 @@ func (_c *ConversationCreate) SetNillableAssignedTo(v *string) *ConversationCrea
 	return _c
 }
 
+// SetAssigneeID sets the "assignee_id" field.
+func (_c *ConversationCreate) SetAssigneeID(v int) *ConversationCreate {
+	_c.mutation.SetAssigneeID(v)
+	return _c
+}
+
+// SetNillableAssigneeID sets the "assignee_id" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableAssigneeID(v *int) *ConversationCreate {
+	if v != nil {
+		_c.SetAssigneeID(*v)
+	}
+	return _c
+}
+
 // SetLastMessageAt sets the "last_message_at" field.
 func (_c *ConversationCreate) SetLastMessageAt(v time.Time) *ConversationCreate {
 	_c.mutation.SetLastMessageAt(v)
@@ -188,6 +203,11 @@ func (_c *ConversationCreate) AddMessages(v ...*Message) *ConversationCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddMessageIDs(ids...)
+}
+
+// SetAssignee sets the "assignee" edge to the APIToken entity.
+func (_c *ConversationCreate) SetAssignee(v *APIToken) *ConversationCreate {
+	return _c.SetAssigneeID(v.ID)
 }
 
 // Mutation returns the ConversationMutation object of the builder.
@@ -448,6 +468,23 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
+	if nodes := _c.mutation.AssigneeIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.AssigneeTable,
+			Columns: []string{conversation.AssigneeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(apitoken.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.AssigneeID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
 	return _node, _spec
 }
 
@@ -569,6 +606,24 @@ func (u *ConversationUpsert) UpdateAssignedTo() *ConversationUpsert {
 // ClearAssignedTo clears the value of the "assigned_to" field.
 func (u *ConversationUpsert) ClearAssignedTo() *ConversationUpsert {
 	u.SetNull(conversation.FieldAssignedTo)
+	return u
+}
+
+// SetAssigneeID sets the "assignee_id" field.
+func (u *ConversationUpsert) SetAssigneeID(v int) *ConversationUpsert {
+	u.Set(conversation.FieldAssigneeID, v)
+	return u
+}
+
+// UpdateAssigneeID sets the "assignee_id" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateAssigneeID() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldAssigneeID)
+	return u
+}
+
+// ClearAssigneeID clears the value of the "assignee_id" field.
+func (u *ConversationUpsert) ClearAssigneeID() *ConversationUpsert {
+	u.SetNull(conversation.FieldAssigneeID)
 	return u
 }
 
@@ -740,6 +795,27 @@ func (u *ConversationUpsertOne) UpdateAssignedTo() *ConversationUpsertOne {
 func (u *ConversationUpsertOne) ClearAssignedTo() *ConversationUpsertOne {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearAssignedTo()
+	})
+}
+
+// SetAssigneeID sets the "assignee_id" field.
+func (u *ConversationUpsertOne) SetAssigneeID(v int) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetAssigneeID(v)
+	})
+}
+
+// UpdateAssigneeID sets the "assignee_id" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateAssigneeID() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateAssigneeID()
+	})
+}
+
+// ClearAssigneeID clears the value of the "assignee_id" field.
+func (u *ConversationUpsertOne) ClearAssigneeID() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearAssigneeID()
 	})
 }
 
@@ -1082,6 +1158,27 @@ func (u *ConversationUpsertBulk) UpdateAssignedTo() *ConversationUpsertBulk {
 func (u *ConversationUpsertBulk) ClearAssignedTo() *ConversationUpsertBulk {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearAssignedTo()
+	})
+}
+
+// SetAssigneeID sets the "assignee_id" field.
+func (u *ConversationUpsertBulk) SetAssigneeID(v int) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetAssigneeID(v)
+	})
+}
+
+// UpdateAssigneeID sets the "assignee_id" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateAssigneeID() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateAssigneeID()
+	})
+}
+
+// ClearAssigneeID clears the value of the "assignee_id" field.
+func (u *ConversationUpsertBulk) ClearAssigneeID() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearAssigneeID()
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
+	"github.com/seachat/seachat/ent/apitoken"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/message"
 	"github.com/seachat/seachat/ent/predicate"
@@ -103,6 +104,26 @@ func (_u *ConversationUpdate) ClearAssignedTo() *ConversationUpdate {
 	return _u
 }
 
+// SetAssigneeID sets the "assignee_id" field.
+func (_u *ConversationUpdate) SetAssigneeID(v int) *ConversationUpdate {
+	_u.mutation.SetAssigneeID(v)
+	return _u
+}
+
+// SetNillableAssigneeID sets the "assignee_id" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableAssigneeID(v *int) *ConversationUpdate {
+	if v != nil {
+		_u.SetAssigneeID(*v)
+	}
+	return _u
+}
+
+// ClearAssigneeID clears the value of the "assignee_id" field.
+func (_u *ConversationUpdate) ClearAssigneeID() *ConversationUpdate {
+	_u.mutation.ClearAssigneeID()
+	return _u
+}
+
 // SetLastMessageAt sets the "last_message_at" field.
 func (_u *ConversationUpdate) SetLastMessageAt(v time.Time) *ConversationUpdate {
 	_u.mutation.SetLastMessageAt(v)
@@ -152,6 +173,11 @@ func (_u *ConversationUpdate) AddMessages(v ...*Message) *ConversationUpdate {
 	return _u.AddMessageIDs(ids...)
 }
 
+// SetAssignee sets the "assignee" edge to the APIToken entity.
+func (_u *ConversationUpdate) SetAssignee(v *APIToken) *ConversationUpdate {
+	return _u.SetAssigneeID(v.ID)
+}
+
 // Mutation returns the ConversationMutation object of the builder.
 func (_u *ConversationUpdate) Mutation() *ConversationMutation {
 	return _u.mutation
@@ -176,6 +202,12 @@ func (_u *ConversationUpdate) RemoveMessages(v ...*Message) *ConversationUpdate 
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveMessageIDs(ids...)
+}
+
+// ClearAssignee clears the "assignee" edge to the APIToken entity.
+func (_u *ConversationUpdate) ClearAssignee() *ConversationUpdate {
+	_u.mutation.ClearAssignee()
+	return _u
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -340,6 +372,35 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.AssigneeCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.AssigneeTable,
+			Columns: []string{conversation.AssigneeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(apitoken.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AssigneeIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.AssigneeTable,
+			Columns: []string{conversation.AssigneeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(apitoken.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -434,6 +495,26 @@ func (_u *ConversationUpdateOne) ClearAssignedTo() *ConversationUpdateOne {
 	return _u
 }
 
+// SetAssigneeID sets the "assignee_id" field.
+func (_u *ConversationUpdateOne) SetAssigneeID(v int) *ConversationUpdateOne {
+	_u.mutation.SetAssigneeID(v)
+	return _u
+}
+
+// SetNillableAssigneeID sets the "assignee_id" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableAssigneeID(v *int) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetAssigneeID(*v)
+	}
+	return _u
+}
+
+// ClearAssigneeID clears the value of the "assignee_id" field.
+func (_u *ConversationUpdateOne) ClearAssigneeID() *ConversationUpdateOne {
+	_u.mutation.ClearAssigneeID()
+	return _u
+}
+
 // SetLastMessageAt sets the "last_message_at" field.
 func (_u *ConversationUpdateOne) SetLastMessageAt(v time.Time) *ConversationUpdateOne {
 	_u.mutation.SetLastMessageAt(v)
@@ -483,6 +564,11 @@ func (_u *ConversationUpdateOne) AddMessages(v ...*Message) *ConversationUpdateO
 	return _u.AddMessageIDs(ids...)
 }
 
+// SetAssignee sets the "assignee" edge to the APIToken entity.
+func (_u *ConversationUpdateOne) SetAssignee(v *APIToken) *ConversationUpdateOne {
+	return _u.SetAssigneeID(v.ID)
+}
+
 // Mutation returns the ConversationMutation object of the builder.
 func (_u *ConversationUpdateOne) Mutation() *ConversationMutation {
 	return _u.mutation
@@ -507,6 +593,12 @@ func (_u *ConversationUpdateOne) RemoveMessages(v ...*Message) *ConversationUpda
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveMessageIDs(ids...)
+}
+
+// ClearAssignee clears the "assignee" edge to the APIToken entity.
+func (_u *ConversationUpdateOne) ClearAssignee() *ConversationUpdateOne {
+	_u.mutation.ClearAssignee()
+	return _u
 }
 
 // Where appends a list predicates to the ConversationUpdate builder.
@@ -694,6 +786,35 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.AssigneeCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.AssigneeTable,
+			Columns: []string{conversation.AssigneeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(apitoken.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AssigneeIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.AssigneeTable,
+			Columns: []string{conversation.AssigneeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(apitoken.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -29,6 +29,8 @@ func (Conversation) Fields() []ent.Field {
 		field.Time("handoff_requested_at").Optional().Nillable(),
 		field.String("assigned_to").Optional().Nillable().
 			Comment("Name of the API token of the human who took the conversation over."),
+		field.Int("assignee_id").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("The API token that handles the conversation; unset: unassigned."),
 		field.Time("last_message_at").Default(time.Now).Annotations(entgql.OrderField("LAST_MESSAGE_AT")),
 		field.Time("last_user_message_at").Optional().Nillable().
 			Comment("Messenger timestamp of the user's last event: the messaging window runs from it."),
@@ -42,6 +44,9 @@ func (Conversation) Edges() []ent.Edge {
 		edge.To("channel", MessengerChannel.Type).Field("channel_id").Unique().Required().Immutable(),
 		edge.To("contact", Contact.Type).Field("contact_id").Unique().Required().Immutable(),
 		edge.To("messages", Message.Type).Annotations(entgql.RelayConnection()),
+		// Filtered with ConversationWhereInput's assigneeId and unassigned.
+		edge.To("assignee", APIToken.Type).Field("assignee_id").Unique().
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 	}
 }
 
@@ -51,6 +56,7 @@ func (Conversation) Indexes() []ent.Index {
 		index.Fields("channel_id", "contact_id").Unique(),
 		index.Fields("workspace_id", "last_message_at"),
 		index.Fields("agent_id", "status"),
+		index.Fields("assignee_id"),
 	}
 }
 

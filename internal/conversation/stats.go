@@ -91,7 +91,8 @@ func (s *Service) AgentStats(ctx context.Context, agentID int, from, to *time.Ti
 	}
 	st = &AgentStats{Agent: ag, From: from, To: to}
 	inRange := createdIn(from, to)
-	ofAgent := message.HasConversationWith(entconv.AgentID(agentID))
+	// Internal notes are staff's, not part of any exchange with the person.
+	ofAgent := message.And(message.HasConversationWith(entconv.AgentID(agentID)), message.AuthorNEQ(message.AuthorNOTE))
 
 	var counts []struct {
 		Conversations int `sql:"conversations"`

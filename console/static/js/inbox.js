@@ -26,7 +26,7 @@ const CONVERSATION = `query($id: ID!, $before: Cursor) {
 // The filters outlive a visit to another page.
 const filter = { status: '', agentId: '', tag: '', search: '' };
 
-const authorLabel = { USER: 'Customer', BOT: 'Bot', AGENT: 'Agent', SYSTEM: 'System' };
+const authorLabel = { USER: 'Customer', BOT: 'Bot', AGENT: 'Agent', SYSTEM: 'System', NOTE: 'Note' };
 
 /** render shows the list and, when id is set, that conversation. */
 export function render(main, app, id) {
@@ -204,7 +204,7 @@ function conversationView(el, app, id) {
   });
 
   function message(m) {
-    const who = m.author === 'AGENT' && m.sentBy ? `Agent · ${m.sentBy}`
+    const who = (m.author === 'AGENT' || m.author === 'NOTE') && m.sentBy ? `${authorLabel[m.author]} · ${m.sentBy}`
       : m.author === 'USER' ? (conv.contact.name || 'Customer') : authorLabel[m.author];
     const problem = m.deliveryStatus === 'FAILED' ? `Not delivered: ${m.error || 'Meta refused it'}`
       : m.deliveryStatus === 'PENDING' ? 'Sending…' : '';
