@@ -55,6 +55,7 @@ const (
 // their keys. It caches nothing: a subscription's later events see fresh
 // values.
 type batcher[V any] struct {
+	wait    time.Duration // zero: batchWait
 	mu      sync.Mutex
 	pending *batch[V]
 }
@@ -75,7 +76,11 @@ func (b *batcher[V]) get(ctx context.Context, key int, fetch func(context.Contex
 	if bt == nil {
 		bt = &batch[V]{done: make(chan struct{})}
 		b.pending = bt
-		time.AfterFunc(batchWait, func() { b.run(ctx, bt, fetch) })
+		wait := b.wait
+		if wait == 0 {
+			wait = batchWait
+		}
+		time.AfterFunc(wait, func() { b.run(ctx, bt, fetch) })
 	}
 	bt.keys = append(bt.keys, key)
 	full := len(bt.keys) >= maxBatch

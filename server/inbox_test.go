@@ -54,7 +54,10 @@ func TestAssignment(t *testing.T) {
 		other := e.newWorkspace("Other")
 		_, ch := connectedAgent(t, e, ws.owner)
 		eve := e.createToken(ws.owner, "Eve")
-		danaID, eveID := e.tokenID(ws.owner, "Dana"), eve.APIToken.ID
+		var me struct{ TokenID string }
+		e.ok(ws.agent, `{viewer{tokenId}}`, nil, "viewer", &me)
+		danaID, eveID := me.TokenID, eve.APIToken.ID
+		require.Equal(t, e.tokenID(ws.owner, "Dana"), danaID, "viewer.tokenId")
 		strangerID := e.tokenID(other.owner, "Dana")
 
 		require.Equal(t, http.StatusOK, e.postEvent(ch, textEvent("m_a1", "/agent", time.Now())))

@@ -311,6 +311,7 @@ type ComplexityRoot struct {
 	Viewer struct {
 		Admin     func(childComplexity int) int
 		Role      func(childComplexity int) int
+		TokenID   func(childComplexity int) int
 		TokenName func(childComplexity int) int
 		Workspace func(childComplexity int) int
 	}
@@ -1640,6 +1641,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Viewer.Role(childComplexity), true
+	case "Viewer.tokenId":
+		if e.ComplexityRoot.Viewer.TokenID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.TokenID(childComplexity), true
 	case "Viewer.tokenName":
 		if e.ComplexityRoot.Viewer.TokenName == nil {
 			break
@@ -3525,6 +3532,11 @@ extend type Mutation {
   "Deletes a canned response; returns its id."
   deleteCannedResponse(id: ID!): ID!
 }
+
+extend type Viewer {
+  "The id of the request's API token: the assigneeId of the conversations it handles (\"mine\")."
+  tokenId: ID!
+}
 `, BuiltIn: false},
 	{Name: "../../schema/insights.graphqls", Input: `# Transcripts and analytics of conversations.
 
@@ -4243,6 +4255,8 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_role(ctx, field)
 	case "admin":
 		return ec.fieldContext_Viewer_admin(ctx, field)
+	case "tokenId":
+		return ec.fieldContext_Viewer_tokenId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
 }
