@@ -7,9 +7,11 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/seachat/seachat/ent/message"
@@ -439,5 +441,45 @@ func TestBusinessHours(t *testing.T) {
 		require.Equal(t, http.StatusOK, e.postEvent(ch, textEvent("m_b2", "/agent", time.Now().Add(time.Second))))
 		sent = graph.WaitSent(t, 2, 10*time.Second)
 		require.Equal(t, "Thanks! A member of our team will reply here shortly.", sent[1].Text, "inside business hours")
+	})
+}
+
+// TestSetupReturnsUnfinishedChannel: Step 1 twice (a double click, even
+// concurrent) gives one channel; once it is connected, Step 1 starts a new
+// one.
+func TestSetupReturnsUnfinishedChannel(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		graph := messengertest.New(t, messengertest.Page{ID: pageID, Name: "Harbor Bikes", Token: pageToken})
+		e := newEnv(t, st, "SEACHAT_GRAPH_API_URL", graph.URL)
+		ws := e.newWorkspace("Harbor")
+		agentID := e.createAgent(ws.owner, "Harbor Bikes")
+		setup := `mutation($a:ID!){setupMessengerChannel(agentId:$a){id status}}`
+		ids := make([]string, 3)
+		var wg sync.WaitGroup
+		for i := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, res := e.do(ws.owner, setup, map[string]any{"a": agentID})
+				if !assert.Empty(t, res.Errors) {
+					return
+				}
+				var ch struct{ ID string }
+				assert.NoError(t, json.Unmarshal(res.Data["setupMessengerChannel"], &ch))
+				ids[i] = ch.ID
+			}()
+		}
+		wg.Wait()
+		require.NotEmpty(t, ids[0])
+		require.Equal(t, []string{ids[0], ids[0], ids[0]}, ids, "one channel for concurrent Step 1s")
+		var agent struct{ MessengerChannels []struct{ ID string } }
+		e.ok(ws.owner, `query($a:ID!){node(id:$a){... on Agent{messengerChannels{id}}}}`, map[string]any{"a": agentID}, "node", &agent)
+		require.Len(t, agent.MessengerChannels, 1)
+
+		connectedID, connected := connectedAgent(t, e, ws.owner)
+		var again struct{ ID, Status string }
+		e.ok(ws.owner, setup, map[string]any{"a": connectedID}, "setupMessengerChannel", &again)
+		require.NotEqual(t, connected.ID, again.ID)
+		require.Equal(t, "AWAITING_VERIFICATION", again.Status)
 	})
 }
