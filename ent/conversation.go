@@ -41,6 +41,8 @@ type Conversation struct {
 	Tags []string `json:"tags,omitempty"`
 	// HandoffRequestedAt holds the value of the "handoff_requested_at" field.
 	HandoffRequestedAt *time.Time `json:"handoff_requested_at,omitempty"`
+	// When a human last took the conversation over (acceptHandoff or a reply); before handoff_requested_at: the latest request is not accepted yet.
+	HandoffAcceptedAt *time.Time `json:"handoff_accepted_at,omitempty"`
 	// Name of the API token of the human who took the conversation over.
 	AssignedTo *string `json:"assigned_to,omitempty"`
 	// The API token that handles the conversation; unset: unassigned.
@@ -153,7 +155,7 @@ func (*Conversation) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case conversation.FieldStatus, conversation.FieldAssignedTo:
 			values[i] = new(sql.NullString)
-		case conversation.FieldCreatedAt, conversation.FieldUpdatedAt, conversation.FieldHandoffRequestedAt, conversation.FieldLastMessageAt, conversation.FieldLastUserMessageAt:
+		case conversation.FieldCreatedAt, conversation.FieldUpdatedAt, conversation.FieldHandoffRequestedAt, conversation.FieldHandoffAcceptedAt, conversation.FieldLastMessageAt, conversation.FieldLastUserMessageAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -232,6 +234,13 @@ func (_m *Conversation) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.HandoffRequestedAt = new(time.Time)
 				*_m.HandoffRequestedAt = value.Time
+			}
+		case conversation.FieldHandoffAcceptedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field handoff_accepted_at", values[i])
+			} else if value.Valid {
+				_m.HandoffAcceptedAt = new(time.Time)
+				*_m.HandoffAcceptedAt = value.Time
 			}
 		case conversation.FieldAssignedTo:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -352,6 +361,11 @@ func (_m *Conversation) String() string {
 	builder.WriteString(", ")
 	if v := _m.HandoffRequestedAt; v != nil {
 		builder.WriteString("handoff_requested_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.HandoffAcceptedAt; v != nil {
+		builder.WriteString("handoff_accepted_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")

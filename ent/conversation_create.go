@@ -114,6 +114,20 @@ func (_c *ConversationCreate) SetNillableHandoffRequestedAt(v *time.Time) *Conve
 	return _c
 }
 
+// SetHandoffAcceptedAt sets the "handoff_accepted_at" field.
+func (_c *ConversationCreate) SetHandoffAcceptedAt(v time.Time) *ConversationCreate {
+	_c.mutation.SetHandoffAcceptedAt(v)
+	return _c
+}
+
+// SetNillableHandoffAcceptedAt sets the "handoff_accepted_at" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableHandoffAcceptedAt(v *time.Time) *ConversationCreate {
+	if v != nil {
+		_c.SetHandoffAcceptedAt(*v)
+	}
+	return _c
+}
+
 // SetAssignedTo sets the "assigned_to" field.
 func (_c *ConversationCreate) SetAssignedTo(v string) *ConversationCreate {
 	_c.mutation.SetAssignedTo(v)
@@ -372,6 +386,10 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 		_spec.SetField(conversation.FieldHandoffRequestedAt, field.TypeTime, value)
 		_node.HandoffRequestedAt = &value
 	}
+	if value, ok := _c.mutation.HandoffAcceptedAt(); ok {
+		_spec.SetField(conversation.FieldHandoffAcceptedAt, field.TypeTime, value)
+		_node.HandoffAcceptedAt = &value
+	}
 	if value, ok := _c.mutation.AssignedTo(); ok {
 		_spec.SetField(conversation.FieldAssignedTo, field.TypeString, value)
 		_node.AssignedTo = &value
@@ -591,6 +609,24 @@ func (u *ConversationUpsert) ClearHandoffRequestedAt() *ConversationUpsert {
 	return u
 }
 
+// SetHandoffAcceptedAt sets the "handoff_accepted_at" field.
+func (u *ConversationUpsert) SetHandoffAcceptedAt(v time.Time) *ConversationUpsert {
+	u.Set(conversation.FieldHandoffAcceptedAt, v)
+	return u
+}
+
+// UpdateHandoffAcceptedAt sets the "handoff_accepted_at" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateHandoffAcceptedAt() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldHandoffAcceptedAt)
+	return u
+}
+
+// ClearHandoffAcceptedAt clears the value of the "handoff_accepted_at" field.
+func (u *ConversationUpsert) ClearHandoffAcceptedAt() *ConversationUpsert {
+	u.SetNull(conversation.FieldHandoffAcceptedAt)
+	return u
+}
+
 // SetAssignedTo sets the "assigned_to" field.
 func (u *ConversationUpsert) SetAssignedTo(v string) *ConversationUpsert {
 	u.Set(conversation.FieldAssignedTo, v)
@@ -774,6 +810,27 @@ func (u *ConversationUpsertOne) UpdateHandoffRequestedAt() *ConversationUpsertOn
 func (u *ConversationUpsertOne) ClearHandoffRequestedAt() *ConversationUpsertOne {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearHandoffRequestedAt()
+	})
+}
+
+// SetHandoffAcceptedAt sets the "handoff_accepted_at" field.
+func (u *ConversationUpsertOne) SetHandoffAcceptedAt(v time.Time) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetHandoffAcceptedAt(v)
+	})
+}
+
+// UpdateHandoffAcceptedAt sets the "handoff_accepted_at" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateHandoffAcceptedAt() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateHandoffAcceptedAt()
+	})
+}
+
+// ClearHandoffAcceptedAt clears the value of the "handoff_accepted_at" field.
+func (u *ConversationUpsertOne) ClearHandoffAcceptedAt() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearHandoffAcceptedAt()
 	})
 }
 
@@ -1137,6 +1194,27 @@ func (u *ConversationUpsertBulk) UpdateHandoffRequestedAt() *ConversationUpsertB
 func (u *ConversationUpsertBulk) ClearHandoffRequestedAt() *ConversationUpsertBulk {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearHandoffRequestedAt()
+	})
+}
+
+// SetHandoffAcceptedAt sets the "handoff_accepted_at" field.
+func (u *ConversationUpsertBulk) SetHandoffAcceptedAt(v time.Time) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetHandoffAcceptedAt(v)
+	})
+}
+
+// UpdateHandoffAcceptedAt sets the "handoff_accepted_at" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateHandoffAcceptedAt() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateHandoffAcceptedAt()
+	})
+}
+
+// ClearHandoffAcceptedAt clears the value of the "handoff_accepted_at" field.
+func (u *ConversationUpsertBulk) ClearHandoffAcceptedAt() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearHandoffAcceptedAt()
 	})
 }
 

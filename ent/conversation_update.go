@@ -84,6 +84,26 @@ func (_u *ConversationUpdate) ClearHandoffRequestedAt() *ConversationUpdate {
 	return _u
 }
 
+// SetHandoffAcceptedAt sets the "handoff_accepted_at" field.
+func (_u *ConversationUpdate) SetHandoffAcceptedAt(v time.Time) *ConversationUpdate {
+	_u.mutation.SetHandoffAcceptedAt(v)
+	return _u
+}
+
+// SetNillableHandoffAcceptedAt sets the "handoff_accepted_at" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableHandoffAcceptedAt(v *time.Time) *ConversationUpdate {
+	if v != nil {
+		_u.SetHandoffAcceptedAt(*v)
+	}
+	return _u
+}
+
+// ClearHandoffAcceptedAt clears the value of the "handoff_accepted_at" field.
+func (_u *ConversationUpdate) ClearHandoffAcceptedAt() *ConversationUpdate {
+	_u.mutation.ClearHandoffAcceptedAt()
+	return _u
+}
+
 // SetAssignedTo sets the "assigned_to" field.
 func (_u *ConversationUpdate) SetAssignedTo(v string) *ConversationUpdate {
 	_u.mutation.SetAssignedTo(v)
@@ -312,6 +332,12 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if _u.mutation.HandoffRequestedAtCleared() {
 		_spec.ClearField(conversation.FieldHandoffRequestedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.HandoffAcceptedAt(); ok {
+		_spec.SetField(conversation.FieldHandoffAcceptedAt, field.TypeTime, value)
+	}
+	if _u.mutation.HandoffAcceptedAtCleared() {
+		_spec.ClearField(conversation.FieldHandoffAcceptedAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.AssignedTo(); ok {
 		_spec.SetField(conversation.FieldAssignedTo, field.TypeString, value)
 	}
@@ -472,6 +498,26 @@ func (_u *ConversationUpdateOne) SetNillableHandoffRequestedAt(v *time.Time) *Co
 // ClearHandoffRequestedAt clears the value of the "handoff_requested_at" field.
 func (_u *ConversationUpdateOne) ClearHandoffRequestedAt() *ConversationUpdateOne {
 	_u.mutation.ClearHandoffRequestedAt()
+	return _u
+}
+
+// SetHandoffAcceptedAt sets the "handoff_accepted_at" field.
+func (_u *ConversationUpdateOne) SetHandoffAcceptedAt(v time.Time) *ConversationUpdateOne {
+	_u.mutation.SetHandoffAcceptedAt(v)
+	return _u
+}
+
+// SetNillableHandoffAcceptedAt sets the "handoff_accepted_at" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableHandoffAcceptedAt(v *time.Time) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetHandoffAcceptedAt(*v)
+	}
+	return _u
+}
+
+// ClearHandoffAcceptedAt clears the value of the "handoff_accepted_at" field.
+func (_u *ConversationUpdateOne) ClearHandoffAcceptedAt() *ConversationUpdateOne {
+	_u.mutation.ClearHandoffAcceptedAt()
 	return _u
 }
 
@@ -732,6 +778,12 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 	}
 	if _u.mutation.HandoffRequestedAtCleared() {
 		_spec.ClearField(conversation.FieldHandoffRequestedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.HandoffAcceptedAt(); ok {
+		_spec.SetField(conversation.FieldHandoffAcceptedAt, field.TypeTime, value)
+	}
+	if _u.mutation.HandoffAcceptedAtCleared() {
+		_spec.ClearField(conversation.FieldHandoffAcceptedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.AssignedTo(); ok {
 		_spec.SetField(conversation.FieldAssignedTo, field.TypeString, value)

@@ -132,6 +132,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			conversation.FieldStatus:             {Type: field.TypeEnum, Column: conversation.FieldStatus},
 			conversation.FieldTags:               {Type: field.TypeJSON, Column: conversation.FieldTags},
 			conversation.FieldHandoffRequestedAt: {Type: field.TypeTime, Column: conversation.FieldHandoffRequestedAt},
+			conversation.FieldHandoffAcceptedAt:  {Type: field.TypeTime, Column: conversation.FieldHandoffAcceptedAt},
 			conversation.FieldAssignedTo:         {Type: field.TypeString, Column: conversation.FieldAssignedTo},
 			conversation.FieldAssigneeID:         {Type: field.TypeInt, Column: conversation.FieldAssigneeID},
 			conversation.FieldLastMessageAt:      {Type: field.TypeTime, Column: conversation.FieldLastMessageAt},
@@ -1175,6 +1176,11 @@ func (f *ConversationFilter) WhereTags(p entql.BytesP) {
 // WhereHandoffRequestedAt applies the entql time.Time predicate on the handoff_requested_at field.
 func (f *ConversationFilter) WhereHandoffRequestedAt(p entql.TimeP) {
 	f.Where(p.Field(conversation.FieldHandoffRequestedAt))
+}
+
+// WhereHandoffAcceptedAt applies the entql time.Time predicate on the handoff_accepted_at field.
+func (f *ConversationFilter) WhereHandoffAcceptedAt(p entql.TimeP) {
+	f.Where(p.Field(conversation.FieldHandoffAcceptedAt))
 }
 
 // WhereAssignedTo applies the entql string predicate on the assigned_to field.

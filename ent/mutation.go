@@ -3646,6 +3646,7 @@ type ConversationMutation struct {
 	tags                 *[]string
 	appendtags           []string
 	handoff_requested_at *time.Time
+	handoff_accepted_at  *time.Time
 	assigned_to          *string
 	last_message_at      *time.Time
 	last_user_message_at *time.Time
@@ -4118,6 +4119,55 @@ func (m *ConversationMutation) ResetHandoffRequestedAt() {
 	delete(m.clearedFields, conversation.FieldHandoffRequestedAt)
 }
 
+// SetHandoffAcceptedAt sets the "handoff_accepted_at" field.
+func (m *ConversationMutation) SetHandoffAcceptedAt(t time.Time) {
+	m.handoff_accepted_at = &t
+}
+
+// HandoffAcceptedAt returns the value of the "handoff_accepted_at" field in the mutation.
+func (m *ConversationMutation) HandoffAcceptedAt() (r time.Time, exists bool) {
+	v := m.handoff_accepted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHandoffAcceptedAt returns the old "handoff_accepted_at" field's value of the Conversation entity.
+// If the Conversation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationMutation) OldHandoffAcceptedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHandoffAcceptedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHandoffAcceptedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHandoffAcceptedAt: %w", err)
+	}
+	return oldValue.HandoffAcceptedAt, nil
+}
+
+// ClearHandoffAcceptedAt clears the value of the "handoff_accepted_at" field.
+func (m *ConversationMutation) ClearHandoffAcceptedAt() {
+	m.handoff_accepted_at = nil
+	m.clearedFields[conversation.FieldHandoffAcceptedAt] = struct{}{}
+}
+
+// HandoffAcceptedAtCleared returns if the "handoff_accepted_at" field was cleared in this mutation.
+func (m *ConversationMutation) HandoffAcceptedAtCleared() bool {
+	_, ok := m.clearedFields[conversation.FieldHandoffAcceptedAt]
+	return ok
+}
+
+// ResetHandoffAcceptedAt resets all changes to the "handoff_accepted_at" field.
+func (m *ConversationMutation) ResetHandoffAcceptedAt() {
+	m.handoff_accepted_at = nil
+	delete(m.clearedFields, conversation.FieldHandoffAcceptedAt)
+}
+
 // SetAssignedTo sets the "assigned_to" field.
 func (m *ConversationMutation) SetAssignedTo(s string) {
 	m.assigned_to = &s
@@ -4524,7 +4574,7 @@ func (m *ConversationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ConversationMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 14)
 	if m.workspace != nil {
 		fields = append(fields, conversation.FieldWorkspaceID)
 	}
@@ -4551,6 +4601,9 @@ func (m *ConversationMutation) Fields() []string {
 	}
 	if m.handoff_requested_at != nil {
 		fields = append(fields, conversation.FieldHandoffRequestedAt)
+	}
+	if m.handoff_accepted_at != nil {
+		fields = append(fields, conversation.FieldHandoffAcceptedAt)
 	}
 	if m.assigned_to != nil {
 		fields = append(fields, conversation.FieldAssignedTo)
@@ -4590,6 +4643,8 @@ func (m *ConversationMutation) Field(name string) (ent.Value, bool) {
 		return m.Tags()
 	case conversation.FieldHandoffRequestedAt:
 		return m.HandoffRequestedAt()
+	case conversation.FieldHandoffAcceptedAt:
+		return m.HandoffAcceptedAt()
 	case conversation.FieldAssignedTo:
 		return m.AssignedTo()
 	case conversation.FieldAssigneeID:
@@ -4625,6 +4680,8 @@ func (m *ConversationMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldTags(ctx)
 	case conversation.FieldHandoffRequestedAt:
 		return m.OldHandoffRequestedAt(ctx)
+	case conversation.FieldHandoffAcceptedAt:
+		return m.OldHandoffAcceptedAt(ctx)
 	case conversation.FieldAssignedTo:
 		return m.OldAssignedTo(ctx)
 	case conversation.FieldAssigneeID:
@@ -4705,6 +4762,13 @@ func (m *ConversationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetHandoffRequestedAt(v)
 		return nil
+	case conversation.FieldHandoffAcceptedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHandoffAcceptedAt(v)
+		return nil
 	case conversation.FieldAssignedTo:
 		v, ok := value.(string)
 		if !ok {
@@ -4769,6 +4833,9 @@ func (m *ConversationMutation) ClearedFields() []string {
 	if m.FieldCleared(conversation.FieldHandoffRequestedAt) {
 		fields = append(fields, conversation.FieldHandoffRequestedAt)
 	}
+	if m.FieldCleared(conversation.FieldHandoffAcceptedAt) {
+		fields = append(fields, conversation.FieldHandoffAcceptedAt)
+	}
 	if m.FieldCleared(conversation.FieldAssignedTo) {
 		fields = append(fields, conversation.FieldAssignedTo)
 	}
@@ -4794,6 +4861,9 @@ func (m *ConversationMutation) ClearField(name string) error {
 	switch name {
 	case conversation.FieldHandoffRequestedAt:
 		m.ClearHandoffRequestedAt()
+		return nil
+	case conversation.FieldHandoffAcceptedAt:
+		m.ClearHandoffAcceptedAt()
 		return nil
 	case conversation.FieldAssignedTo:
 		m.ClearAssignedTo()
@@ -4838,6 +4908,9 @@ func (m *ConversationMutation) ResetField(name string) error {
 		return nil
 	case conversation.FieldHandoffRequestedAt:
 		m.ResetHandoffRequestedAt()
+		return nil
+	case conversation.FieldHandoffAcceptedAt:
+		m.ResetHandoffAcceptedAt()
 		return nil
 	case conversation.FieldAssignedTo:
 		m.ResetAssignedTo()

@@ -54,7 +54,7 @@ func TestAssignment(t *testing.T) {
 		e := newEnv(t, st, "SEACHAT_GRAPH_API_URL", graph.URL)
 		ws := e.newWorkspace("Harbor")
 		other := e.newWorkspace("Other")
-		_, ch := connectedAgent(t, e, ws.owner)
+		agentID, ch := connectedAgent(t, e, ws.owner)
 		eve := e.createToken(ws.owner, "Eve")
 		var me struct{ TokenID string }
 		e.ok(ws.agent, `{viewer{tokenId}}`, nil, "viewer", &me)
@@ -153,6 +153,13 @@ func TestAssignment(t *testing.T) {
 		e.ok(ws.agent, `mutation($c:ID!){returnToBot(conversationId:$c){`+assignedFields+`}}`,
 			map[string]any{"c": convID}, "returnToBot", &c)
 		require.Nil(t, c.Assignee)
+
+		var stats struct{ MedianHandoffAcceptMs, MedianFirstHumanReplyMs *int }
+		e.ok(ws.owner, `query($a:ID!){agentStats(agentId:$a){medianHandoffAcceptMs medianFirstHumanReplyMs}}`,
+			map[string]any{"a": agentID}, "agentStats", &stats)
+		require.NotNil(t, stats.MedianHandoffAcceptMs, "the accepted handoff")
+		require.NotNil(t, stats.MedianFirstHumanReplyMs, "the human replies")
+		require.LessOrEqual(t, *stats.MedianHandoffAcceptMs, *stats.MedianFirstHumanReplyMs)
 
 		// An attachment is refused, clearly, before anything is stored.
 		var body bytes.Buffer

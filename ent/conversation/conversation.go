@@ -36,6 +36,8 @@ const (
 	FieldTags = "tags"
 	// FieldHandoffRequestedAt holds the string denoting the handoff_requested_at field in the database.
 	FieldHandoffRequestedAt = "handoff_requested_at"
+	// FieldHandoffAcceptedAt holds the string denoting the handoff_accepted_at field in the database.
+	FieldHandoffAcceptedAt = "handoff_accepted_at"
 	// FieldAssignedTo holds the string denoting the assigned_to field in the database.
 	FieldAssignedTo = "assigned_to"
 	// FieldAssigneeID holds the string denoting the assignee_id field in the database.
@@ -114,6 +116,7 @@ var Columns = []string{
 	FieldStatus,
 	FieldTags,
 	FieldHandoffRequestedAt,
+	FieldHandoffAcceptedAt,
 	FieldAssignedTo,
 	FieldAssigneeID,
 	FieldLastMessageAt,
@@ -224,6 +227,11 @@ func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 // ByHandoffRequestedAt orders the results by the handoff_requested_at field.
 func ByHandoffRequestedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldHandoffRequestedAt, opts...).ToFunc()
+}
+
+// ByHandoffAcceptedAt orders the results by the handoff_accepted_at field.
+func ByHandoffAcceptedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHandoffAcceptedAt, opts...).ToFunc()
 }
 
 // ByAssignedTo orders the results by the assigned_to field.

@@ -90,6 +90,11 @@ func HandoffRequestedAt(v time.Time) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldHandoffRequestedAt, v))
 }
 
+// HandoffAcceptedAt applies equality check predicate on the "handoff_accepted_at" field. It's identical to HandoffAcceptedAtEQ.
+func HandoffAcceptedAt(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldHandoffAcceptedAt, v))
+}
+
 // AssignedTo applies equality check predicate on the "assigned_to" field. It's identical to AssignedToEQ.
 func AssignedTo(v string) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldAssignedTo, v))
@@ -338,6 +343,56 @@ func HandoffRequestedAtIsNil() predicate.Conversation {
 // HandoffRequestedAtNotNil applies the NotNil predicate on the "handoff_requested_at" field.
 func HandoffRequestedAtNotNil() predicate.Conversation {
 	return predicate.Conversation(sql.FieldNotNull(FieldHandoffRequestedAt))
+}
+
+// HandoffAcceptedAtEQ applies the EQ predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtEQ(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldHandoffAcceptedAt, v))
+}
+
+// HandoffAcceptedAtNEQ applies the NEQ predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtNEQ(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldHandoffAcceptedAt, v))
+}
+
+// HandoffAcceptedAtIn applies the In predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtIn(vs ...time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldHandoffAcceptedAt, vs...))
+}
+
+// HandoffAcceptedAtNotIn applies the NotIn predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtNotIn(vs ...time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldHandoffAcceptedAt, vs...))
+}
+
+// HandoffAcceptedAtGT applies the GT predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtGT(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGT(FieldHandoffAcceptedAt, v))
+}
+
+// HandoffAcceptedAtGTE applies the GTE predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtGTE(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGTE(FieldHandoffAcceptedAt, v))
+}
+
+// HandoffAcceptedAtLT applies the LT predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtLT(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLT(FieldHandoffAcceptedAt, v))
+}
+
+// HandoffAcceptedAtLTE applies the LTE predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtLTE(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLTE(FieldHandoffAcceptedAt, v))
+}
+
+// HandoffAcceptedAtIsNil applies the IsNil predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtIsNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldIsNull(FieldHandoffAcceptedAt))
+}
+
+// HandoffAcceptedAtNotNil applies the NotNil predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtNotNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotNull(FieldHandoffAcceptedAt))
 }
 
 // AssignedToEQ applies the EQ predicate on the "assigned_to" field.

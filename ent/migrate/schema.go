@@ -167,6 +167,7 @@ var (
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"BOT", "HANDOFF_REQUESTED", "HUMAN", "CLOSED"}, Default: "BOT"},
 		{Name: "tags", Type: field.TypeJSON},
 		{Name: "handoff_requested_at", Type: field.TypeTime, Nullable: true},
+		{Name: "handoff_accepted_at", Type: field.TypeTime, Nullable: true},
 		{Name: "assigned_to", Type: field.TypeString, Nullable: true},
 		{Name: "last_message_at", Type: field.TypeTime},
 		{Name: "last_user_message_at", Type: field.TypeTime, Nullable: true},
@@ -184,31 +185,31 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "conversations_agents_conversations",
-				Columns:    []*schema.Column{ConversationsColumns[9]},
+				Columns:    []*schema.Column{ConversationsColumns[10]},
 				RefColumns: []*schema.Column{AgentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_workspaces_workspace",
-				Columns:    []*schema.Column{ConversationsColumns[10]},
+				Columns:    []*schema.Column{ConversationsColumns[11]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_messenger_channels_channel",
-				Columns:    []*schema.Column{ConversationsColumns[11]},
+				Columns:    []*schema.Column{ConversationsColumns[12]},
 				RefColumns: []*schema.Column{MessengerChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_contacts_contact",
-				Columns:    []*schema.Column{ConversationsColumns[12]},
+				Columns:    []*schema.Column{ConversationsColumns[13]},
 				RefColumns: []*schema.Column{ContactsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_api_tokens_assignee",
-				Columns:    []*schema.Column{ConversationsColumns[13]},
+				Columns:    []*schema.Column{ConversationsColumns[14]},
 				RefColumns: []*schema.Column{APITokensColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -217,27 +218,27 @@ var (
 			{
 				Name:    "conversation_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[10]},
+				Columns: []*schema.Column{ConversationsColumns[11]},
 			},
 			{
 				Name:    "conversation_channel_id_contact_id",
 				Unique:  true,
-				Columns: []*schema.Column{ConversationsColumns[11], ConversationsColumns[12]},
+				Columns: []*schema.Column{ConversationsColumns[12], ConversationsColumns[13]},
 			},
 			{
 				Name:    "conversation_workspace_id_last_message_at",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[10], ConversationsColumns[7]},
+				Columns: []*schema.Column{ConversationsColumns[11], ConversationsColumns[8]},
 			},
 			{
 				Name:    "conversation_agent_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[9], ConversationsColumns[3]},
+				Columns: []*schema.Column{ConversationsColumns[10], ConversationsColumns[3]},
 			},
 			{
 				Name:    "conversation_assignee_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[13]},
+				Columns: []*schema.Column{ConversationsColumns[14]},
 			},
 		},
 	}

@@ -329,7 +329,7 @@ func init() {
 	// conversation.DefaultTags holds the default value on creation for the tags field.
 	conversation.DefaultTags = conversationDescTags.Default.([]string)
 	// conversationDescLastMessageAt is the schema descriptor for last_message_at field.
-	conversationDescLastMessageAt := conversationFields[8].Descriptor()
+	conversationDescLastMessageAt := conversationFields[9].Descriptor()
 	// conversation.DefaultLastMessageAt holds the default value on creation for the last_message_at field.
 	conversation.DefaultLastMessageAt = conversationDescLastMessageAt.Default.(func() time.Time)
 	conversationreadMixin := schema.ConversationRead{}.Mixin()

@@ -27,6 +27,8 @@ func (Conversation) Fields() []ent.Field {
 			Annotations(entgql.Type("ConversationStatus"), entgql.OrderField("STATUS")),
 		field.Strings("tags").Default([]string{}),
 		field.Time("handoff_requested_at").Optional().Nillable(),
+		field.Time("handoff_accepted_at").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("When a human last took the conversation over (acceptHandoff or a reply); before handoff_requested_at: the latest request is not accepted yet."),
 		field.String("assigned_to").Optional().Nillable().
 			Comment("Name of the API token of the human who took the conversation over."),
 		field.Int("assignee_id").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).

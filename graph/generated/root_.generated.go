@@ -81,6 +81,8 @@ type ComplexityRoot struct {
 		Handoffs                 func(childComplexity int) int
 		InboundMessages          func(childComplexity int) int
 		MedianBotReplyMs         func(childComplexity int) int
+		MedianFirstHumanReplyMs  func(childComplexity int) int
+		MedianHandoffAcceptMs    func(childComplexity int) int
 		To                       func(childComplexity int) int
 		TopUnansweredQuestions   func(childComplexity int) int
 		Unanswered               func(childComplexity int) int
@@ -532,6 +534,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AgentStats.MedianBotReplyMs(childComplexity), true
+	case "AgentStats.medianFirstHumanReplyMs":
+		if e.ComplexityRoot.AgentStats.MedianFirstHumanReplyMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.MedianFirstHumanReplyMs(childComplexity), true
+	case "AgentStats.medianHandoffAcceptMs":
+		if e.ComplexityRoot.AgentStats.MedianHandoffAcceptMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.MedianHandoffAcceptMs(childComplexity), true
 	case "AgentStats.to":
 		if e.ComplexityRoot.AgentStats.To == nil {
 			break
@@ -3537,6 +3551,20 @@ extend type Viewer {
   "The id of the request's API token: the assigneeId of the conversations it handles (\"mine\")."
   tokenId: ID!
 }
+
+extend type AgentStats {
+  """
+  Median time from a handoff request to a human taking the conversation over
+  (acceptHandoff or a reply), in ms, over the conversations whose latest
+  handoff request falls in the range and was taken over; null: none.
+  """
+  medianHandoffAcceptMs: Int
+  """
+  Median time from a handoff request to the first human (AGENT) reply after
+  it, in ms, over the same conversations; null: none answered.
+  """
+  medianFirstHumanReplyMs: Int
+}
 `, BuiltIn: false},
 	{Name: "../../schema/insights.graphqls", Input: `# Transcripts and analytics of conversations.
 
@@ -3889,6 +3917,10 @@ func (ec *executionContext) childFields_AgentStats(ctx context.Context, field gr
 		return ec.fieldContext_AgentStats_topUnansweredQuestions(ctx, field)
 	case "unansweredQuestionGroups":
 		return ec.fieldContext_AgentStats_unansweredQuestionGroups(ctx, field)
+	case "medianHandoffAcceptMs":
+		return ec.fieldContext_AgentStats_medianHandoffAcceptMs(ctx, field)
+	case "medianFirstHumanReplyMs":
+		return ec.fieldContext_AgentStats_medianFirstHumanReplyMs(ctx, field)
 	case "daily":
 		return ec.fieldContext_AgentStats_daily(ctx, field)
 	}

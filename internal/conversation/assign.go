@@ -104,7 +104,7 @@ func (t *txScope) claimForReply(ctx context.Context, c *ent.Conversation, takeOv
 	u := t.client.Conversation.UpdateOneID(c.ID)
 	changed := false
 	if c.Status != conversation.StatusHUMAN {
-		u.SetStatus(conversation.StatusHUMAN).SetAssignedTo(name)
+		u.SetStatus(conversation.StatusHUMAN).SetAssignedTo(name).SetHandoffAcceptedAt(now)
 		changed = true
 	}
 	if token != nil && !mine {

@@ -257,7 +257,7 @@ func (s *Service) Accept(ctx context.Context, convID int) (c *ent.Conversation, 
 		var ok bool
 		c, ok, err = t.transition(ctx, convID, from(conversation.StatusBOT, conversation.StatusHANDOFF_REQUESTED),
 			func(u *ent.ConversationUpdate) {
-				u.SetStatus(conversation.StatusHUMAN).SetAssignedTo(name)
+				u.SetStatus(conversation.StatusHUMAN).SetAssignedTo(name).SetHandoffAcceptedAt(now)
 				if token := actorToken(ctx); token != nil {
 					u.SetAssigneeID(*token)
 				}
