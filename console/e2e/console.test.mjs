@@ -257,6 +257,20 @@ describe('agent console', () => {
     await shot('agent-reply');
   });
 
+  step('asks before taking over a conversation another agent has', async () => {
+    const eve = await api('mutation { createAPIToken(name: "Eve", role: AGENT) { apiToken { id } } }');
+    const convs = await api('{ conversations(first: 1) { edges { node { id } } } }');
+    await api(`mutation { assignConversation(conversationId: "${convs.conversations.edges[0].node.id}", assigneeId: "${eve.createAPIToken.apiToken.id}") { id } }`);
+    const dialogs = [];
+    page.once('dialog', (d) => dialogs.push(d.message())); // accepted by the page's own handler
+    const reply = 'Dana again: I am taking this one over.';
+    await page.getByLabel('Reply').fill(reply);
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await visible(page.getByRole('log', { name: 'Transcript' }).locator('.msg.a-agent', { hasText: 'taking this one over' }));
+    assert.match(dialogs[0] || '', /assigned to Eve\. Take it over/);
+    await sentTo(psid, reply);
+  });
+
   step('tags a conversation and filters by tag and status', async () => {
     await page.getByLabel('New tag').fill('vip');
     await page.getByRole('button', { name: 'Add tag' }).click();

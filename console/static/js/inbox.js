@@ -286,7 +286,16 @@ function conversationView(el, app, id) {
     const body = text.value.trim();
     if (!body) return;
     busy(send, async () => {
-      const d = await gql(`mutation($c: ID!, $t: String!) { sendAgentMessage(conversationId: $c, text: $t) { ${MESSAGE_FIELDS} conversation { ${CONVERSATION_FIELDS} } } }`, { c: id, t: body });
+      const q = `mutation($c: ID!, $t: String!, $o: Boolean) { sendAgentMessage(conversationId: $c, text: $t, takeOver: $o) { ${MESSAGE_FIELDS} conversation { ${CONVERSATION_FIELDS} } } }`;
+      let d;
+      try {
+        d = await gql(q, { c: id, t: body });
+      } catch (e) {
+        // Another agent has the conversation: ask before taking it over.
+        if (e.code !== 'CONFLICT' || !e.message.includes('takeOver')) throw e;
+        if (!confirm(`${e.message.split(';')[0].replace(/^conversation is/, 'This conversation is')}. Take it over and send your reply?`)) return;
+        d = await gql(q, { c: id, t: body, o: true });
+      }
       text.value = '';
       append(d.sendAgentMessage);
       changed(d.sendAgentMessage.conversation);
