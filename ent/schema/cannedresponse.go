@@ -30,7 +30,7 @@ func (CannedResponse) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("shortcut").Match(ShortcutPattern).
 			Comment(`Lowercase letters, digits, "_" and "-", without the leading "/".`),
-		field.Text("text").MaxLen(MaxCannedResponseLength).Validate(notBlank),
+		field.Text("text").MaxRuneLen(MaxCannedResponseLength).Validate(notBlank),
 	}
 }
 
