@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/seachat/seachat/ent/agent"
+	"github.com/seachat/seachat/ent/schema/schematype"
 	"github.com/seachat/seachat/ent/workspace"
 )
 
@@ -40,6 +42,12 @@ type Agent struct {
 	PauseBotOnEcho bool `json:"pause_bot_on_echo,omitempty"`
 	// A handoff nobody accepted within this time returns to the bot; unset: never.
 	HandoffTimeoutSeconds *int `json:"handoff_timeout_seconds,omitempty"`
+	// Weekly opening intervals in timezone; empty: always open. Outside them a handoff sends afterHoursMessage.
+	BusinessHours []schematype.OpeningHours `json:"business_hours,omitempty"`
+	// IANA time zone of businessHours, e.g. "Europe/Berlin".
+	Timezone string `json:"timezone,omitempty"`
+	// Sent instead of handoffMessage when a person asks for a human outside businessHours.
+	AfterHoursMessage string `json:"after_hours_message,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AgentQuery when eager-loading is set.
 	Edges        AgentEdges `json:"edges"`
@@ -108,11 +116,13 @@ func (*Agent) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case agent.FieldBusinessHours:
+			values[i] = new([]byte)
 		case agent.FieldPauseBotOnEcho:
 			values[i] = new(sql.NullBool)
 		case agent.FieldID, agent.FieldWorkspaceID, agent.FieldHandoffTimeoutSeconds:
 			values[i] = new(sql.NullInt64)
-		case agent.FieldName, agent.FieldInstructions, agent.FieldHandoffCommand, agent.FieldHandoffMessage, agent.FieldFallbackMessage, agent.FieldWelcomeMessage:
+		case agent.FieldName, agent.FieldInstructions, agent.FieldHandoffCommand, agent.FieldHandoffMessage, agent.FieldFallbackMessage, agent.FieldWelcomeMessage, agent.FieldTimezone, agent.FieldAfterHoursMessage:
 			values[i] = new(sql.NullString)
 		case agent.FieldCreatedAt, agent.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -204,6 +214,26 @@ func (_m *Agent) assignValues(columns []string, values []any) error {
 				_m.HandoffTimeoutSeconds = new(int)
 				*_m.HandoffTimeoutSeconds = int(value.Int64)
 			}
+		case agent.FieldBusinessHours:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field business_hours", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.BusinessHours); err != nil {
+					return fmt.Errorf("unmarshal field business_hours: %w", err)
+				}
+			}
+		case agent.FieldTimezone:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field timezone", values[i])
+			} else if value.Valid {
+				_m.Timezone = value.String
+			}
+		case agent.FieldAfterHoursMessage:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field after_hours_message", values[i])
+			} else if value.Valid {
+				_m.AfterHoursMessage = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -294,6 +324,15 @@ func (_m *Agent) String() string {
 		builder.WriteString("handoff_timeout_seconds=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("business_hours=")
+	builder.WriteString(fmt.Sprintf("%v", _m.BusinessHours))
+	builder.WriteString(", ")
+	builder.WriteString("timezone=")
+	builder.WriteString(_m.Timezone)
+	builder.WriteString(", ")
+	builder.WriteString("after_hours_message=")
+	builder.WriteString(_m.AfterHoursMessage)
 	builder.WriteByte(')')
 	return builder.String()
 }

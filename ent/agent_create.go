@@ -15,6 +15,7 @@ import (
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/knowledgesource"
 	"github.com/seachat/seachat/ent/messengerchannel"
+	"github.com/seachat/seachat/ent/schema/schematype"
 	"github.com/seachat/seachat/ent/workspace"
 )
 
@@ -164,6 +165,40 @@ func (_c *AgentCreate) SetNillableHandoffTimeoutSeconds(v *int) *AgentCreate {
 	return _c
 }
 
+// SetBusinessHours sets the "business_hours" field.
+func (_c *AgentCreate) SetBusinessHours(v []schematype.OpeningHours) *AgentCreate {
+	_c.mutation.SetBusinessHours(v)
+	return _c
+}
+
+// SetTimezone sets the "timezone" field.
+func (_c *AgentCreate) SetTimezone(v string) *AgentCreate {
+	_c.mutation.SetTimezone(v)
+	return _c
+}
+
+// SetNillableTimezone sets the "timezone" field if the given value is not nil.
+func (_c *AgentCreate) SetNillableTimezone(v *string) *AgentCreate {
+	if v != nil {
+		_c.SetTimezone(*v)
+	}
+	return _c
+}
+
+// SetAfterHoursMessage sets the "after_hours_message" field.
+func (_c *AgentCreate) SetAfterHoursMessage(v string) *AgentCreate {
+	_c.mutation.SetAfterHoursMessage(v)
+	return _c
+}
+
+// SetNillableAfterHoursMessage sets the "after_hours_message" field if the given value is not nil.
+func (_c *AgentCreate) SetNillableAfterHoursMessage(v *string) *AgentCreate {
+	if v != nil {
+		_c.SetAfterHoursMessage(*v)
+	}
+	return _c
+}
+
 // SetWorkspace sets the "workspace" edge to the Workspace entity.
 func (_c *AgentCreate) SetWorkspace(v *Workspace) *AgentCreate {
 	return _c.SetWorkspaceID(v.ID)
@@ -289,6 +324,18 @@ func (_c *AgentCreate) defaults() error {
 		v := agent.DefaultPauseBotOnEcho
 		_c.mutation.SetPauseBotOnEcho(v)
 	}
+	if _, ok := _c.mutation.BusinessHours(); !ok {
+		v := agent.DefaultBusinessHours
+		_c.mutation.SetBusinessHours(v)
+	}
+	if _, ok := _c.mutation.Timezone(); !ok {
+		v := agent.DefaultTimezone
+		_c.mutation.SetTimezone(v)
+	}
+	if _, ok := _c.mutation.AfterHoursMessage(); !ok {
+		v := agent.DefaultAfterHoursMessage
+		_c.mutation.SetAfterHoursMessage(v)
+	}
 	return nil
 }
 
@@ -357,6 +404,25 @@ func (_c *AgentCreate) check() error {
 	if v, ok := _c.mutation.HandoffTimeoutSeconds(); ok {
 		if err := agent.HandoffTimeoutSecondsValidator(v); err != nil {
 			return &ValidationError{Name: "handoff_timeout_seconds", err: fmt.Errorf(`ent: validator failed for field "Agent.handoff_timeout_seconds": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.BusinessHours(); !ok {
+		return &ValidationError{Name: "business_hours", err: errors.New(`ent: missing required field "Agent.business_hours"`)}
+	}
+	if _, ok := _c.mutation.Timezone(); !ok {
+		return &ValidationError{Name: "timezone", err: errors.New(`ent: missing required field "Agent.timezone"`)}
+	}
+	if v, ok := _c.mutation.Timezone(); ok {
+		if err := agent.TimezoneValidator(v); err != nil {
+			return &ValidationError{Name: "timezone", err: fmt.Errorf(`ent: validator failed for field "Agent.timezone": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.AfterHoursMessage(); !ok {
+		return &ValidationError{Name: "after_hours_message", err: errors.New(`ent: missing required field "Agent.after_hours_message"`)}
+	}
+	if v, ok := _c.mutation.AfterHoursMessage(); ok {
+		if err := agent.AfterHoursMessageValidator(v); err != nil {
+			return &ValidationError{Name: "after_hours_message", err: fmt.Errorf(`ent: validator failed for field "Agent.after_hours_message": %w`, err)}
 		}
 	}
 	if len(_c.mutation.WorkspaceIDs()) == 0 {
@@ -428,6 +494,18 @@ func (_c *AgentCreate) createSpec() (*Agent, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.HandoffTimeoutSeconds(); ok {
 		_spec.SetField(agent.FieldHandoffTimeoutSeconds, field.TypeInt, value)
 		_node.HandoffTimeoutSeconds = &value
+	}
+	if value, ok := _c.mutation.BusinessHours(); ok {
+		_spec.SetField(agent.FieldBusinessHours, field.TypeJSON, value)
+		_node.BusinessHours = value
+	}
+	if value, ok := _c.mutation.Timezone(); ok {
+		_spec.SetField(agent.FieldTimezone, field.TypeString, value)
+		_node.Timezone = value
+	}
+	if value, ok := _c.mutation.AfterHoursMessage(); ok {
+		_spec.SetField(agent.FieldAfterHoursMessage, field.TypeString, value)
+		_node.AfterHoursMessage = value
 	}
 	if nodes := _c.mutation.WorkspaceIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -666,6 +744,42 @@ func (u *AgentUpsert) ClearHandoffTimeoutSeconds() *AgentUpsert {
 	return u
 }
 
+// SetBusinessHours sets the "business_hours" field.
+func (u *AgentUpsert) SetBusinessHours(v []schematype.OpeningHours) *AgentUpsert {
+	u.Set(agent.FieldBusinessHours, v)
+	return u
+}
+
+// UpdateBusinessHours sets the "business_hours" field to the value that was provided on create.
+func (u *AgentUpsert) UpdateBusinessHours() *AgentUpsert {
+	u.SetExcluded(agent.FieldBusinessHours)
+	return u
+}
+
+// SetTimezone sets the "timezone" field.
+func (u *AgentUpsert) SetTimezone(v string) *AgentUpsert {
+	u.Set(agent.FieldTimezone, v)
+	return u
+}
+
+// UpdateTimezone sets the "timezone" field to the value that was provided on create.
+func (u *AgentUpsert) UpdateTimezone() *AgentUpsert {
+	u.SetExcluded(agent.FieldTimezone)
+	return u
+}
+
+// SetAfterHoursMessage sets the "after_hours_message" field.
+func (u *AgentUpsert) SetAfterHoursMessage(v string) *AgentUpsert {
+	u.Set(agent.FieldAfterHoursMessage, v)
+	return u
+}
+
+// UpdateAfterHoursMessage sets the "after_hours_message" field to the value that was provided on create.
+func (u *AgentUpsert) UpdateAfterHoursMessage() *AgentUpsert {
+	u.SetExcluded(agent.FieldAfterHoursMessage)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -851,6 +965,48 @@ func (u *AgentUpsertOne) UpdateHandoffTimeoutSeconds() *AgentUpsertOne {
 func (u *AgentUpsertOne) ClearHandoffTimeoutSeconds() *AgentUpsertOne {
 	return u.Update(func(s *AgentUpsert) {
 		s.ClearHandoffTimeoutSeconds()
+	})
+}
+
+// SetBusinessHours sets the "business_hours" field.
+func (u *AgentUpsertOne) SetBusinessHours(v []schematype.OpeningHours) *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetBusinessHours(v)
+	})
+}
+
+// UpdateBusinessHours sets the "business_hours" field to the value that was provided on create.
+func (u *AgentUpsertOne) UpdateBusinessHours() *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateBusinessHours()
+	})
+}
+
+// SetTimezone sets the "timezone" field.
+func (u *AgentUpsertOne) SetTimezone(v string) *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetTimezone(v)
+	})
+}
+
+// UpdateTimezone sets the "timezone" field to the value that was provided on create.
+func (u *AgentUpsertOne) UpdateTimezone() *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateTimezone()
+	})
+}
+
+// SetAfterHoursMessage sets the "after_hours_message" field.
+func (u *AgentUpsertOne) SetAfterHoursMessage(v string) *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetAfterHoursMessage(v)
+	})
+}
+
+// UpdateAfterHoursMessage sets the "after_hours_message" field to the value that was provided on create.
+func (u *AgentUpsertOne) UpdateAfterHoursMessage() *AgentUpsertOne {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateAfterHoursMessage()
 	})
 }
 
@@ -1205,6 +1361,48 @@ func (u *AgentUpsertBulk) UpdateHandoffTimeoutSeconds() *AgentUpsertBulk {
 func (u *AgentUpsertBulk) ClearHandoffTimeoutSeconds() *AgentUpsertBulk {
 	return u.Update(func(s *AgentUpsert) {
 		s.ClearHandoffTimeoutSeconds()
+	})
+}
+
+// SetBusinessHours sets the "business_hours" field.
+func (u *AgentUpsertBulk) SetBusinessHours(v []schematype.OpeningHours) *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetBusinessHours(v)
+	})
+}
+
+// UpdateBusinessHours sets the "business_hours" field to the value that was provided on create.
+func (u *AgentUpsertBulk) UpdateBusinessHours() *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateBusinessHours()
+	})
+}
+
+// SetTimezone sets the "timezone" field.
+func (u *AgentUpsertBulk) SetTimezone(v string) *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetTimezone(v)
+	})
+}
+
+// UpdateTimezone sets the "timezone" field to the value that was provided on create.
+func (u *AgentUpsertBulk) UpdateTimezone() *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateTimezone()
+	})
+}
+
+// SetAfterHoursMessage sets the "after_hours_message" field.
+func (u *AgentUpsertBulk) SetAfterHoursMessage(v string) *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.SetAfterHoursMessage(v)
+	})
+}
+
+// UpdateAfterHoursMessage sets the "after_hours_message" field to the value that was provided on create.
+func (u *AgentUpsertBulk) UpdateAfterHoursMessage() *AgentUpsertBulk {
+	return u.Update(func(s *AgentUpsert) {
+		s.UpdateAfterHoursMessage()
 	})
 }
 

@@ -10,12 +10,14 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/seachat/seachat/ent/agent"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/knowledgesource"
 	"github.com/seachat/seachat/ent/messengerchannel"
 	"github.com/seachat/seachat/ent/predicate"
+	"github.com/seachat/seachat/ent/schema/schematype"
 )
 
 // AgentUpdate is the builder for updating Agent entities.
@@ -160,6 +162,46 @@ func (_u *AgentUpdate) AddHandoffTimeoutSeconds(v int) *AgentUpdate {
 // ClearHandoffTimeoutSeconds clears the value of the "handoff_timeout_seconds" field.
 func (_u *AgentUpdate) ClearHandoffTimeoutSeconds() *AgentUpdate {
 	_u.mutation.ClearHandoffTimeoutSeconds()
+	return _u
+}
+
+// SetBusinessHours sets the "business_hours" field.
+func (_u *AgentUpdate) SetBusinessHours(v []schematype.OpeningHours) *AgentUpdate {
+	_u.mutation.SetBusinessHours(v)
+	return _u
+}
+
+// AppendBusinessHours appends value to the "business_hours" field.
+func (_u *AgentUpdate) AppendBusinessHours(v []schematype.OpeningHours) *AgentUpdate {
+	_u.mutation.AppendBusinessHours(v)
+	return _u
+}
+
+// SetTimezone sets the "timezone" field.
+func (_u *AgentUpdate) SetTimezone(v string) *AgentUpdate {
+	_u.mutation.SetTimezone(v)
+	return _u
+}
+
+// SetNillableTimezone sets the "timezone" field if the given value is not nil.
+func (_u *AgentUpdate) SetNillableTimezone(v *string) *AgentUpdate {
+	if v != nil {
+		_u.SetTimezone(*v)
+	}
+	return _u
+}
+
+// SetAfterHoursMessage sets the "after_hours_message" field.
+func (_u *AgentUpdate) SetAfterHoursMessage(v string) *AgentUpdate {
+	_u.mutation.SetAfterHoursMessage(v)
+	return _u
+}
+
+// SetNillableAfterHoursMessage sets the "after_hours_message" field if the given value is not nil.
+func (_u *AgentUpdate) SetNillableAfterHoursMessage(v *string) *AgentUpdate {
+	if v != nil {
+		_u.SetAfterHoursMessage(*v)
+	}
 	return _u
 }
 
@@ -355,6 +397,16 @@ func (_u *AgentUpdate) check() error {
 			return &ValidationError{Name: "handoff_timeout_seconds", err: fmt.Errorf(`ent: validator failed for field "Agent.handoff_timeout_seconds": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Timezone(); ok {
+		if err := agent.TimezoneValidator(v); err != nil {
+			return &ValidationError{Name: "timezone", err: fmt.Errorf(`ent: validator failed for field "Agent.timezone": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.AfterHoursMessage(); ok {
+		if err := agent.AfterHoursMessageValidator(v); err != nil {
+			return &ValidationError{Name: "after_hours_message", err: fmt.Errorf(`ent: validator failed for field "Agent.after_hours_message": %w`, err)}
+		}
+	}
 	if _u.mutation.WorkspaceCleared() && len(_u.mutation.WorkspaceIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Agent.workspace"`)
 	}
@@ -411,6 +463,20 @@ func (_u *AgentUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.HandoffTimeoutSecondsCleared() {
 		_spec.ClearField(agent.FieldHandoffTimeoutSeconds, field.TypeInt)
+	}
+	if value, ok := _u.mutation.BusinessHours(); ok {
+		_spec.SetField(agent.FieldBusinessHours, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedBusinessHours(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, agent.FieldBusinessHours, value)
+		})
+	}
+	if value, ok := _u.mutation.Timezone(); ok {
+		_spec.SetField(agent.FieldTimezone, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.AfterHoursMessage(); ok {
+		_spec.SetField(agent.FieldAfterHoursMessage, field.TypeString, value)
 	}
 	if _u.mutation.MessengerChannelsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -700,6 +766,46 @@ func (_u *AgentUpdateOne) ClearHandoffTimeoutSeconds() *AgentUpdateOne {
 	return _u
 }
 
+// SetBusinessHours sets the "business_hours" field.
+func (_u *AgentUpdateOne) SetBusinessHours(v []schematype.OpeningHours) *AgentUpdateOne {
+	_u.mutation.SetBusinessHours(v)
+	return _u
+}
+
+// AppendBusinessHours appends value to the "business_hours" field.
+func (_u *AgentUpdateOne) AppendBusinessHours(v []schematype.OpeningHours) *AgentUpdateOne {
+	_u.mutation.AppendBusinessHours(v)
+	return _u
+}
+
+// SetTimezone sets the "timezone" field.
+func (_u *AgentUpdateOne) SetTimezone(v string) *AgentUpdateOne {
+	_u.mutation.SetTimezone(v)
+	return _u
+}
+
+// SetNillableTimezone sets the "timezone" field if the given value is not nil.
+func (_u *AgentUpdateOne) SetNillableTimezone(v *string) *AgentUpdateOne {
+	if v != nil {
+		_u.SetTimezone(*v)
+	}
+	return _u
+}
+
+// SetAfterHoursMessage sets the "after_hours_message" field.
+func (_u *AgentUpdateOne) SetAfterHoursMessage(v string) *AgentUpdateOne {
+	_u.mutation.SetAfterHoursMessage(v)
+	return _u
+}
+
+// SetNillableAfterHoursMessage sets the "after_hours_message" field if the given value is not nil.
+func (_u *AgentUpdateOne) SetNillableAfterHoursMessage(v *string) *AgentUpdateOne {
+	if v != nil {
+		_u.SetAfterHoursMessage(*v)
+	}
+	return _u
+}
+
 // AddMessengerChannelIDs adds the "messenger_channels" edge to the MessengerChannel entity by IDs.
 func (_u *AgentUpdateOne) AddMessengerChannelIDs(ids ...int) *AgentUpdateOne {
 	_u.mutation.AddMessengerChannelIDs(ids...)
@@ -905,6 +1011,16 @@ func (_u *AgentUpdateOne) check() error {
 			return &ValidationError{Name: "handoff_timeout_seconds", err: fmt.Errorf(`ent: validator failed for field "Agent.handoff_timeout_seconds": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Timezone(); ok {
+		if err := agent.TimezoneValidator(v); err != nil {
+			return &ValidationError{Name: "timezone", err: fmt.Errorf(`ent: validator failed for field "Agent.timezone": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.AfterHoursMessage(); ok {
+		if err := agent.AfterHoursMessageValidator(v); err != nil {
+			return &ValidationError{Name: "after_hours_message", err: fmt.Errorf(`ent: validator failed for field "Agent.after_hours_message": %w`, err)}
+		}
+	}
 	if _u.mutation.WorkspaceCleared() && len(_u.mutation.WorkspaceIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Agent.workspace"`)
 	}
@@ -978,6 +1094,20 @@ func (_u *AgentUpdateOne) sqlSave(ctx context.Context) (_node *Agent, err error)
 	}
 	if _u.mutation.HandoffTimeoutSecondsCleared() {
 		_spec.ClearField(agent.FieldHandoffTimeoutSeconds, field.TypeInt)
+	}
+	if value, ok := _u.mutation.BusinessHours(); ok {
+		_spec.SetField(agent.FieldBusinessHours, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedBusinessHours(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, agent.FieldBusinessHours, value)
+		})
+	}
+	if value, ok := _u.mutation.Timezone(); ok {
+		_spec.SetField(agent.FieldTimezone, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.AfterHoursMessage(); ok {
+		_spec.SetField(agent.FieldAfterHoursMessage, field.TypeString, value)
 	}
 	if _u.mutation.MessengerChannelsCleared() {
 		edge := &sqlgraph.EdgeSpec{

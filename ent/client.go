@@ -17,8 +17,10 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/seachat/seachat/ent/agent"
 	"github.com/seachat/seachat/ent/apitoken"
+	"github.com/seachat/seachat/ent/cannedresponse"
 	"github.com/seachat/seachat/ent/contact"
 	"github.com/seachat/seachat/ent/conversation"
+	"github.com/seachat/seachat/ent/conversationread"
 	"github.com/seachat/seachat/ent/inboxevent"
 	"github.com/seachat/seachat/ent/knowledgechunk"
 	"github.com/seachat/seachat/ent/knowledgesource"
@@ -39,10 +41,14 @@ type Client struct {
 	APIToken *APITokenClient
 	// Agent is the client for interacting with the Agent builders.
 	Agent *AgentClient
+	// CannedResponse is the client for interacting with the CannedResponse builders.
+	CannedResponse *CannedResponseClient
 	// Contact is the client for interacting with the Contact builders.
 	Contact *ContactClient
 	// Conversation is the client for interacting with the Conversation builders.
 	Conversation *ConversationClient
+	// ConversationRead is the client for interacting with the ConversationRead builders.
+	ConversationRead *ConversationReadClient
 	// InboxEvent is the client for interacting with the InboxEvent builders.
 	InboxEvent *InboxEventClient
 	// KnowledgeChunk is the client for interacting with the KnowledgeChunk builders.
@@ -70,8 +76,10 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIToken = NewAPITokenClient(c.config)
 	c.Agent = NewAgentClient(c.config)
+	c.CannedResponse = NewCannedResponseClient(c.config)
 	c.Contact = NewContactClient(c.config)
 	c.Conversation = NewConversationClient(c.config)
+	c.ConversationRead = NewConversationReadClient(c.config)
 	c.InboxEvent = NewInboxEventClient(c.config)
 	c.KnowledgeChunk = NewKnowledgeChunkClient(c.config)
 	c.KnowledgeSource = NewKnowledgeSourceClient(c.config)
@@ -173,8 +181,10 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		config:           cfg,
 		APIToken:         NewAPITokenClient(cfg),
 		Agent:            NewAgentClient(cfg),
+		CannedResponse:   NewCannedResponseClient(cfg),
 		Contact:          NewContactClient(cfg),
 		Conversation:     NewConversationClient(cfg),
+		ConversationRead: NewConversationReadClient(cfg),
 		InboxEvent:       NewInboxEventClient(cfg),
 		KnowledgeChunk:   NewKnowledgeChunkClient(cfg),
 		KnowledgeSource:  NewKnowledgeSourceClient(cfg),
@@ -203,8 +213,10 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		config:           cfg,
 		APIToken:         NewAPITokenClient(cfg),
 		Agent:            NewAgentClient(cfg),
+		CannedResponse:   NewCannedResponseClient(cfg),
 		Contact:          NewContactClient(cfg),
 		Conversation:     NewConversationClient(cfg),
+		ConversationRead: NewConversationReadClient(cfg),
 		InboxEvent:       NewInboxEventClient(cfg),
 		KnowledgeChunk:   NewKnowledgeChunkClient(cfg),
 		KnowledgeSource:  NewKnowledgeSourceClient(cfg),
@@ -241,8 +253,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIToken, c.Agent, c.Contact, c.Conversation, c.InboxEvent, c.KnowledgeChunk,
-		c.KnowledgeSource, c.Message, c.MessengerChannel, c.Process, c.Workspace,
+		c.APIToken, c.Agent, c.CannedResponse, c.Contact, c.Conversation,
+		c.ConversationRead, c.InboxEvent, c.KnowledgeChunk, c.KnowledgeSource,
+		c.Message, c.MessengerChannel, c.Process, c.Workspace,
 	} {
 		n.Use(hooks...)
 	}
@@ -252,8 +265,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIToken, c.Agent, c.Contact, c.Conversation, c.InboxEvent, c.KnowledgeChunk,
-		c.KnowledgeSource, c.Message, c.MessengerChannel, c.Process, c.Workspace,
+		c.APIToken, c.Agent, c.CannedResponse, c.Contact, c.Conversation,
+		c.ConversationRead, c.InboxEvent, c.KnowledgeChunk, c.KnowledgeSource,
+		c.Message, c.MessengerChannel, c.Process, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -266,10 +280,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.APIToken.mutate(ctx, m)
 	case *AgentMutation:
 		return c.Agent.mutate(ctx, m)
+	case *CannedResponseMutation:
+		return c.CannedResponse.mutate(ctx, m)
 	case *ContactMutation:
 		return c.Contact.mutate(ctx, m)
 	case *ConversationMutation:
 		return c.Conversation.mutate(ctx, m)
+	case *ConversationReadMutation:
+		return c.ConversationRead.mutate(ctx, m)
 	case *InboxEventMutation:
 		return c.InboxEvent.mutate(ctx, m)
 	case *KnowledgeChunkMutation:
@@ -637,6 +655,156 @@ func (c *AgentClient) mutate(ctx context.Context, m *AgentMutation) (Value, erro
 	}
 }
 
+// CannedResponseClient is a client for the CannedResponse schema.
+type CannedResponseClient struct {
+	config
+}
+
+// NewCannedResponseClient returns a client for the CannedResponse from the given config.
+func NewCannedResponseClient(c config) *CannedResponseClient {
+	return &CannedResponseClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `cannedresponse.Hooks(f(g(h())))`.
+func (c *CannedResponseClient) Use(hooks ...Hook) {
+	c.hooks.CannedResponse = append(c.hooks.CannedResponse, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `cannedresponse.Intercept(f(g(h())))`.
+func (c *CannedResponseClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CannedResponse = append(c.inters.CannedResponse, interceptors...)
+}
+
+// Create returns a builder for creating a CannedResponse entity.
+func (c *CannedResponseClient) Create() *CannedResponseCreate {
+	mutation := newCannedResponseMutation(c.config, OpCreate)
+	return &CannedResponseCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CannedResponse entities.
+func (c *CannedResponseClient) CreateBulk(builders ...*CannedResponseCreate) *CannedResponseCreateBulk {
+	return &CannedResponseCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CannedResponseClient) MapCreateBulk(slice any, setFunc func(*CannedResponseCreate, int)) *CannedResponseCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CannedResponseCreateBulk{err: fmt.Errorf("calling to CannedResponseClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CannedResponseCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CannedResponseCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CannedResponse.
+func (c *CannedResponseClient) Update() *CannedResponseUpdate {
+	mutation := newCannedResponseMutation(c.config, OpUpdate)
+	return &CannedResponseUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CannedResponseClient) UpdateOne(_m *CannedResponse) *CannedResponseUpdateOne {
+	mutation := newCannedResponseMutation(c.config, OpUpdateOne, withCannedResponse(_m))
+	return &CannedResponseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CannedResponseClient) UpdateOneID(id int) *CannedResponseUpdateOne {
+	mutation := newCannedResponseMutation(c.config, OpUpdateOne, withCannedResponseID(id))
+	return &CannedResponseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CannedResponse.
+func (c *CannedResponseClient) Delete() *CannedResponseDelete {
+	mutation := newCannedResponseMutation(c.config, OpDelete)
+	return &CannedResponseDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CannedResponseClient) DeleteOne(_m *CannedResponse) *CannedResponseDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CannedResponseClient) DeleteOneID(id int) *CannedResponseDeleteOne {
+	builder := c.Delete().Where(cannedresponse.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CannedResponseDeleteOne{builder}
+}
+
+// Query returns a query builder for CannedResponse.
+func (c *CannedResponseClient) Query() *CannedResponseQuery {
+	return &CannedResponseQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCannedResponse},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CannedResponse entity by its id.
+func (c *CannedResponseClient) Get(ctx context.Context, id int) (*CannedResponse, error) {
+	return c.Query().Where(cannedresponse.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CannedResponseClient) GetX(ctx context.Context, id int) *CannedResponse {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a CannedResponse.
+func (c *CannedResponseClient) QueryWorkspace(_m *CannedResponse) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(cannedresponse.Table, cannedresponse.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, cannedresponse.WorkspaceTable, cannedresponse.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CannedResponseClient) Hooks() []Hook {
+	hooks := c.hooks.CannedResponse
+	return append(hooks[:len(hooks):len(hooks)], cannedresponse.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CannedResponseClient) Interceptors() []Interceptor {
+	return c.inters.CannedResponse
+}
+
+func (c *CannedResponseClient) mutate(ctx context.Context, m *CannedResponseMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CannedResponseCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CannedResponseUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CannedResponseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CannedResponseDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CannedResponse mutation op: %q", m.Op())
+	}
+}
+
 // ContactClient is a client for the Contact schema.
 type ContactClient struct {
 	config
@@ -991,6 +1159,22 @@ func (c *ConversationClient) QueryMessages(_m *Conversation) *MessageQuery {
 	return query
 }
 
+// QueryAssignee queries the assignee edge of a Conversation.
+func (c *ConversationClient) QueryAssignee(_m *Conversation) *APITokenQuery {
+	query := (&APITokenClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversation.Table, conversation.FieldID, id),
+			sqlgraph.To(apitoken.Table, apitoken.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, conversation.AssigneeTable, conversation.AssigneeColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *ConversationClient) Hooks() []Hook {
 	hooks := c.hooks.Conversation
@@ -1014,6 +1198,188 @@ func (c *ConversationClient) mutate(ctx context.Context, m *ConversationMutation
 		return (&ConversationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Conversation mutation op: %q", m.Op())
+	}
+}
+
+// ConversationReadClient is a client for the ConversationRead schema.
+type ConversationReadClient struct {
+	config
+}
+
+// NewConversationReadClient returns a client for the ConversationRead from the given config.
+func NewConversationReadClient(c config) *ConversationReadClient {
+	return &ConversationReadClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `conversationread.Hooks(f(g(h())))`.
+func (c *ConversationReadClient) Use(hooks ...Hook) {
+	c.hooks.ConversationRead = append(c.hooks.ConversationRead, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `conversationread.Intercept(f(g(h())))`.
+func (c *ConversationReadClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ConversationRead = append(c.inters.ConversationRead, interceptors...)
+}
+
+// Create returns a builder for creating a ConversationRead entity.
+func (c *ConversationReadClient) Create() *ConversationReadCreate {
+	mutation := newConversationReadMutation(c.config, OpCreate)
+	return &ConversationReadCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ConversationRead entities.
+func (c *ConversationReadClient) CreateBulk(builders ...*ConversationReadCreate) *ConversationReadCreateBulk {
+	return &ConversationReadCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ConversationReadClient) MapCreateBulk(slice any, setFunc func(*ConversationReadCreate, int)) *ConversationReadCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ConversationReadCreateBulk{err: fmt.Errorf("calling to ConversationReadClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ConversationReadCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ConversationReadCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ConversationRead.
+func (c *ConversationReadClient) Update() *ConversationReadUpdate {
+	mutation := newConversationReadMutation(c.config, OpUpdate)
+	return &ConversationReadUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ConversationReadClient) UpdateOne(_m *ConversationRead) *ConversationReadUpdateOne {
+	mutation := newConversationReadMutation(c.config, OpUpdateOne, withConversationRead(_m))
+	return &ConversationReadUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ConversationReadClient) UpdateOneID(id int) *ConversationReadUpdateOne {
+	mutation := newConversationReadMutation(c.config, OpUpdateOne, withConversationReadID(id))
+	return &ConversationReadUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ConversationRead.
+func (c *ConversationReadClient) Delete() *ConversationReadDelete {
+	mutation := newConversationReadMutation(c.config, OpDelete)
+	return &ConversationReadDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ConversationReadClient) DeleteOne(_m *ConversationRead) *ConversationReadDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ConversationReadClient) DeleteOneID(id int) *ConversationReadDeleteOne {
+	builder := c.Delete().Where(conversationread.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ConversationReadDeleteOne{builder}
+}
+
+// Query returns a query builder for ConversationRead.
+func (c *ConversationReadClient) Query() *ConversationReadQuery {
+	return &ConversationReadQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeConversationRead},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ConversationRead entity by its id.
+func (c *ConversationReadClient) Get(ctx context.Context, id int) (*ConversationRead, error) {
+	return c.Query().Where(conversationread.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ConversationReadClient) GetX(ctx context.Context, id int) *ConversationRead {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryWorkspace queries the workspace edge of a ConversationRead.
+func (c *ConversationReadClient) QueryWorkspace(_m *ConversationRead) *WorkspaceQuery {
+	query := (&WorkspaceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversationread.Table, conversationread.FieldID, id),
+			sqlgraph.To(workspace.Table, workspace.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, conversationread.WorkspaceTable, conversationread.WorkspaceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryToken queries the token edge of a ConversationRead.
+func (c *ConversationReadClient) QueryToken(_m *ConversationRead) *APITokenQuery {
+	query := (&APITokenClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversationread.Table, conversationread.FieldID, id),
+			sqlgraph.To(apitoken.Table, apitoken.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, conversationread.TokenTable, conversationread.TokenColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryConversation queries the conversation edge of a ConversationRead.
+func (c *ConversationReadClient) QueryConversation(_m *ConversationRead) *ConversationQuery {
+	query := (&ConversationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversationread.Table, conversationread.FieldID, id),
+			sqlgraph.To(conversation.Table, conversation.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, conversationread.ConversationTable, conversationread.ConversationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ConversationReadClient) Hooks() []Hook {
+	hooks := c.hooks.ConversationRead
+	return append(hooks[:len(hooks):len(hooks)], conversationread.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ConversationReadClient) Interceptors() []Interceptor {
+	return c.inters.ConversationRead
+}
+
+func (c *ConversationReadClient) mutate(ctx context.Context, m *ConversationReadMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ConversationReadCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ConversationReadUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ConversationReadUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ConversationReadDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ConversationRead mutation op: %q", m.Op())
 	}
 }
 
@@ -2117,13 +2483,14 @@ func (c *WorkspaceClient) mutate(ctx context.Context, m *WorkspaceMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIToken, Agent, Contact, Conversation, InboxEvent, KnowledgeChunk,
-		KnowledgeSource, Message, MessengerChannel, Process, Workspace []ent.Hook
+		APIToken, Agent, CannedResponse, Contact, Conversation, ConversationRead,
+		InboxEvent, KnowledgeChunk, KnowledgeSource, Message, MessengerChannel,
+		Process, Workspace []ent.Hook
 	}
 	inters struct {
-		APIToken, Agent, Contact, Conversation, InboxEvent, KnowledgeChunk,
-		KnowledgeSource, Message, MessengerChannel, Process,
-		Workspace []ent.Interceptor
+		APIToken, Agent, CannedResponse, Contact, Conversation, ConversationRead,
+		InboxEvent, KnowledgeChunk, KnowledgeSource, Message, MessengerChannel,
+		Process, Workspace []ent.Interceptor
 	}
 )
 

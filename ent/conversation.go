@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/seachat/seachat/ent/agent"
+	"github.com/seachat/seachat/ent/apitoken"
 	"github.com/seachat/seachat/ent/contact"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/messengerchannel"
@@ -40,8 +41,12 @@ type Conversation struct {
 	Tags []string `json:"tags,omitempty"`
 	// HandoffRequestedAt holds the value of the "handoff_requested_at" field.
 	HandoffRequestedAt *time.Time `json:"handoff_requested_at,omitempty"`
+	// When a human last took the conversation over (acceptHandoff or a reply); before handoff_requested_at: the latest request is not accepted yet.
+	HandoffAcceptedAt *time.Time `json:"handoff_accepted_at,omitempty"`
 	// Name of the API token of the human who took the conversation over.
 	AssignedTo *string `json:"assigned_to,omitempty"`
+	// The API token that handles the conversation; unset: unassigned.
+	AssigneeID *int `json:"assignee_id,omitempty"`
 	// LastMessageAt holds the value of the "last_message_at" field.
 	LastMessageAt time.Time `json:"last_message_at,omitempty"`
 	// Messenger timestamp of the user's last event: the messaging window runs from it.
@@ -64,11 +69,13 @@ type ConversationEdges struct {
 	Contact *Contact `json:"contact,omitempty"`
 	// Messages holds the value of the messages edge.
 	Messages []*Message `json:"messages,omitempty"`
+	// Assignee holds the value of the assignee edge.
+	Assignee *APIToken `json:"assignee,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
-	totalCount [4]map[string]int
+	totalCount [5]map[string]int
 
 	namedMessages map[string][]*Message
 }
@@ -126,6 +133,17 @@ func (e ConversationEdges) MessagesOrErr() ([]*Message, error) {
 	return nil, &NotLoadedError{edge: "messages"}
 }
 
+// AssigneeOrErr returns the Assignee value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e ConversationEdges) AssigneeOrErr() (*APIToken, error) {
+	if e.Assignee != nil {
+		return e.Assignee, nil
+	} else if e.loadedTypes[5] {
+		return nil, &NotFoundError{label: apitoken.Label}
+	}
+	return nil, &NotLoadedError{edge: "assignee"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Conversation) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -133,11 +151,11 @@ func (*Conversation) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case conversation.FieldTags:
 			values[i] = new([]byte)
-		case conversation.FieldID, conversation.FieldWorkspaceID, conversation.FieldAgentID, conversation.FieldChannelID, conversation.FieldContactID:
+		case conversation.FieldID, conversation.FieldWorkspaceID, conversation.FieldAgentID, conversation.FieldChannelID, conversation.FieldContactID, conversation.FieldAssigneeID:
 			values[i] = new(sql.NullInt64)
 		case conversation.FieldStatus, conversation.FieldAssignedTo:
 			values[i] = new(sql.NullString)
-		case conversation.FieldCreatedAt, conversation.FieldUpdatedAt, conversation.FieldHandoffRequestedAt, conversation.FieldLastMessageAt, conversation.FieldLastUserMessageAt:
+		case conversation.FieldCreatedAt, conversation.FieldUpdatedAt, conversation.FieldHandoffRequestedAt, conversation.FieldHandoffAcceptedAt, conversation.FieldLastMessageAt, conversation.FieldLastUserMessageAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -217,12 +235,26 @@ func (_m *Conversation) assignValues(columns []string, values []any) error {
 				_m.HandoffRequestedAt = new(time.Time)
 				*_m.HandoffRequestedAt = value.Time
 			}
+		case conversation.FieldHandoffAcceptedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field handoff_accepted_at", values[i])
+			} else if value.Valid {
+				_m.HandoffAcceptedAt = new(time.Time)
+				*_m.HandoffAcceptedAt = value.Time
+			}
 		case conversation.FieldAssignedTo:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field assigned_to", values[i])
 			} else if value.Valid {
 				_m.AssignedTo = new(string)
 				*_m.AssignedTo = value.String
+			}
+		case conversation.FieldAssigneeID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field assignee_id", values[i])
+			} else if value.Valid {
+				_m.AssigneeID = new(int)
+				*_m.AssigneeID = int(value.Int64)
 			}
 		case conversation.FieldLastMessageAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -273,6 +305,11 @@ func (_m *Conversation) QueryContact() *ContactQuery {
 // QueryMessages queries the "messages" edge of the Conversation entity.
 func (_m *Conversation) QueryMessages() *MessageQuery {
 	return NewConversationClient(_m.config).QueryMessages(_m)
+}
+
+// QueryAssignee queries the "assignee" edge of the Conversation entity.
+func (_m *Conversation) QueryAssignee() *APITokenQuery {
+	return NewConversationClient(_m.config).QueryAssignee(_m)
 }
 
 // Update returns a builder for updating this Conversation.
@@ -327,9 +364,19 @@ func (_m *Conversation) String() string {
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")
+	if v := _m.HandoffAcceptedAt; v != nil {
+		builder.WriteString("handoff_accepted_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
 	if v := _m.AssignedTo; v != nil {
 		builder.WriteString("assigned_to=")
 		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.AssigneeID; v != nil {
+		builder.WriteString("assignee_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")
 	builder.WriteString("last_message_at=")

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/seachat/seachat/ent/agent"
+	"github.com/seachat/seachat/ent/apitoken"
 	"github.com/seachat/seachat/ent/contact"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/message"
@@ -113,6 +114,20 @@ func (_c *ConversationCreate) SetNillableHandoffRequestedAt(v *time.Time) *Conve
 	return _c
 }
 
+// SetHandoffAcceptedAt sets the "handoff_accepted_at" field.
+func (_c *ConversationCreate) SetHandoffAcceptedAt(v time.Time) *ConversationCreate {
+	_c.mutation.SetHandoffAcceptedAt(v)
+	return _c
+}
+
+// SetNillableHandoffAcceptedAt sets the "handoff_accepted_at" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableHandoffAcceptedAt(v *time.Time) *ConversationCreate {
+	if v != nil {
+		_c.SetHandoffAcceptedAt(*v)
+	}
+	return _c
+}
+
 // SetAssignedTo sets the "assigned_to" field.
 func (_c *ConversationCreate) SetAssignedTo(v string) *ConversationCreate {
 	_c.mutation.SetAssignedTo(v)
@@ -123,6 +138,20 @@ func (_c *ConversationCreate) SetAssignedTo(v string) *ConversationCreate {
 func (_c *ConversationCreate) SetNillableAssignedTo(v *string) *ConversationCreate {
 	if v != nil {
 		_c.SetAssignedTo(*v)
+	}
+	return _c
+}
+
+// SetAssigneeID sets the "assignee_id" field.
+func (_c *ConversationCreate) SetAssigneeID(v int) *ConversationCreate {
+	_c.mutation.SetAssigneeID(v)
+	return _c
+}
+
+// SetNillableAssigneeID sets the "assignee_id" field if the given value is not nil.
+func (_c *ConversationCreate) SetNillableAssigneeID(v *int) *ConversationCreate {
+	if v != nil {
+		_c.SetAssigneeID(*v)
 	}
 	return _c
 }
@@ -188,6 +217,11 @@ func (_c *ConversationCreate) AddMessages(v ...*Message) *ConversationCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddMessageIDs(ids...)
+}
+
+// SetAssignee sets the "assignee" edge to the APIToken entity.
+func (_c *ConversationCreate) SetAssignee(v *APIToken) *ConversationCreate {
+	return _c.SetAssigneeID(v.ID)
 }
 
 // Mutation returns the ConversationMutation object of the builder.
@@ -352,6 +386,10 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 		_spec.SetField(conversation.FieldHandoffRequestedAt, field.TypeTime, value)
 		_node.HandoffRequestedAt = &value
 	}
+	if value, ok := _c.mutation.HandoffAcceptedAt(); ok {
+		_spec.SetField(conversation.FieldHandoffAcceptedAt, field.TypeTime, value)
+		_node.HandoffAcceptedAt = &value
+	}
 	if value, ok := _c.mutation.AssignedTo(); ok {
 		_spec.SetField(conversation.FieldAssignedTo, field.TypeString, value)
 		_node.AssignedTo = &value
@@ -446,6 +484,23 @@ func (_c *ConversationCreate) createSpec() (*Conversation, *sqlgraph.CreateSpec)
 		for _, k := range nodes {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.AssigneeIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.AssigneeTable,
+			Columns: []string{conversation.AssigneeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(apitoken.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.AssigneeID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -554,6 +609,24 @@ func (u *ConversationUpsert) ClearHandoffRequestedAt() *ConversationUpsert {
 	return u
 }
 
+// SetHandoffAcceptedAt sets the "handoff_accepted_at" field.
+func (u *ConversationUpsert) SetHandoffAcceptedAt(v time.Time) *ConversationUpsert {
+	u.Set(conversation.FieldHandoffAcceptedAt, v)
+	return u
+}
+
+// UpdateHandoffAcceptedAt sets the "handoff_accepted_at" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateHandoffAcceptedAt() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldHandoffAcceptedAt)
+	return u
+}
+
+// ClearHandoffAcceptedAt clears the value of the "handoff_accepted_at" field.
+func (u *ConversationUpsert) ClearHandoffAcceptedAt() *ConversationUpsert {
+	u.SetNull(conversation.FieldHandoffAcceptedAt)
+	return u
+}
+
 // SetAssignedTo sets the "assigned_to" field.
 func (u *ConversationUpsert) SetAssignedTo(v string) *ConversationUpsert {
 	u.Set(conversation.FieldAssignedTo, v)
@@ -569,6 +642,24 @@ func (u *ConversationUpsert) UpdateAssignedTo() *ConversationUpsert {
 // ClearAssignedTo clears the value of the "assigned_to" field.
 func (u *ConversationUpsert) ClearAssignedTo() *ConversationUpsert {
 	u.SetNull(conversation.FieldAssignedTo)
+	return u
+}
+
+// SetAssigneeID sets the "assignee_id" field.
+func (u *ConversationUpsert) SetAssigneeID(v int) *ConversationUpsert {
+	u.Set(conversation.FieldAssigneeID, v)
+	return u
+}
+
+// UpdateAssigneeID sets the "assignee_id" field to the value that was provided on create.
+func (u *ConversationUpsert) UpdateAssigneeID() *ConversationUpsert {
+	u.SetExcluded(conversation.FieldAssigneeID)
+	return u
+}
+
+// ClearAssigneeID clears the value of the "assignee_id" field.
+func (u *ConversationUpsert) ClearAssigneeID() *ConversationUpsert {
+	u.SetNull(conversation.FieldAssigneeID)
 	return u
 }
 
@@ -722,6 +813,27 @@ func (u *ConversationUpsertOne) ClearHandoffRequestedAt() *ConversationUpsertOne
 	})
 }
 
+// SetHandoffAcceptedAt sets the "handoff_accepted_at" field.
+func (u *ConversationUpsertOne) SetHandoffAcceptedAt(v time.Time) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetHandoffAcceptedAt(v)
+	})
+}
+
+// UpdateHandoffAcceptedAt sets the "handoff_accepted_at" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateHandoffAcceptedAt() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateHandoffAcceptedAt()
+	})
+}
+
+// ClearHandoffAcceptedAt clears the value of the "handoff_accepted_at" field.
+func (u *ConversationUpsertOne) ClearHandoffAcceptedAt() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearHandoffAcceptedAt()
+	})
+}
+
 // SetAssignedTo sets the "assigned_to" field.
 func (u *ConversationUpsertOne) SetAssignedTo(v string) *ConversationUpsertOne {
 	return u.Update(func(s *ConversationUpsert) {
@@ -740,6 +852,27 @@ func (u *ConversationUpsertOne) UpdateAssignedTo() *ConversationUpsertOne {
 func (u *ConversationUpsertOne) ClearAssignedTo() *ConversationUpsertOne {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearAssignedTo()
+	})
+}
+
+// SetAssigneeID sets the "assignee_id" field.
+func (u *ConversationUpsertOne) SetAssigneeID(v int) *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetAssigneeID(v)
+	})
+}
+
+// UpdateAssigneeID sets the "assignee_id" field to the value that was provided on create.
+func (u *ConversationUpsertOne) UpdateAssigneeID() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateAssigneeID()
+	})
+}
+
+// ClearAssigneeID clears the value of the "assignee_id" field.
+func (u *ConversationUpsertOne) ClearAssigneeID() *ConversationUpsertOne {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearAssigneeID()
 	})
 }
 
@@ -1064,6 +1197,27 @@ func (u *ConversationUpsertBulk) ClearHandoffRequestedAt() *ConversationUpsertBu
 	})
 }
 
+// SetHandoffAcceptedAt sets the "handoff_accepted_at" field.
+func (u *ConversationUpsertBulk) SetHandoffAcceptedAt(v time.Time) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetHandoffAcceptedAt(v)
+	})
+}
+
+// UpdateHandoffAcceptedAt sets the "handoff_accepted_at" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateHandoffAcceptedAt() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateHandoffAcceptedAt()
+	})
+}
+
+// ClearHandoffAcceptedAt clears the value of the "handoff_accepted_at" field.
+func (u *ConversationUpsertBulk) ClearHandoffAcceptedAt() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearHandoffAcceptedAt()
+	})
+}
+
 // SetAssignedTo sets the "assigned_to" field.
 func (u *ConversationUpsertBulk) SetAssignedTo(v string) *ConversationUpsertBulk {
 	return u.Update(func(s *ConversationUpsert) {
@@ -1082,6 +1236,27 @@ func (u *ConversationUpsertBulk) UpdateAssignedTo() *ConversationUpsertBulk {
 func (u *ConversationUpsertBulk) ClearAssignedTo() *ConversationUpsertBulk {
 	return u.Update(func(s *ConversationUpsert) {
 		s.ClearAssignedTo()
+	})
+}
+
+// SetAssigneeID sets the "assignee_id" field.
+func (u *ConversationUpsertBulk) SetAssigneeID(v int) *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.SetAssigneeID(v)
+	})
+}
+
+// UpdateAssigneeID sets the "assignee_id" field to the value that was provided on create.
+func (u *ConversationUpsertBulk) UpdateAssigneeID() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.UpdateAssigneeID()
+	})
+}
+
+// ClearAssigneeID clears the value of the "assignee_id" field.
+func (u *ConversationUpsertBulk) ClearAssigneeID() *ConversationUpsertBulk {
+	return u.Update(func(s *ConversationUpsert) {
+		s.ClearAssigneeID()
 	})
 }
 

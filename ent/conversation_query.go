@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/seachat/seachat/ent/agent"
+	"github.com/seachat/seachat/ent/apitoken"
 	"github.com/seachat/seachat/ent/contact"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/message"
@@ -35,6 +36,7 @@ type ConversationQuery struct {
 	withChannel       *MessengerChannelQuery
 	withContact       *ContactQuery
 	withMessages      *MessageQuery
+	withAssignee      *APITokenQuery
 	loadTotal         []func(context.Context, []*Conversation) error
 	modifiers         []func(*sql.Selector)
 	withNamedMessages map[string]*MessageQuery
@@ -177,6 +179,28 @@ func (_q *ConversationQuery) QueryMessages() *MessageQuery {
 			sqlgraph.From(conversation.Table, conversation.FieldID, selector),
 			sqlgraph.To(message.Table, message.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, conversation.MessagesTable, conversation.MessagesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryAssignee chains the current query on the "assignee" edge.
+func (_q *ConversationQuery) QueryAssignee() *APITokenQuery {
+	query := (&APITokenClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(conversation.Table, conversation.FieldID, selector),
+			sqlgraph.To(apitoken.Table, apitoken.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, conversation.AssigneeTable, conversation.AssigneeColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -381,6 +405,7 @@ func (_q *ConversationQuery) Clone() *ConversationQuery {
 		withChannel:   _q.withChannel.Clone(),
 		withContact:   _q.withContact.Clone(),
 		withMessages:  _q.withMessages.Clone(),
+		withAssignee:  _q.withAssignee.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -440,6 +465,17 @@ func (_q *ConversationQuery) WithMessages(opts ...func(*MessageQuery)) *Conversa
 		opt(query)
 	}
 	_q.withMessages = query
+	return _q
+}
+
+// WithAssignee tells the query-builder to eager-load the nodes that are connected to
+// the "assignee" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ConversationQuery) WithAssignee(opts ...func(*APITokenQuery)) *ConversationQuery {
+	query := (&APITokenClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withAssignee = query
 	return _q
 }
 
@@ -527,12 +563,13 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	var (
 		nodes       = []*Conversation{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withWorkspace != nil,
 			_q.withAgent != nil,
 			_q.withChannel != nil,
 			_q.withContact != nil,
 			_q.withMessages != nil,
+			_q.withAssignee != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -584,6 +621,12 @@ func (_q *ConversationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 		if err := _q.loadMessages(ctx, query, nodes,
 			func(n *Conversation) { n.Edges.Messages = []*Message{} },
 			func(n *Conversation, e *Message) { n.Edges.Messages = append(n.Edges.Messages, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withAssignee; query != nil {
+		if err := _q.loadAssignee(ctx, query, nodes, nil,
+			func(n *Conversation, e *APIToken) { n.Edges.Assignee = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -748,6 +791,38 @@ func (_q *ConversationQuery) loadMessages(ctx context.Context, query *MessageQue
 	}
 	return nil
 }
+func (_q *ConversationQuery) loadAssignee(ctx context.Context, query *APITokenQuery, nodes []*Conversation, init func(*Conversation), assign func(*Conversation, *APIToken)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Conversation)
+	for i := range nodes {
+		if nodes[i].AssigneeID == nil {
+			continue
+		}
+		fk := *nodes[i].AssigneeID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(apitoken.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "assignee_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *ConversationQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -788,6 +863,9 @@ func (_q *ConversationQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withContact != nil {
 			_spec.Node.AddColumnOnce(conversation.FieldContactID)
+		}
+		if _q.withAssignee != nil {
+			_spec.Node.AddColumnOnce(conversation.FieldAssigneeID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
+	"github.com/seachat/seachat/ent/apitoken"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/message"
 	"github.com/seachat/seachat/ent/predicate"
@@ -83,6 +84,26 @@ func (_u *ConversationUpdate) ClearHandoffRequestedAt() *ConversationUpdate {
 	return _u
 }
 
+// SetHandoffAcceptedAt sets the "handoff_accepted_at" field.
+func (_u *ConversationUpdate) SetHandoffAcceptedAt(v time.Time) *ConversationUpdate {
+	_u.mutation.SetHandoffAcceptedAt(v)
+	return _u
+}
+
+// SetNillableHandoffAcceptedAt sets the "handoff_accepted_at" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableHandoffAcceptedAt(v *time.Time) *ConversationUpdate {
+	if v != nil {
+		_u.SetHandoffAcceptedAt(*v)
+	}
+	return _u
+}
+
+// ClearHandoffAcceptedAt clears the value of the "handoff_accepted_at" field.
+func (_u *ConversationUpdate) ClearHandoffAcceptedAt() *ConversationUpdate {
+	_u.mutation.ClearHandoffAcceptedAt()
+	return _u
+}
+
 // SetAssignedTo sets the "assigned_to" field.
 func (_u *ConversationUpdate) SetAssignedTo(v string) *ConversationUpdate {
 	_u.mutation.SetAssignedTo(v)
@@ -100,6 +121,26 @@ func (_u *ConversationUpdate) SetNillableAssignedTo(v *string) *ConversationUpda
 // ClearAssignedTo clears the value of the "assigned_to" field.
 func (_u *ConversationUpdate) ClearAssignedTo() *ConversationUpdate {
 	_u.mutation.ClearAssignedTo()
+	return _u
+}
+
+// SetAssigneeID sets the "assignee_id" field.
+func (_u *ConversationUpdate) SetAssigneeID(v int) *ConversationUpdate {
+	_u.mutation.SetAssigneeID(v)
+	return _u
+}
+
+// SetNillableAssigneeID sets the "assignee_id" field if the given value is not nil.
+func (_u *ConversationUpdate) SetNillableAssigneeID(v *int) *ConversationUpdate {
+	if v != nil {
+		_u.SetAssigneeID(*v)
+	}
+	return _u
+}
+
+// ClearAssigneeID clears the value of the "assignee_id" field.
+func (_u *ConversationUpdate) ClearAssigneeID() *ConversationUpdate {
+	_u.mutation.ClearAssigneeID()
 	return _u
 }
 
@@ -152,6 +193,11 @@ func (_u *ConversationUpdate) AddMessages(v ...*Message) *ConversationUpdate {
 	return _u.AddMessageIDs(ids...)
 }
 
+// SetAssignee sets the "assignee" edge to the APIToken entity.
+func (_u *ConversationUpdate) SetAssignee(v *APIToken) *ConversationUpdate {
+	return _u.SetAssigneeID(v.ID)
+}
+
 // Mutation returns the ConversationMutation object of the builder.
 func (_u *ConversationUpdate) Mutation() *ConversationMutation {
 	return _u.mutation
@@ -176,6 +222,12 @@ func (_u *ConversationUpdate) RemoveMessages(v ...*Message) *ConversationUpdate 
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveMessageIDs(ids...)
+}
+
+// ClearAssignee clears the "assignee" edge to the APIToken entity.
+func (_u *ConversationUpdate) ClearAssignee() *ConversationUpdate {
+	_u.mutation.ClearAssignee()
+	return _u
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -280,6 +332,12 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if _u.mutation.HandoffRequestedAtCleared() {
 		_spec.ClearField(conversation.FieldHandoffRequestedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.HandoffAcceptedAt(); ok {
+		_spec.SetField(conversation.FieldHandoffAcceptedAt, field.TypeTime, value)
+	}
+	if _u.mutation.HandoffAcceptedAtCleared() {
+		_spec.ClearField(conversation.FieldHandoffAcceptedAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.AssignedTo(); ok {
 		_spec.SetField(conversation.FieldAssignedTo, field.TypeString, value)
 	}
@@ -333,6 +391,35 @@ func (_u *ConversationUpdate) sqlSave(ctx context.Context) (_node int, err error
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.AssigneeCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.AssigneeTable,
+			Columns: []string{conversation.AssigneeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(apitoken.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AssigneeIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.AssigneeTable,
+			Columns: []string{conversation.AssigneeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(apitoken.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -414,6 +501,26 @@ func (_u *ConversationUpdateOne) ClearHandoffRequestedAt() *ConversationUpdateOn
 	return _u
 }
 
+// SetHandoffAcceptedAt sets the "handoff_accepted_at" field.
+func (_u *ConversationUpdateOne) SetHandoffAcceptedAt(v time.Time) *ConversationUpdateOne {
+	_u.mutation.SetHandoffAcceptedAt(v)
+	return _u
+}
+
+// SetNillableHandoffAcceptedAt sets the "handoff_accepted_at" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableHandoffAcceptedAt(v *time.Time) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetHandoffAcceptedAt(*v)
+	}
+	return _u
+}
+
+// ClearHandoffAcceptedAt clears the value of the "handoff_accepted_at" field.
+func (_u *ConversationUpdateOne) ClearHandoffAcceptedAt() *ConversationUpdateOne {
+	_u.mutation.ClearHandoffAcceptedAt()
+	return _u
+}
+
 // SetAssignedTo sets the "assigned_to" field.
 func (_u *ConversationUpdateOne) SetAssignedTo(v string) *ConversationUpdateOne {
 	_u.mutation.SetAssignedTo(v)
@@ -431,6 +538,26 @@ func (_u *ConversationUpdateOne) SetNillableAssignedTo(v *string) *ConversationU
 // ClearAssignedTo clears the value of the "assigned_to" field.
 func (_u *ConversationUpdateOne) ClearAssignedTo() *ConversationUpdateOne {
 	_u.mutation.ClearAssignedTo()
+	return _u
+}
+
+// SetAssigneeID sets the "assignee_id" field.
+func (_u *ConversationUpdateOne) SetAssigneeID(v int) *ConversationUpdateOne {
+	_u.mutation.SetAssigneeID(v)
+	return _u
+}
+
+// SetNillableAssigneeID sets the "assignee_id" field if the given value is not nil.
+func (_u *ConversationUpdateOne) SetNillableAssigneeID(v *int) *ConversationUpdateOne {
+	if v != nil {
+		_u.SetAssigneeID(*v)
+	}
+	return _u
+}
+
+// ClearAssigneeID clears the value of the "assignee_id" field.
+func (_u *ConversationUpdateOne) ClearAssigneeID() *ConversationUpdateOne {
+	_u.mutation.ClearAssigneeID()
 	return _u
 }
 
@@ -483,6 +610,11 @@ func (_u *ConversationUpdateOne) AddMessages(v ...*Message) *ConversationUpdateO
 	return _u.AddMessageIDs(ids...)
 }
 
+// SetAssignee sets the "assignee" edge to the APIToken entity.
+func (_u *ConversationUpdateOne) SetAssignee(v *APIToken) *ConversationUpdateOne {
+	return _u.SetAssigneeID(v.ID)
+}
+
 // Mutation returns the ConversationMutation object of the builder.
 func (_u *ConversationUpdateOne) Mutation() *ConversationMutation {
 	return _u.mutation
@@ -507,6 +639,12 @@ func (_u *ConversationUpdateOne) RemoveMessages(v ...*Message) *ConversationUpda
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveMessageIDs(ids...)
+}
+
+// ClearAssignee clears the "assignee" edge to the APIToken entity.
+func (_u *ConversationUpdateOne) ClearAssignee() *ConversationUpdateOne {
+	_u.mutation.ClearAssignee()
+	return _u
 }
 
 // Where appends a list predicates to the ConversationUpdate builder.
@@ -641,6 +779,12 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 	if _u.mutation.HandoffRequestedAtCleared() {
 		_spec.ClearField(conversation.FieldHandoffRequestedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.HandoffAcceptedAt(); ok {
+		_spec.SetField(conversation.FieldHandoffAcceptedAt, field.TypeTime, value)
+	}
+	if _u.mutation.HandoffAcceptedAtCleared() {
+		_spec.ClearField(conversation.FieldHandoffAcceptedAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.AssignedTo(); ok {
 		_spec.SetField(conversation.FieldAssignedTo, field.TypeString, value)
 	}
@@ -694,6 +838,35 @@ func (_u *ConversationUpdateOne) sqlSave(ctx context.Context) (_node *Conversati
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.AssigneeCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.AssigneeTable,
+			Columns: []string{conversation.AssigneeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(apitoken.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AssigneeIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.AssigneeTable,
+			Columns: []string{conversation.AssigneeColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(apitoken.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

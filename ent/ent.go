@@ -14,8 +14,10 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/seachat/seachat/ent/agent"
 	"github.com/seachat/seachat/ent/apitoken"
+	"github.com/seachat/seachat/ent/cannedresponse"
 	"github.com/seachat/seachat/ent/contact"
 	"github.com/seachat/seachat/ent/conversation"
+	"github.com/seachat/seachat/ent/conversationread"
 	"github.com/seachat/seachat/ent/inboxevent"
 	"github.com/seachat/seachat/ent/knowledgechunk"
 	"github.com/seachat/seachat/ent/knowledgesource"
@@ -85,8 +87,10 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apitoken.Table:         apitoken.ValidColumn,
 			agent.Table:            agent.ValidColumn,
+			cannedresponse.Table:   cannedresponse.ValidColumn,
 			contact.Table:          contact.ValidColumn,
 			conversation.Table:     conversation.ValidColumn,
+			conversationread.Table: conversationread.ValidColumn,
 			inboxevent.Table:       inboxevent.ValidColumn,
 			knowledgechunk.Table:   knowledgechunk.ValidColumn,
 			knowledgesource.Table:  knowledgesource.ValidColumn,

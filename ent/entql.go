@@ -5,8 +5,10 @@ package ent
 import (
 	"github.com/seachat/seachat/ent/agent"
 	"github.com/seachat/seachat/ent/apitoken"
+	"github.com/seachat/seachat/ent/cannedresponse"
 	"github.com/seachat/seachat/ent/contact"
 	"github.com/seachat/seachat/ent/conversation"
+	"github.com/seachat/seachat/ent/conversationread"
 	"github.com/seachat/seachat/ent/inboxevent"
 	"github.com/seachat/seachat/ent/knowledgechunk"
 	"github.com/seachat/seachat/ent/knowledgesource"
@@ -24,7 +26,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 11)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 13)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apitoken.Table,
@@ -69,9 +71,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 			agent.FieldWelcomeMessage:        {Type: field.TypeString, Column: agent.FieldWelcomeMessage},
 			agent.FieldPauseBotOnEcho:        {Type: field.TypeBool, Column: agent.FieldPauseBotOnEcho},
 			agent.FieldHandoffTimeoutSeconds: {Type: field.TypeInt, Column: agent.FieldHandoffTimeoutSeconds},
+			agent.FieldBusinessHours:         {Type: field.TypeJSON, Column: agent.FieldBusinessHours},
+			agent.FieldTimezone:              {Type: field.TypeString, Column: agent.FieldTimezone},
+			agent.FieldAfterHoursMessage:     {Type: field.TypeString, Column: agent.FieldAfterHoursMessage},
 		},
 	}
 	graph.Nodes[2] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   cannedresponse.Table,
+			Columns: cannedresponse.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: cannedresponse.FieldID,
+			},
+		},
+		Type: "CannedResponse",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			cannedresponse.FieldWorkspaceID: {Type: field.TypeInt, Column: cannedresponse.FieldWorkspaceID},
+			cannedresponse.FieldCreatedAt:   {Type: field.TypeTime, Column: cannedresponse.FieldCreatedAt},
+			cannedresponse.FieldUpdatedAt:   {Type: field.TypeTime, Column: cannedresponse.FieldUpdatedAt},
+			cannedresponse.FieldShortcut:    {Type: field.TypeString, Column: cannedresponse.FieldShortcut},
+			cannedresponse.FieldText:        {Type: field.TypeString, Column: cannedresponse.FieldText},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   contact.Table,
 			Columns: contact.Columns,
@@ -90,7 +113,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			contact.FieldLastSeenAt:  {Type: field.TypeTime, Column: contact.FieldLastSeenAt},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   conversation.Table,
 			Columns: conversation.Columns,
@@ -110,12 +133,32 @@ var schemaGraph = func() *sqlgraph.Schema {
 			conversation.FieldStatus:             {Type: field.TypeEnum, Column: conversation.FieldStatus},
 			conversation.FieldTags:               {Type: field.TypeJSON, Column: conversation.FieldTags},
 			conversation.FieldHandoffRequestedAt: {Type: field.TypeTime, Column: conversation.FieldHandoffRequestedAt},
+			conversation.FieldHandoffAcceptedAt:  {Type: field.TypeTime, Column: conversation.FieldHandoffAcceptedAt},
 			conversation.FieldAssignedTo:         {Type: field.TypeString, Column: conversation.FieldAssignedTo},
+			conversation.FieldAssigneeID:         {Type: field.TypeInt, Column: conversation.FieldAssigneeID},
 			conversation.FieldLastMessageAt:      {Type: field.TypeTime, Column: conversation.FieldLastMessageAt},
 			conversation.FieldLastUserMessageAt:  {Type: field.TypeTime, Column: conversation.FieldLastUserMessageAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   conversationread.Table,
+			Columns: conversationread.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: conversationread.FieldID,
+			},
+		},
+		Type: "ConversationRead",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			conversationread.FieldWorkspaceID:       {Type: field.TypeInt, Column: conversationread.FieldWorkspaceID},
+			conversationread.FieldTokenID:           {Type: field.TypeInt, Column: conversationread.FieldTokenID},
+			conversationread.FieldConversationID:    {Type: field.TypeInt, Column: conversationread.FieldConversationID},
+			conversationread.FieldLastReadMessageID: {Type: field.TypeInt, Column: conversationread.FieldLastReadMessageID},
+			conversationread.FieldReadAt:            {Type: field.TypeTime, Column: conversationread.FieldReadAt},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   inboxevent.Table,
 			Columns: inboxevent.Columns,
@@ -141,7 +184,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			inboxevent.FieldProcessedAt: {Type: field.TypeTime, Column: inboxevent.FieldProcessedAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   knowledgechunk.Table,
 			Columns: knowledgechunk.Columns,
@@ -161,7 +204,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			knowledgechunk.FieldEmbedding:   {Type: field.TypeBytes, Column: knowledgechunk.FieldEmbedding},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   knowledgesource.Table,
 			Columns: knowledgesource.Columns,
@@ -192,7 +235,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			knowledgesource.FieldClaimedAt:      {Type: field.TypeTime, Column: knowledgesource.FieldClaimedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -228,7 +271,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldSendAfter:      {Type: field.TypeTime, Column: message.FieldSendAfter},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   messengerchannel.Table,
 			Columns: messengerchannel.Columns,
@@ -263,7 +306,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			messengerchannel.FieldProfileError:     {Type: field.TypeString, Column: messengerchannel.FieldProfileError},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   process.Table,
 			Columns: process.Columns,
@@ -279,7 +322,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			process.FieldLastSeen:  {Type: field.TypeTime, Column: process.FieldLastSeen},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -354,6 +397,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Agent",
 		"Conversation",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   cannedresponse.WorkspaceTable,
+			Columns: []string{cannedresponse.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"CannedResponse",
+		"Workspace",
 	)
 	graph.MustAddE(
 		"workspace",
@@ -438,6 +493,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Conversation",
 		"Message",
+	)
+	graph.MustAddE(
+		"assignee",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversation.AssigneeTable,
+			Columns: []string{conversation.AssigneeColumn},
+			Bidi:    false,
+		},
+		"Conversation",
+		"APIToken",
+	)
+	graph.MustAddE(
+		"workspace",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversationread.WorkspaceTable,
+			Columns: []string{conversationread.WorkspaceColumn},
+			Bidi:    false,
+		},
+		"ConversationRead",
+		"Workspace",
+	)
+	graph.MustAddE(
+		"token",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversationread.TokenTable,
+			Columns: []string{conversationread.TokenColumn},
+			Bidi:    false,
+		},
+		"ConversationRead",
+		"APIToken",
+	)
+	graph.MustAddE(
+		"conversation",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   conversationread.ConversationTable,
+			Columns: []string{conversationread.ConversationColumn},
+			Bidi:    false,
+		},
+		"ConversationRead",
+		"Conversation",
 	)
 	graph.MustAddE(
 		"workspace",
@@ -762,6 +865,21 @@ func (f *AgentFilter) WhereHandoffTimeoutSeconds(p entql.IntP) {
 	f.Where(p.Field(agent.FieldHandoffTimeoutSeconds))
 }
 
+// WhereBusinessHours applies the entql json.RawMessage predicate on the business_hours field.
+func (f *AgentFilter) WhereBusinessHours(p entql.BytesP) {
+	f.Where(p.Field(agent.FieldBusinessHours))
+}
+
+// WhereTimezone applies the entql string predicate on the timezone field.
+func (f *AgentFilter) WhereTimezone(p entql.StringP) {
+	f.Where(p.Field(agent.FieldTimezone))
+}
+
+// WhereAfterHoursMessage applies the entql string predicate on the after_hours_message field.
+func (f *AgentFilter) WhereAfterHoursMessage(p entql.StringP) {
+	f.Where(p.Field(agent.FieldAfterHoursMessage))
+}
+
 // WhereHasWorkspace applies a predicate to check if query has an edge workspace.
 func (f *AgentFilter) WhereHasWorkspace() {
 	f.Where(entql.HasEdge("workspace"))
@@ -819,6 +937,85 @@ func (f *AgentFilter) WhereHasConversationsWith(preds ...predicate.Conversation)
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CannedResponseQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CannedResponseQuery builder.
+func (_q *CannedResponseQuery) Filter() *CannedResponseFilter {
+	return &CannedResponseFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CannedResponseMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CannedResponseMutation builder.
+func (m *CannedResponseMutation) Filter() *CannedResponseFilter {
+	return &CannedResponseFilter{config: m.config, predicateAdder: m}
+}
+
+// CannedResponseFilter provides a generic filtering capability at runtime for CannedResponseQuery.
+type CannedResponseFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CannedResponseFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CannedResponseFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(cannedresponse.FieldID))
+}
+
+// WhereWorkspaceID applies the entql int predicate on the workspace_id field.
+func (f *CannedResponseFilter) WhereWorkspaceID(p entql.IntP) {
+	f.Where(p.Field(cannedresponse.FieldWorkspaceID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CannedResponseFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(cannedresponse.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CannedResponseFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(cannedresponse.FieldUpdatedAt))
+}
+
+// WhereShortcut applies the entql string predicate on the shortcut field.
+func (f *CannedResponseFilter) WhereShortcut(p entql.StringP) {
+	f.Where(p.Field(cannedresponse.FieldShortcut))
+}
+
+// WhereText applies the entql string predicate on the text field.
+func (f *CannedResponseFilter) WhereText(p entql.StringP) {
+	f.Where(p.Field(cannedresponse.FieldText))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *CannedResponseFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *CannedResponseFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ContactQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -847,7 +1044,7 @@ type ContactFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ContactFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -945,7 +1142,7 @@ type ConversationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConversationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1001,9 +1198,19 @@ func (f *ConversationFilter) WhereHandoffRequestedAt(p entql.TimeP) {
 	f.Where(p.Field(conversation.FieldHandoffRequestedAt))
 }
 
+// WhereHandoffAcceptedAt applies the entql time.Time predicate on the handoff_accepted_at field.
+func (f *ConversationFilter) WhereHandoffAcceptedAt(p entql.TimeP) {
+	f.Where(p.Field(conversation.FieldHandoffAcceptedAt))
+}
+
 // WhereAssignedTo applies the entql string predicate on the assigned_to field.
 func (f *ConversationFilter) WhereAssignedTo(p entql.StringP) {
 	f.Where(p.Field(conversation.FieldAssignedTo))
+}
+
+// WhereAssigneeID applies the entql int predicate on the assignee_id field.
+func (f *ConversationFilter) WhereAssigneeID(p entql.IntP) {
+	f.Where(p.Field(conversation.FieldAssigneeID))
 }
 
 // WhereLastMessageAt applies the entql time.Time predicate on the last_message_at field.
@@ -1086,6 +1293,127 @@ func (f *ConversationFilter) WhereHasMessagesWith(preds ...predicate.Message) {
 	})))
 }
 
+// WhereHasAssignee applies a predicate to check if query has an edge assignee.
+func (f *ConversationFilter) WhereHasAssignee() {
+	f.Where(entql.HasEdge("assignee"))
+}
+
+// WhereHasAssigneeWith applies a predicate to check if query has an edge assignee with a given conditions (other predicates).
+func (f *ConversationFilter) WhereHasAssigneeWith(preds ...predicate.APIToken) {
+	f.Where(entql.HasEdgeWith("assignee", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ConversationReadQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ConversationReadQuery builder.
+func (_q *ConversationReadQuery) Filter() *ConversationReadFilter {
+	return &ConversationReadFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ConversationReadMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ConversationReadMutation builder.
+func (m *ConversationReadMutation) Filter() *ConversationReadFilter {
+	return &ConversationReadFilter{config: m.config, predicateAdder: m}
+}
+
+// ConversationReadFilter provides a generic filtering capability at runtime for ConversationReadQuery.
+type ConversationReadFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ConversationReadFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ConversationReadFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(conversationread.FieldID))
+}
+
+// WhereWorkspaceID applies the entql int predicate on the workspace_id field.
+func (f *ConversationReadFilter) WhereWorkspaceID(p entql.IntP) {
+	f.Where(p.Field(conversationread.FieldWorkspaceID))
+}
+
+// WhereTokenID applies the entql int predicate on the token_id field.
+func (f *ConversationReadFilter) WhereTokenID(p entql.IntP) {
+	f.Where(p.Field(conversationread.FieldTokenID))
+}
+
+// WhereConversationID applies the entql int predicate on the conversation_id field.
+func (f *ConversationReadFilter) WhereConversationID(p entql.IntP) {
+	f.Where(p.Field(conversationread.FieldConversationID))
+}
+
+// WhereLastReadMessageID applies the entql int predicate on the last_read_message_id field.
+func (f *ConversationReadFilter) WhereLastReadMessageID(p entql.IntP) {
+	f.Where(p.Field(conversationread.FieldLastReadMessageID))
+}
+
+// WhereReadAt applies the entql time.Time predicate on the read_at field.
+func (f *ConversationReadFilter) WhereReadAt(p entql.TimeP) {
+	f.Where(p.Field(conversationread.FieldReadAt))
+}
+
+// WhereHasWorkspace applies a predicate to check if query has an edge workspace.
+func (f *ConversationReadFilter) WhereHasWorkspace() {
+	f.Where(entql.HasEdge("workspace"))
+}
+
+// WhereHasWorkspaceWith applies a predicate to check if query has an edge workspace with a given conditions (other predicates).
+func (f *ConversationReadFilter) WhereHasWorkspaceWith(preds ...predicate.Workspace) {
+	f.Where(entql.HasEdgeWith("workspace", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasToken applies a predicate to check if query has an edge token.
+func (f *ConversationReadFilter) WhereHasToken() {
+	f.Where(entql.HasEdge("token"))
+}
+
+// WhereHasTokenWith applies a predicate to check if query has an edge token with a given conditions (other predicates).
+func (f *ConversationReadFilter) WhereHasTokenWith(preds ...predicate.APIToken) {
+	f.Where(entql.HasEdgeWith("token", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasConversation applies a predicate to check if query has an edge conversation.
+func (f *ConversationReadFilter) WhereHasConversation() {
+	f.Where(entql.HasEdge("conversation"))
+}
+
+// WhereHasConversationWith applies a predicate to check if query has an edge conversation with a given conditions (other predicates).
+func (f *ConversationReadFilter) WhereHasConversationWith(preds ...predicate.Conversation) {
+	f.Where(entql.HasEdgeWith("conversation", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *InboxEventQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1115,7 +1443,7 @@ type InboxEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *InboxEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1234,7 +1562,7 @@ type KnowledgeChunkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KnowledgeChunkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1337,7 +1665,7 @@ type KnowledgeSourceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KnowledgeSourceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1509,7 +1837,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1692,7 +2020,7 @@ type MessengerChannelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessengerChannelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1870,7 +2198,7 @@ type ProcessFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProcessFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1925,7 +2253,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/seachat/seachat/ent/agent"
 	"github.com/seachat/seachat/ent/apitoken"
+	"github.com/seachat/seachat/ent/cannedresponse"
 	"github.com/seachat/seachat/ent/contact"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/knowledgesource"
@@ -205,6 +206,21 @@ func (_q *AgentQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 				selectedFields = append(selectedFields, agent.FieldHandoffTimeoutSeconds)
 				fieldSeen[agent.FieldHandoffTimeoutSeconds] = struct{}{}
 			}
+		case "businessHours":
+			if _, ok := fieldSeen[agent.FieldBusinessHours]; !ok {
+				selectedFields = append(selectedFields, agent.FieldBusinessHours)
+				fieldSeen[agent.FieldBusinessHours] = struct{}{}
+			}
+		case "timezone":
+			if _, ok := fieldSeen[agent.FieldTimezone]; !ok {
+				selectedFields = append(selectedFields, agent.FieldTimezone)
+				fieldSeen[agent.FieldTimezone] = struct{}{}
+			}
+		case "afterHoursMessage":
+			if _, ok := fieldSeen[agent.FieldAfterHoursMessage]; !ok {
+				selectedFields = append(selectedFields, agent.FieldAfterHoursMessage)
+				fieldSeen[agent.FieldAfterHoursMessage] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -264,6 +280,107 @@ func newAgentPaginateArgs(rv map[string]any) *agentPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*AgentWhereInput); ok {
 		args.opts = append(args.opts, WithAgentFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CannedResponseQuery) CollectFields(ctx context.Context, satisfies ...string) (*CannedResponseQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CannedResponseQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(cannedresponse.Columns))
+		selectedFields = []string{cannedresponse.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[cannedresponse.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, cannedresponse.FieldCreatedAt)
+				fieldSeen[cannedresponse.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[cannedresponse.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, cannedresponse.FieldUpdatedAt)
+				fieldSeen[cannedresponse.FieldUpdatedAt] = struct{}{}
+			}
+		case "shortcut":
+			if _, ok := fieldSeen[cannedresponse.FieldShortcut]; !ok {
+				selectedFields = append(selectedFields, cannedresponse.FieldShortcut)
+				fieldSeen[cannedresponse.FieldShortcut] = struct{}{}
+			}
+		case "text":
+			if _, ok := fieldSeen[cannedresponse.FieldText]; !ok {
+				selectedFields = append(selectedFields, cannedresponse.FieldText)
+				fieldSeen[cannedresponse.FieldText] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type cannedresponsePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CannedResponsePaginateOption
+}
+
+func newCannedResponsePaginateArgs(rv map[string]any) *cannedresponsePaginateArgs {
+	args := &cannedresponsePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &CannedResponseOrder{Field: &CannedResponseOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithCannedResponseOrder(order))
+			}
+		case *CannedResponseOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithCannedResponseOrder(v))
+			}
+		}
 	}
 	return args
 }
@@ -505,6 +622,21 @@ func (_q *ConversationQuery) collectField(ctx context.Context, oneNode bool, opC
 			_q.WithNamedMessages(alias, func(wq *MessageQuery) {
 				*wq = *query
 			})
+
+		case "assignee":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&APITokenClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, apitokenImplementors)...); err != nil {
+				return err
+			}
+			_q.withAssignee = query
+			if _, ok := fieldSeen[conversation.FieldAssigneeID]; !ok {
+				selectedFields = append(selectedFields, conversation.FieldAssigneeID)
+				fieldSeen[conversation.FieldAssigneeID] = struct{}{}
+			}
 		case "createdAt":
 			if _, ok := fieldSeen[conversation.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, conversation.FieldCreatedAt)

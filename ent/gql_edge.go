@@ -53,6 +53,14 @@ func (_m *Conversation) Messages(
 	return _m.QueryMessages().Paginate(ctx, after, first, before, last, opts...)
 }
 
+func (_m *Conversation) Assignee(ctx context.Context) (*APIToken, error) {
+	result, err := _m.Edges.AssigneeOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAssignee().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *KnowledgeSource) Agent(ctx context.Context) (*Agent, error) {
 	result, err := _m.Edges.AgentOrErr()
 	if IsNotLoaded(err) {

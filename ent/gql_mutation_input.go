@@ -2,6 +2,10 @@
 
 package ent
 
+import (
+	"github.com/seachat/seachat/ent/schema/schematype"
+)
+
 // CreateAgentInput represents a mutation input for creating agents.
 type CreateAgentInput struct {
 	Name                  string
@@ -12,6 +16,9 @@ type CreateAgentInput struct {
 	WelcomeMessage        *string
 	PauseBotOnEcho        *bool
 	HandoffTimeoutSeconds *int
+	BusinessHours         []schematype.OpeningHours
+	Timezone              *string
+	AfterHoursMessage     *string
 }
 
 // Mutate applies the CreateAgentInput on the AgentMutation builder.
@@ -38,6 +45,15 @@ func (i *CreateAgentInput) Mutate(m *AgentMutation) {
 	if v := i.HandoffTimeoutSeconds; v != nil {
 		m.SetHandoffTimeoutSeconds(*v)
 	}
+	if v := i.BusinessHours; v != nil {
+		m.SetBusinessHours(v)
+	}
+	if v := i.Timezone; v != nil {
+		m.SetTimezone(*v)
+	}
+	if v := i.AfterHoursMessage; v != nil {
+		m.SetAfterHoursMessage(*v)
+	}
 }
 
 // SetInput applies the change-set in the CreateAgentInput on the AgentCreate builder.
@@ -57,6 +73,10 @@ type UpdateAgentInput struct {
 	PauseBotOnEcho             *bool
 	ClearHandoffTimeoutSeconds bool
 	HandoffTimeoutSeconds      *int
+	BusinessHours              []schematype.OpeningHours
+	AppendBusinessHours        []schematype.OpeningHours
+	Timezone                   *string
+	AfterHoursMessage          *string
 }
 
 // Mutate applies the UpdateAgentInput on the AgentMutation builder.
@@ -87,6 +107,18 @@ func (i *UpdateAgentInput) Mutate(m *AgentMutation) {
 	}
 	if v := i.HandoffTimeoutSeconds; v != nil {
 		m.SetHandoffTimeoutSeconds(*v)
+	}
+	if v := i.BusinessHours; v != nil {
+		m.SetBusinessHours(v)
+	}
+	if i.AppendBusinessHours != nil {
+		m.AppendBusinessHours(i.BusinessHours)
+	}
+	if v := i.Timezone; v != nil {
+		m.SetTimezone(*v)
+	}
+	if v := i.AfterHoursMessage; v != nil {
+		m.SetAfterHoursMessage(*v)
 	}
 }
 

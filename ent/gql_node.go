@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/seachat/seachat/ent/agent"
 	"github.com/seachat/seachat/ent/apitoken"
+	"github.com/seachat/seachat/ent/cannedresponse"
 	"github.com/seachat/seachat/ent/contact"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/internal"
@@ -35,6 +36,11 @@ var agentImplementors = []string{"Agent", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Agent) IsNode() {}
+
+var cannedresponseImplementors = []string{"CannedResponse", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*CannedResponse) IsNode() {}
 
 var contactImplementors = []string{"Contact", "Node"}
 
@@ -157,6 +163,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(agent.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, agentImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case cannedresponse.Table:
+		query := c.CannedResponse.Query().
+			Where(cannedresponse.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, cannedresponseImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -308,6 +323,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Agent.Query().
 			Where(agent.IDIn(ids...))
 		query, err := query.CollectFields(ctx, agentImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case cannedresponse.Table:
+		query := c.CannedResponse.Query().
+			Where(cannedresponse.IDIn(ids...))
+		query, err := query.CollectFields(ctx, cannedresponseImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/seachat/seachat/ent/agent"
 	"github.com/seachat/seachat/ent/apitoken"
+	"github.com/seachat/seachat/ent/cannedresponse"
 	"github.com/seachat/seachat/ent/contact"
 	"github.com/seachat/seachat/ent/conversation"
 	"github.com/seachat/seachat/ent/knowledgesource"
@@ -728,6 +729,320 @@ func (_m *Agent) ToEdge(order *AgentOrder) *AgentEdge {
 		order = DefaultAgentOrder
 	}
 	return &AgentEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// CannedResponseEdge is the edge representation of CannedResponse.
+type CannedResponseEdge struct {
+	Node   *CannedResponse `json:"node"`
+	Cursor Cursor          `json:"cursor"`
+}
+
+// CannedResponseConnection is the connection containing edges to CannedResponse.
+type CannedResponseConnection struct {
+	Edges      []*CannedResponseEdge `json:"edges"`
+	PageInfo   PageInfo              `json:"pageInfo"`
+	TotalCount int                   `json:"totalCount"`
+}
+
+func (c *CannedResponseConnection) build(nodes []*CannedResponse, pager *cannedresponsePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *CannedResponse
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *CannedResponse {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *CannedResponse {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*CannedResponseEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &CannedResponseEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// CannedResponsePaginateOption enables pagination customization.
+type CannedResponsePaginateOption func(*cannedresponsePager) error
+
+// WithCannedResponseOrder configures pagination ordering.
+func WithCannedResponseOrder(order *CannedResponseOrder) CannedResponsePaginateOption {
+	if order == nil {
+		order = DefaultCannedResponseOrder
+	}
+	o := *order
+	return func(pager *cannedresponsePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultCannedResponseOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithCannedResponseFilter configures pagination filter.
+func WithCannedResponseFilter(filter func(*CannedResponseQuery) (*CannedResponseQuery, error)) CannedResponsePaginateOption {
+	return func(pager *cannedresponsePager) error {
+		if filter == nil {
+			return errors.New("CannedResponseQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type cannedresponsePager struct {
+	reverse bool
+	order   *CannedResponseOrder
+	filter  func(*CannedResponseQuery) (*CannedResponseQuery, error)
+}
+
+func newCannedResponsePager(opts []CannedResponsePaginateOption, reverse bool) (*cannedresponsePager, error) {
+	pager := &cannedresponsePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultCannedResponseOrder
+	}
+	return pager, nil
+}
+
+func (p *cannedresponsePager) applyFilter(query *CannedResponseQuery) (*CannedResponseQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *cannedresponsePager) toCursor(_m *CannedResponse) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *cannedresponsePager) applyCursors(query *CannedResponseQuery, after, before *Cursor) (*CannedResponseQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCannedResponseOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *cannedresponsePager) applyOrder(query *CannedResponseQuery) *CannedResponseQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultCannedResponseOrder.Field {
+		query = query.Order(DefaultCannedResponseOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *cannedresponsePager) orderExpr(query *CannedResponseQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultCannedResponseOrder.Field {
+			b.Comma().Ident(DefaultCannedResponseOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to CannedResponse.
+func (_m *CannedResponseQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...CannedResponsePaginateOption,
+) (*CannedResponseConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newCannedResponsePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &CannedResponseConnection{Edges: []*CannedResponseEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// CannedResponseOrderFieldCreatedAt orders CannedResponse by created_at.
+	CannedResponseOrderFieldCreatedAt = &CannedResponseOrderField{
+		Value: func(_m *CannedResponse) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: cannedresponse.FieldCreatedAt,
+		toTerm: cannedresponse.ByCreatedAt,
+		toCursor: func(_m *CannedResponse) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// CannedResponseOrderFieldUpdatedAt orders CannedResponse by updated_at.
+	CannedResponseOrderFieldUpdatedAt = &CannedResponseOrderField{
+		Value: func(_m *CannedResponse) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: cannedresponse.FieldUpdatedAt,
+		toTerm: cannedresponse.ByUpdatedAt,
+		toCursor: func(_m *CannedResponse) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f CannedResponseOrderField) String() string {
+	var str string
+	switch f.column {
+	case CannedResponseOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case CannedResponseOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f CannedResponseOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *CannedResponseOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("CannedResponseOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *CannedResponseOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *CannedResponseOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid CannedResponseOrderField", str)
+	}
+	return nil
+}
+
+// CannedResponseOrderField defines the ordering field of CannedResponse.
+type CannedResponseOrderField struct {
+	// Value extracts the ordering value from the given CannedResponse.
+	Value    func(*CannedResponse) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) cannedresponse.OrderOption
+	toCursor func(*CannedResponse) Cursor
+}
+
+// CannedResponseOrder defines the ordering of CannedResponse.
+type CannedResponseOrder struct {
+	Direction OrderDirection            `json:"direction"`
+	Field     *CannedResponseOrderField `json:"field"`
+}
+
+// DefaultCannedResponseOrder is the default ordering of CannedResponse.
+var DefaultCannedResponseOrder = &CannedResponseOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &CannedResponseOrderField{
+		Value: func(_m *CannedResponse) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: cannedresponse.FieldID,
+		toTerm: cannedresponse.ByID,
+		toCursor: func(_m *CannedResponse) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts CannedResponse into CannedResponseEdge.
+func (_m *CannedResponse) ToEdge(order *CannedResponseOrder) *CannedResponseEdge {
+	if order == nil {
+		order = DefaultCannedResponseOrder
+	}
+	return &CannedResponseEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

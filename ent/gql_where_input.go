@@ -493,6 +493,36 @@ type AgentWhereInput struct {
 	HandoffTimeoutSecondsLTE    *int  `json:"handoffTimeoutSecondsLTE,omitempty"`
 	HandoffTimeoutSecondsIsNil  bool  `json:"handoffTimeoutSecondsIsNil,omitempty"`
 	HandoffTimeoutSecondsNotNil bool  `json:"handoffTimeoutSecondsNotNil,omitempty"`
+
+	// "timezone" field predicates.
+	Timezone             *string  `json:"timezone,omitempty"`
+	TimezoneNEQ          *string  `json:"timezoneNEQ,omitempty"`
+	TimezoneIn           []string `json:"timezoneIn,omitempty"`
+	TimezoneNotIn        []string `json:"timezoneNotIn,omitempty"`
+	TimezoneGT           *string  `json:"timezoneGT,omitempty"`
+	TimezoneGTE          *string  `json:"timezoneGTE,omitempty"`
+	TimezoneLT           *string  `json:"timezoneLT,omitempty"`
+	TimezoneLTE          *string  `json:"timezoneLTE,omitempty"`
+	TimezoneContains     *string  `json:"timezoneContains,omitempty"`
+	TimezoneHasPrefix    *string  `json:"timezoneHasPrefix,omitempty"`
+	TimezoneHasSuffix    *string  `json:"timezoneHasSuffix,omitempty"`
+	TimezoneEqualFold    *string  `json:"timezoneEqualFold,omitempty"`
+	TimezoneContainsFold *string  `json:"timezoneContainsFold,omitempty"`
+
+	// "after_hours_message" field predicates.
+	AfterHoursMessage             *string  `json:"afterHoursMessage,omitempty"`
+	AfterHoursMessageNEQ          *string  `json:"afterHoursMessageNEQ,omitempty"`
+	AfterHoursMessageIn           []string `json:"afterHoursMessageIn,omitempty"`
+	AfterHoursMessageNotIn        []string `json:"afterHoursMessageNotIn,omitempty"`
+	AfterHoursMessageGT           *string  `json:"afterHoursMessageGT,omitempty"`
+	AfterHoursMessageGTE          *string  `json:"afterHoursMessageGTE,omitempty"`
+	AfterHoursMessageLT           *string  `json:"afterHoursMessageLT,omitempty"`
+	AfterHoursMessageLTE          *string  `json:"afterHoursMessageLTE,omitempty"`
+	AfterHoursMessageContains     *string  `json:"afterHoursMessageContains,omitempty"`
+	AfterHoursMessageHasPrefix    *string  `json:"afterHoursMessageHasPrefix,omitempty"`
+	AfterHoursMessageHasSuffix    *string  `json:"afterHoursMessageHasSuffix,omitempty"`
+	AfterHoursMessageEqualFold    *string  `json:"afterHoursMessageEqualFold,omitempty"`
+	AfterHoursMessageContainsFold *string  `json:"afterHoursMessageContainsFold,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -868,6 +898,84 @@ func (i *AgentWhereInput) P() (predicate.Agent, error) {
 	}
 	if i.HandoffTimeoutSecondsNotNil {
 		predicates = append(predicates, agent.HandoffTimeoutSecondsNotNil())
+	}
+	if i.Timezone != nil {
+		predicates = append(predicates, agent.TimezoneEQ(*i.Timezone))
+	}
+	if i.TimezoneNEQ != nil {
+		predicates = append(predicates, agent.TimezoneNEQ(*i.TimezoneNEQ))
+	}
+	if len(i.TimezoneIn) > 0 {
+		predicates = append(predicates, agent.TimezoneIn(i.TimezoneIn...))
+	}
+	if len(i.TimezoneNotIn) > 0 {
+		predicates = append(predicates, agent.TimezoneNotIn(i.TimezoneNotIn...))
+	}
+	if i.TimezoneGT != nil {
+		predicates = append(predicates, agent.TimezoneGT(*i.TimezoneGT))
+	}
+	if i.TimezoneGTE != nil {
+		predicates = append(predicates, agent.TimezoneGTE(*i.TimezoneGTE))
+	}
+	if i.TimezoneLT != nil {
+		predicates = append(predicates, agent.TimezoneLT(*i.TimezoneLT))
+	}
+	if i.TimezoneLTE != nil {
+		predicates = append(predicates, agent.TimezoneLTE(*i.TimezoneLTE))
+	}
+	if i.TimezoneContains != nil {
+		predicates = append(predicates, agent.TimezoneContains(*i.TimezoneContains))
+	}
+	if i.TimezoneHasPrefix != nil {
+		predicates = append(predicates, agent.TimezoneHasPrefix(*i.TimezoneHasPrefix))
+	}
+	if i.TimezoneHasSuffix != nil {
+		predicates = append(predicates, agent.TimezoneHasSuffix(*i.TimezoneHasSuffix))
+	}
+	if i.TimezoneEqualFold != nil {
+		predicates = append(predicates, agent.TimezoneEqualFold(*i.TimezoneEqualFold))
+	}
+	if i.TimezoneContainsFold != nil {
+		predicates = append(predicates, agent.TimezoneContainsFold(*i.TimezoneContainsFold))
+	}
+	if i.AfterHoursMessage != nil {
+		predicates = append(predicates, agent.AfterHoursMessageEQ(*i.AfterHoursMessage))
+	}
+	if i.AfterHoursMessageNEQ != nil {
+		predicates = append(predicates, agent.AfterHoursMessageNEQ(*i.AfterHoursMessageNEQ))
+	}
+	if len(i.AfterHoursMessageIn) > 0 {
+		predicates = append(predicates, agent.AfterHoursMessageIn(i.AfterHoursMessageIn...))
+	}
+	if len(i.AfterHoursMessageNotIn) > 0 {
+		predicates = append(predicates, agent.AfterHoursMessageNotIn(i.AfterHoursMessageNotIn...))
+	}
+	if i.AfterHoursMessageGT != nil {
+		predicates = append(predicates, agent.AfterHoursMessageGT(*i.AfterHoursMessageGT))
+	}
+	if i.AfterHoursMessageGTE != nil {
+		predicates = append(predicates, agent.AfterHoursMessageGTE(*i.AfterHoursMessageGTE))
+	}
+	if i.AfterHoursMessageLT != nil {
+		predicates = append(predicates, agent.AfterHoursMessageLT(*i.AfterHoursMessageLT))
+	}
+	if i.AfterHoursMessageLTE != nil {
+		predicates = append(predicates, agent.AfterHoursMessageLTE(*i.AfterHoursMessageLTE))
+	}
+	if i.AfterHoursMessageContains != nil {
+		predicates = append(predicates, agent.AfterHoursMessageContains(*i.AfterHoursMessageContains))
+	}
+	if i.AfterHoursMessageHasPrefix != nil {
+		predicates = append(predicates, agent.AfterHoursMessageHasPrefix(*i.AfterHoursMessageHasPrefix))
+	}
+	if i.AfterHoursMessageHasSuffix != nil {
+		predicates = append(predicates, agent.AfterHoursMessageHasSuffix(*i.AfterHoursMessageHasSuffix))
+	}
+	if i.AfterHoursMessageEqualFold != nil {
+		predicates = append(predicates, agent.AfterHoursMessageEqualFold(*i.AfterHoursMessageEqualFold))
+	}
+	if i.AfterHoursMessageContainsFold != nil {
+		predicates = append(predicates, agent.AfterHoursMessageContainsFold(*i.AfterHoursMessageContainsFold))
 	}
 
 	switch len(predicates) {

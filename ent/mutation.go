@@ -13,8 +13,10 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/seachat/seachat/ent/agent"
 	"github.com/seachat/seachat/ent/apitoken"
+	"github.com/seachat/seachat/ent/cannedresponse"
 	"github.com/seachat/seachat/ent/contact"
 	"github.com/seachat/seachat/ent/conversation"
+	"github.com/seachat/seachat/ent/conversationread"
 	"github.com/seachat/seachat/ent/inboxevent"
 	"github.com/seachat/seachat/ent/knowledgechunk"
 	"github.com/seachat/seachat/ent/knowledgesource"
@@ -37,8 +39,10 @@ const (
 	// Node types.
 	TypeAPIToken         = "APIToken"
 	TypeAgent            = "Agent"
+	TypeCannedResponse   = "CannedResponse"
 	TypeContact          = "Contact"
 	TypeConversation     = "Conversation"
+	TypeConversationRead = "ConversationRead"
 	TypeInboxEvent       = "InboxEvent"
 	TypeKnowledgeChunk   = "KnowledgeChunk"
 	TypeKnowledgeSource  = "KnowledgeSource"
@@ -921,6 +925,10 @@ type AgentMutation struct {
 	pause_bot_on_echo          *bool
 	handoff_timeout_seconds    *int
 	addhandoff_timeout_seconds *int
+	business_hours             *[]schematype.OpeningHours
+	appendbusiness_hours       []schematype.OpeningHours
+	timezone                   *string
+	after_hours_message        *string
 	clearedFields              map[string]struct{}
 	workspace                  *int
 	clearedworkspace           bool
@@ -1466,6 +1474,129 @@ func (m *AgentMutation) ResetHandoffTimeoutSeconds() {
 	delete(m.clearedFields, agent.FieldHandoffTimeoutSeconds)
 }
 
+// SetBusinessHours sets the "business_hours" field.
+func (m *AgentMutation) SetBusinessHours(sh []schematype.OpeningHours) {
+	m.business_hours = &sh
+	m.appendbusiness_hours = nil
+}
+
+// BusinessHours returns the value of the "business_hours" field in the mutation.
+func (m *AgentMutation) BusinessHours() (r []schematype.OpeningHours, exists bool) {
+	v := m.business_hours
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessHours returns the old "business_hours" field's value of the Agent entity.
+// If the Agent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentMutation) OldBusinessHours(ctx context.Context) (v []schematype.OpeningHours, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessHours is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessHours requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessHours: %w", err)
+	}
+	return oldValue.BusinessHours, nil
+}
+
+// AppendBusinessHours adds sh to the "business_hours" field.
+func (m *AgentMutation) AppendBusinessHours(sh []schematype.OpeningHours) {
+	m.appendbusiness_hours = append(m.appendbusiness_hours, sh...)
+}
+
+// AppendedBusinessHours returns the list of values that were appended to the "business_hours" field in this mutation.
+func (m *AgentMutation) AppendedBusinessHours() ([]schematype.OpeningHours, bool) {
+	if len(m.appendbusiness_hours) == 0 {
+		return nil, false
+	}
+	return m.appendbusiness_hours, true
+}
+
+// ResetBusinessHours resets all changes to the "business_hours" field.
+func (m *AgentMutation) ResetBusinessHours() {
+	m.business_hours = nil
+	m.appendbusiness_hours = nil
+}
+
+// SetTimezone sets the "timezone" field.
+func (m *AgentMutation) SetTimezone(s string) {
+	m.timezone = &s
+}
+
+// Timezone returns the value of the "timezone" field in the mutation.
+func (m *AgentMutation) Timezone() (r string, exists bool) {
+	v := m.timezone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimezone returns the old "timezone" field's value of the Agent entity.
+// If the Agent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentMutation) OldTimezone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimezone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimezone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimezone: %w", err)
+	}
+	return oldValue.Timezone, nil
+}
+
+// ResetTimezone resets all changes to the "timezone" field.
+func (m *AgentMutation) ResetTimezone() {
+	m.timezone = nil
+}
+
+// SetAfterHoursMessage sets the "after_hours_message" field.
+func (m *AgentMutation) SetAfterHoursMessage(s string) {
+	m.after_hours_message = &s
+}
+
+// AfterHoursMessage returns the value of the "after_hours_message" field in the mutation.
+func (m *AgentMutation) AfterHoursMessage() (r string, exists bool) {
+	v := m.after_hours_message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAfterHoursMessage returns the old "after_hours_message" field's value of the Agent entity.
+// If the Agent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentMutation) OldAfterHoursMessage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAfterHoursMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAfterHoursMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAfterHoursMessage: %w", err)
+	}
+	return oldValue.AfterHoursMessage, nil
+}
+
+// ResetAfterHoursMessage resets all changes to the "after_hours_message" field.
+func (m *AgentMutation) ResetAfterHoursMessage() {
+	m.after_hours_message = nil
+}
+
 // ClearWorkspace clears the "workspace" edge to the Workspace entity.
 func (m *AgentMutation) ClearWorkspace() {
 	m.clearedworkspace = true
@@ -1689,7 +1820,7 @@ func (m *AgentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AgentMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 14)
 	if m.workspace != nil {
 		fields = append(fields, agent.FieldWorkspaceID)
 	}
@@ -1723,6 +1854,15 @@ func (m *AgentMutation) Fields() []string {
 	if m.handoff_timeout_seconds != nil {
 		fields = append(fields, agent.FieldHandoffTimeoutSeconds)
 	}
+	if m.business_hours != nil {
+		fields = append(fields, agent.FieldBusinessHours)
+	}
+	if m.timezone != nil {
+		fields = append(fields, agent.FieldTimezone)
+	}
+	if m.after_hours_message != nil {
+		fields = append(fields, agent.FieldAfterHoursMessage)
+	}
 	return fields
 }
 
@@ -1753,6 +1893,12 @@ func (m *AgentMutation) Field(name string) (ent.Value, bool) {
 		return m.PauseBotOnEcho()
 	case agent.FieldHandoffTimeoutSeconds:
 		return m.HandoffTimeoutSeconds()
+	case agent.FieldBusinessHours:
+		return m.BusinessHours()
+	case agent.FieldTimezone:
+		return m.Timezone()
+	case agent.FieldAfterHoursMessage:
+		return m.AfterHoursMessage()
 	}
 	return nil, false
 }
@@ -1784,6 +1930,12 @@ func (m *AgentMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldPauseBotOnEcho(ctx)
 	case agent.FieldHandoffTimeoutSeconds:
 		return m.OldHandoffTimeoutSeconds(ctx)
+	case agent.FieldBusinessHours:
+		return m.OldBusinessHours(ctx)
+	case agent.FieldTimezone:
+		return m.OldTimezone(ctx)
+	case agent.FieldAfterHoursMessage:
+		return m.OldAfterHoursMessage(ctx)
 	}
 	return nil, fmt.Errorf("unknown Agent field %s", name)
 }
@@ -1869,6 +2021,27 @@ func (m *AgentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetHandoffTimeoutSeconds(v)
+		return nil
+	case agent.FieldBusinessHours:
+		v, ok := value.([]schematype.OpeningHours)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessHours(v)
+		return nil
+	case agent.FieldTimezone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimezone(v)
+		return nil
+	case agent.FieldAfterHoursMessage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAfterHoursMessage(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Agent field %s", name)
@@ -1975,6 +2148,15 @@ func (m *AgentMutation) ResetField(name string) error {
 		return nil
 	case agent.FieldHandoffTimeoutSeconds:
 		m.ResetHandoffTimeoutSeconds()
+		return nil
+	case agent.FieldBusinessHours:
+		m.ResetBusinessHours()
+		return nil
+	case agent.FieldTimezone:
+		m.ResetTimezone()
+		return nil
+	case agent.FieldAfterHoursMessage:
+		m.ResetAfterHoursMessage()
 		return nil
 	}
 	return fmt.Errorf("unknown Agent field %s", name)
@@ -2132,6 +2314,605 @@ func (m *AgentMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Agent edge %s", name)
+}
+
+// CannedResponseMutation represents an operation that mutates the CannedResponse nodes in the graph.
+type CannedResponseMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	created_at       *time.Time
+	updated_at       *time.Time
+	shortcut         *string
+	text             *string
+	clearedFields    map[string]struct{}
+	workspace        *int
+	clearedworkspace bool
+	done             bool
+	oldValue         func(context.Context) (*CannedResponse, error)
+	predicates       []predicate.CannedResponse
+}
+
+var _ ent.Mutation = (*CannedResponseMutation)(nil)
+
+// cannedresponseOption allows management of the mutation configuration using functional options.
+type cannedresponseOption func(*CannedResponseMutation)
+
+// newCannedResponseMutation creates new mutation for the CannedResponse entity.
+func newCannedResponseMutation(c config, op Op, opts ...cannedresponseOption) *CannedResponseMutation {
+	m := &CannedResponseMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCannedResponse,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCannedResponseID sets the ID field of the mutation.
+func withCannedResponseID(id int) cannedresponseOption {
+	return func(m *CannedResponseMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CannedResponse
+		)
+		m.oldValue = func(ctx context.Context) (*CannedResponse, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CannedResponse.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCannedResponse sets the old CannedResponse of the mutation.
+func withCannedResponse(node *CannedResponse) cannedresponseOption {
+	return func(m *CannedResponseMutation) {
+		m.oldValue = func(context.Context) (*CannedResponse, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CannedResponseMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CannedResponseMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CannedResponseMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CannedResponseMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CannedResponse.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetWorkspaceID sets the "workspace_id" field.
+func (m *CannedResponseMutation) SetWorkspaceID(i int) {
+	m.workspace = &i
+}
+
+// WorkspaceID returns the value of the "workspace_id" field in the mutation.
+func (m *CannedResponseMutation) WorkspaceID() (r int, exists bool) {
+	v := m.workspace
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkspaceID returns the old "workspace_id" field's value of the CannedResponse entity.
+// If the CannedResponse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CannedResponseMutation) OldWorkspaceID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkspaceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkspaceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkspaceID: %w", err)
+	}
+	return oldValue.WorkspaceID, nil
+}
+
+// ResetWorkspaceID resets all changes to the "workspace_id" field.
+func (m *CannedResponseMutation) ResetWorkspaceID() {
+	m.workspace = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CannedResponseMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CannedResponseMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CannedResponse entity.
+// If the CannedResponse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CannedResponseMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CannedResponseMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CannedResponseMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CannedResponseMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CannedResponse entity.
+// If the CannedResponse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CannedResponseMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CannedResponseMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetShortcut sets the "shortcut" field.
+func (m *CannedResponseMutation) SetShortcut(s string) {
+	m.shortcut = &s
+}
+
+// Shortcut returns the value of the "shortcut" field in the mutation.
+func (m *CannedResponseMutation) Shortcut() (r string, exists bool) {
+	v := m.shortcut
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldShortcut returns the old "shortcut" field's value of the CannedResponse entity.
+// If the CannedResponse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CannedResponseMutation) OldShortcut(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldShortcut is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldShortcut requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldShortcut: %w", err)
+	}
+	return oldValue.Shortcut, nil
+}
+
+// ResetShortcut resets all changes to the "shortcut" field.
+func (m *CannedResponseMutation) ResetShortcut() {
+	m.shortcut = nil
+}
+
+// SetText sets the "text" field.
+func (m *CannedResponseMutation) SetText(s string) {
+	m.text = &s
+}
+
+// Text returns the value of the "text" field in the mutation.
+func (m *CannedResponseMutation) Text() (r string, exists bool) {
+	v := m.text
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldText returns the old "text" field's value of the CannedResponse entity.
+// If the CannedResponse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CannedResponseMutation) OldText(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldText is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldText requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldText: %w", err)
+	}
+	return oldValue.Text, nil
+}
+
+// ResetText resets all changes to the "text" field.
+func (m *CannedResponseMutation) ResetText() {
+	m.text = nil
+}
+
+// ClearWorkspace clears the "workspace" edge to the Workspace entity.
+func (m *CannedResponseMutation) ClearWorkspace() {
+	m.clearedworkspace = true
+	m.clearedFields[cannedresponse.FieldWorkspaceID] = struct{}{}
+}
+
+// WorkspaceCleared reports if the "workspace" edge to the Workspace entity was cleared.
+func (m *CannedResponseMutation) WorkspaceCleared() bool {
+	return m.clearedworkspace
+}
+
+// WorkspaceIDs returns the "workspace" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// WorkspaceID instead. It exists only for internal usage by the builders.
+func (m *CannedResponseMutation) WorkspaceIDs() (ids []int) {
+	if id := m.workspace; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetWorkspace resets all changes to the "workspace" edge.
+func (m *CannedResponseMutation) ResetWorkspace() {
+	m.workspace = nil
+	m.clearedworkspace = false
+}
+
+// Where appends a list predicates to the CannedResponseMutation builder.
+func (m *CannedResponseMutation) Where(ps ...predicate.CannedResponse) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CannedResponseMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CannedResponseMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CannedResponse, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CannedResponseMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CannedResponseMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CannedResponse).
+func (m *CannedResponseMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CannedResponseMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.workspace != nil {
+		fields = append(fields, cannedresponse.FieldWorkspaceID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, cannedresponse.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, cannedresponse.FieldUpdatedAt)
+	}
+	if m.shortcut != nil {
+		fields = append(fields, cannedresponse.FieldShortcut)
+	}
+	if m.text != nil {
+		fields = append(fields, cannedresponse.FieldText)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CannedResponseMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case cannedresponse.FieldWorkspaceID:
+		return m.WorkspaceID()
+	case cannedresponse.FieldCreatedAt:
+		return m.CreatedAt()
+	case cannedresponse.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case cannedresponse.FieldShortcut:
+		return m.Shortcut()
+	case cannedresponse.FieldText:
+		return m.Text()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CannedResponseMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case cannedresponse.FieldWorkspaceID:
+		return m.OldWorkspaceID(ctx)
+	case cannedresponse.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case cannedresponse.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case cannedresponse.FieldShortcut:
+		return m.OldShortcut(ctx)
+	case cannedresponse.FieldText:
+		return m.OldText(ctx)
+	}
+	return nil, fmt.Errorf("unknown CannedResponse field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CannedResponseMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case cannedresponse.FieldWorkspaceID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkspaceID(v)
+		return nil
+	case cannedresponse.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case cannedresponse.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case cannedresponse.FieldShortcut:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetShortcut(v)
+		return nil
+	case cannedresponse.FieldText:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetText(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CannedResponse field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CannedResponseMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CannedResponseMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CannedResponseMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown CannedResponse numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CannedResponseMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CannedResponseMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CannedResponseMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CannedResponse nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CannedResponseMutation) ResetField(name string) error {
+	switch name {
+	case cannedresponse.FieldWorkspaceID:
+		m.ResetWorkspaceID()
+		return nil
+	case cannedresponse.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case cannedresponse.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case cannedresponse.FieldShortcut:
+		m.ResetShortcut()
+		return nil
+	case cannedresponse.FieldText:
+		m.ResetText()
+		return nil
+	}
+	return fmt.Errorf("unknown CannedResponse field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CannedResponseMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.workspace != nil {
+		edges = append(edges, cannedresponse.EdgeWorkspace)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CannedResponseMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case cannedresponse.EdgeWorkspace:
+		if id := m.workspace; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CannedResponseMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CannedResponseMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CannedResponseMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedworkspace {
+		edges = append(edges, cannedresponse.EdgeWorkspace)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CannedResponseMutation) EdgeCleared(name string) bool {
+	switch name {
+	case cannedresponse.EdgeWorkspace:
+		return m.clearedworkspace
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CannedResponseMutation) ClearEdge(name string) error {
+	switch name {
+	case cannedresponse.EdgeWorkspace:
+		m.ClearWorkspace()
+		return nil
+	}
+	return fmt.Errorf("unknown CannedResponse unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CannedResponseMutation) ResetEdge(name string) error {
+	switch name {
+	case cannedresponse.EdgeWorkspace:
+		m.ResetWorkspace()
+		return nil
+	}
+	return fmt.Errorf("unknown CannedResponse edge %s", name)
 }
 
 // ContactMutation represents an operation that mutates the Contact nodes in the graph.
@@ -2867,6 +3648,7 @@ type ConversationMutation struct {
 	tags                 *[]string
 	appendtags           []string
 	handoff_requested_at *time.Time
+	handoff_accepted_at  *time.Time
 	assigned_to          *string
 	last_message_at      *time.Time
 	last_user_message_at *time.Time
@@ -2882,6 +3664,8 @@ type ConversationMutation struct {
 	messages             map[int]struct{}
 	removedmessages      map[int]struct{}
 	clearedmessages      bool
+	assignee             *int
+	clearedassignee      bool
 	done                 bool
 	oldValue             func(context.Context) (*Conversation, error)
 	predicates           []predicate.Conversation
@@ -3337,6 +4121,55 @@ func (m *ConversationMutation) ResetHandoffRequestedAt() {
 	delete(m.clearedFields, conversation.FieldHandoffRequestedAt)
 }
 
+// SetHandoffAcceptedAt sets the "handoff_accepted_at" field.
+func (m *ConversationMutation) SetHandoffAcceptedAt(t time.Time) {
+	m.handoff_accepted_at = &t
+}
+
+// HandoffAcceptedAt returns the value of the "handoff_accepted_at" field in the mutation.
+func (m *ConversationMutation) HandoffAcceptedAt() (r time.Time, exists bool) {
+	v := m.handoff_accepted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHandoffAcceptedAt returns the old "handoff_accepted_at" field's value of the Conversation entity.
+// If the Conversation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationMutation) OldHandoffAcceptedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHandoffAcceptedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHandoffAcceptedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHandoffAcceptedAt: %w", err)
+	}
+	return oldValue.HandoffAcceptedAt, nil
+}
+
+// ClearHandoffAcceptedAt clears the value of the "handoff_accepted_at" field.
+func (m *ConversationMutation) ClearHandoffAcceptedAt() {
+	m.handoff_accepted_at = nil
+	m.clearedFields[conversation.FieldHandoffAcceptedAt] = struct{}{}
+}
+
+// HandoffAcceptedAtCleared returns if the "handoff_accepted_at" field was cleared in this mutation.
+func (m *ConversationMutation) HandoffAcceptedAtCleared() bool {
+	_, ok := m.clearedFields[conversation.FieldHandoffAcceptedAt]
+	return ok
+}
+
+// ResetHandoffAcceptedAt resets all changes to the "handoff_accepted_at" field.
+func (m *ConversationMutation) ResetHandoffAcceptedAt() {
+	m.handoff_accepted_at = nil
+	delete(m.clearedFields, conversation.FieldHandoffAcceptedAt)
+}
+
 // SetAssignedTo sets the "assigned_to" field.
 func (m *ConversationMutation) SetAssignedTo(s string) {
 	m.assigned_to = &s
@@ -3384,6 +4217,55 @@ func (m *ConversationMutation) AssignedToCleared() bool {
 func (m *ConversationMutation) ResetAssignedTo() {
 	m.assigned_to = nil
 	delete(m.clearedFields, conversation.FieldAssignedTo)
+}
+
+// SetAssigneeID sets the "assignee_id" field.
+func (m *ConversationMutation) SetAssigneeID(i int) {
+	m.assignee = &i
+}
+
+// AssigneeID returns the value of the "assignee_id" field in the mutation.
+func (m *ConversationMutation) AssigneeID() (r int, exists bool) {
+	v := m.assignee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAssigneeID returns the old "assignee_id" field's value of the Conversation entity.
+// If the Conversation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationMutation) OldAssigneeID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAssigneeID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAssigneeID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAssigneeID: %w", err)
+	}
+	return oldValue.AssigneeID, nil
+}
+
+// ClearAssigneeID clears the value of the "assignee_id" field.
+func (m *ConversationMutation) ClearAssigneeID() {
+	m.assignee = nil
+	m.clearedFields[conversation.FieldAssigneeID] = struct{}{}
+}
+
+// AssigneeIDCleared returns if the "assignee_id" field was cleared in this mutation.
+func (m *ConversationMutation) AssigneeIDCleared() bool {
+	_, ok := m.clearedFields[conversation.FieldAssigneeID]
+	return ok
+}
+
+// ResetAssigneeID resets all changes to the "assignee_id" field.
+func (m *ConversationMutation) ResetAssigneeID() {
+	m.assignee = nil
+	delete(m.clearedFields, conversation.FieldAssigneeID)
 }
 
 // SetLastMessageAt sets the "last_message_at" field.
@@ -3633,6 +4515,33 @@ func (m *ConversationMutation) ResetMessages() {
 	m.removedmessages = nil
 }
 
+// ClearAssignee clears the "assignee" edge to the APIToken entity.
+func (m *ConversationMutation) ClearAssignee() {
+	m.clearedassignee = true
+	m.clearedFields[conversation.FieldAssigneeID] = struct{}{}
+}
+
+// AssigneeCleared reports if the "assignee" edge to the APIToken entity was cleared.
+func (m *ConversationMutation) AssigneeCleared() bool {
+	return m.AssigneeIDCleared() || m.clearedassignee
+}
+
+// AssigneeIDs returns the "assignee" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// AssigneeID instead. It exists only for internal usage by the builders.
+func (m *ConversationMutation) AssigneeIDs() (ids []int) {
+	if id := m.assignee; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAssignee resets all changes to the "assignee" edge.
+func (m *ConversationMutation) ResetAssignee() {
+	m.assignee = nil
+	m.clearedassignee = false
+}
+
 // Where appends a list predicates to the ConversationMutation builder.
 func (m *ConversationMutation) Where(ps ...predicate.Conversation) {
 	m.predicates = append(m.predicates, ps...)
@@ -3667,7 +4576,7 @@ func (m *ConversationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ConversationMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 14)
 	if m.workspace != nil {
 		fields = append(fields, conversation.FieldWorkspaceID)
 	}
@@ -3695,8 +4604,14 @@ func (m *ConversationMutation) Fields() []string {
 	if m.handoff_requested_at != nil {
 		fields = append(fields, conversation.FieldHandoffRequestedAt)
 	}
+	if m.handoff_accepted_at != nil {
+		fields = append(fields, conversation.FieldHandoffAcceptedAt)
+	}
 	if m.assigned_to != nil {
 		fields = append(fields, conversation.FieldAssignedTo)
+	}
+	if m.assignee != nil {
+		fields = append(fields, conversation.FieldAssigneeID)
 	}
 	if m.last_message_at != nil {
 		fields = append(fields, conversation.FieldLastMessageAt)
@@ -3730,8 +4645,12 @@ func (m *ConversationMutation) Field(name string) (ent.Value, bool) {
 		return m.Tags()
 	case conversation.FieldHandoffRequestedAt:
 		return m.HandoffRequestedAt()
+	case conversation.FieldHandoffAcceptedAt:
+		return m.HandoffAcceptedAt()
 	case conversation.FieldAssignedTo:
 		return m.AssignedTo()
+	case conversation.FieldAssigneeID:
+		return m.AssigneeID()
 	case conversation.FieldLastMessageAt:
 		return m.LastMessageAt()
 	case conversation.FieldLastUserMessageAt:
@@ -3763,8 +4682,12 @@ func (m *ConversationMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldTags(ctx)
 	case conversation.FieldHandoffRequestedAt:
 		return m.OldHandoffRequestedAt(ctx)
+	case conversation.FieldHandoffAcceptedAt:
+		return m.OldHandoffAcceptedAt(ctx)
 	case conversation.FieldAssignedTo:
 		return m.OldAssignedTo(ctx)
+	case conversation.FieldAssigneeID:
+		return m.OldAssigneeID(ctx)
 	case conversation.FieldLastMessageAt:
 		return m.OldLastMessageAt(ctx)
 	case conversation.FieldLastUserMessageAt:
@@ -3841,12 +4764,26 @@ func (m *ConversationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetHandoffRequestedAt(v)
 		return nil
+	case conversation.FieldHandoffAcceptedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHandoffAcceptedAt(v)
+		return nil
 	case conversation.FieldAssignedTo:
 		v, ok := value.(string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetAssignedTo(v)
+		return nil
+	case conversation.FieldAssigneeID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAssigneeID(v)
 		return nil
 	case conversation.FieldLastMessageAt:
 		v, ok := value.(time.Time)
@@ -3898,8 +4835,14 @@ func (m *ConversationMutation) ClearedFields() []string {
 	if m.FieldCleared(conversation.FieldHandoffRequestedAt) {
 		fields = append(fields, conversation.FieldHandoffRequestedAt)
 	}
+	if m.FieldCleared(conversation.FieldHandoffAcceptedAt) {
+		fields = append(fields, conversation.FieldHandoffAcceptedAt)
+	}
 	if m.FieldCleared(conversation.FieldAssignedTo) {
 		fields = append(fields, conversation.FieldAssignedTo)
+	}
+	if m.FieldCleared(conversation.FieldAssigneeID) {
+		fields = append(fields, conversation.FieldAssigneeID)
 	}
 	if m.FieldCleared(conversation.FieldLastUserMessageAt) {
 		fields = append(fields, conversation.FieldLastUserMessageAt)
@@ -3921,8 +4864,14 @@ func (m *ConversationMutation) ClearField(name string) error {
 	case conversation.FieldHandoffRequestedAt:
 		m.ClearHandoffRequestedAt()
 		return nil
+	case conversation.FieldHandoffAcceptedAt:
+		m.ClearHandoffAcceptedAt()
+		return nil
 	case conversation.FieldAssignedTo:
 		m.ClearAssignedTo()
+		return nil
+	case conversation.FieldAssigneeID:
+		m.ClearAssigneeID()
 		return nil
 	case conversation.FieldLastUserMessageAt:
 		m.ClearLastUserMessageAt()
@@ -3962,8 +4911,14 @@ func (m *ConversationMutation) ResetField(name string) error {
 	case conversation.FieldHandoffRequestedAt:
 		m.ResetHandoffRequestedAt()
 		return nil
+	case conversation.FieldHandoffAcceptedAt:
+		m.ResetHandoffAcceptedAt()
+		return nil
 	case conversation.FieldAssignedTo:
 		m.ResetAssignedTo()
+		return nil
+	case conversation.FieldAssigneeID:
+		m.ResetAssigneeID()
 		return nil
 	case conversation.FieldLastMessageAt:
 		m.ResetLastMessageAt()
@@ -3977,7 +4932,7 @@ func (m *ConversationMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ConversationMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.workspace != nil {
 		edges = append(edges, conversation.EdgeWorkspace)
 	}
@@ -3992,6 +4947,9 @@ func (m *ConversationMutation) AddedEdges() []string {
 	}
 	if m.messages != nil {
 		edges = append(edges, conversation.EdgeMessages)
+	}
+	if m.assignee != nil {
+		edges = append(edges, conversation.EdgeAssignee)
 	}
 	return edges
 }
@@ -4022,13 +4980,17 @@ func (m *ConversationMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case conversation.EdgeAssignee:
+		if id := m.assignee; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ConversationMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removedmessages != nil {
 		edges = append(edges, conversation.EdgeMessages)
 	}
@@ -4051,7 +5013,7 @@ func (m *ConversationMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ConversationMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedworkspace {
 		edges = append(edges, conversation.EdgeWorkspace)
 	}
@@ -4066,6 +5028,9 @@ func (m *ConversationMutation) ClearedEdges() []string {
 	}
 	if m.clearedmessages {
 		edges = append(edges, conversation.EdgeMessages)
+	}
+	if m.clearedassignee {
+		edges = append(edges, conversation.EdgeAssignee)
 	}
 	return edges
 }
@@ -4084,6 +5049,8 @@ func (m *ConversationMutation) EdgeCleared(name string) bool {
 		return m.clearedcontact
 	case conversation.EdgeMessages:
 		return m.clearedmessages
+	case conversation.EdgeAssignee:
+		return m.clearedassignee
 	}
 	return false
 }
@@ -4103,6 +5070,9 @@ func (m *ConversationMutation) ClearEdge(name string) error {
 		return nil
 	case conversation.EdgeContact:
 		m.ClearContact()
+		return nil
+	case conversation.EdgeAssignee:
+		m.ClearAssignee()
 		return nil
 	}
 	return fmt.Errorf("unknown Conversation unique edge %s", name)
@@ -4127,8 +5097,735 @@ func (m *ConversationMutation) ResetEdge(name string) error {
 	case conversation.EdgeMessages:
 		m.ResetMessages()
 		return nil
+	case conversation.EdgeAssignee:
+		m.ResetAssignee()
+		return nil
 	}
 	return fmt.Errorf("unknown Conversation edge %s", name)
+}
+
+// ConversationReadMutation represents an operation that mutates the ConversationRead nodes in the graph.
+type ConversationReadMutation struct {
+	config
+	op                      Op
+	typ                     string
+	id                      *int
+	last_read_message_id    *int
+	addlast_read_message_id *int
+	read_at                 *time.Time
+	clearedFields           map[string]struct{}
+	workspace               *int
+	clearedworkspace        bool
+	token                   *int
+	clearedtoken            bool
+	conversation            *int
+	clearedconversation     bool
+	done                    bool
+	oldValue                func(context.Context) (*ConversationRead, error)
+	predicates              []predicate.ConversationRead
+}
+
+var _ ent.Mutation = (*ConversationReadMutation)(nil)
+
+// conversationreadOption allows management of the mutation configuration using functional options.
+type conversationreadOption func(*ConversationReadMutation)
+
+// newConversationReadMutation creates new mutation for the ConversationRead entity.
+func newConversationReadMutation(c config, op Op, opts ...conversationreadOption) *ConversationReadMutation {
+	m := &ConversationReadMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeConversationRead,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withConversationReadID sets the ID field of the mutation.
+func withConversationReadID(id int) conversationreadOption {
+	return func(m *ConversationReadMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ConversationRead
+		)
+		m.oldValue = func(ctx context.Context) (*ConversationRead, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ConversationRead.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withConversationRead sets the old ConversationRead of the mutation.
+func withConversationRead(node *ConversationRead) conversationreadOption {
+	return func(m *ConversationReadMutation) {
+		m.oldValue = func(context.Context) (*ConversationRead, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ConversationReadMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ConversationReadMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ConversationReadMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ConversationReadMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ConversationRead.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetWorkspaceID sets the "workspace_id" field.
+func (m *ConversationReadMutation) SetWorkspaceID(i int) {
+	m.workspace = &i
+}
+
+// WorkspaceID returns the value of the "workspace_id" field in the mutation.
+func (m *ConversationReadMutation) WorkspaceID() (r int, exists bool) {
+	v := m.workspace
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkspaceID returns the old "workspace_id" field's value of the ConversationRead entity.
+// If the ConversationRead object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationReadMutation) OldWorkspaceID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkspaceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkspaceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkspaceID: %w", err)
+	}
+	return oldValue.WorkspaceID, nil
+}
+
+// ResetWorkspaceID resets all changes to the "workspace_id" field.
+func (m *ConversationReadMutation) ResetWorkspaceID() {
+	m.workspace = nil
+}
+
+// SetTokenID sets the "token_id" field.
+func (m *ConversationReadMutation) SetTokenID(i int) {
+	m.token = &i
+}
+
+// TokenID returns the value of the "token_id" field in the mutation.
+func (m *ConversationReadMutation) TokenID() (r int, exists bool) {
+	v := m.token
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTokenID returns the old "token_id" field's value of the ConversationRead entity.
+// If the ConversationRead object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationReadMutation) OldTokenID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTokenID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTokenID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTokenID: %w", err)
+	}
+	return oldValue.TokenID, nil
+}
+
+// ResetTokenID resets all changes to the "token_id" field.
+func (m *ConversationReadMutation) ResetTokenID() {
+	m.token = nil
+}
+
+// SetConversationID sets the "conversation_id" field.
+func (m *ConversationReadMutation) SetConversationID(i int) {
+	m.conversation = &i
+}
+
+// ConversationID returns the value of the "conversation_id" field in the mutation.
+func (m *ConversationReadMutation) ConversationID() (r int, exists bool) {
+	v := m.conversation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConversationID returns the old "conversation_id" field's value of the ConversationRead entity.
+// If the ConversationRead object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationReadMutation) OldConversationID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConversationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConversationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConversationID: %w", err)
+	}
+	return oldValue.ConversationID, nil
+}
+
+// ResetConversationID resets all changes to the "conversation_id" field.
+func (m *ConversationReadMutation) ResetConversationID() {
+	m.conversation = nil
+}
+
+// SetLastReadMessageID sets the "last_read_message_id" field.
+func (m *ConversationReadMutation) SetLastReadMessageID(i int) {
+	m.last_read_message_id = &i
+	m.addlast_read_message_id = nil
+}
+
+// LastReadMessageID returns the value of the "last_read_message_id" field in the mutation.
+func (m *ConversationReadMutation) LastReadMessageID() (r int, exists bool) {
+	v := m.last_read_message_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastReadMessageID returns the old "last_read_message_id" field's value of the ConversationRead entity.
+// If the ConversationRead object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationReadMutation) OldLastReadMessageID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastReadMessageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastReadMessageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastReadMessageID: %w", err)
+	}
+	return oldValue.LastReadMessageID, nil
+}
+
+// AddLastReadMessageID adds i to the "last_read_message_id" field.
+func (m *ConversationReadMutation) AddLastReadMessageID(i int) {
+	if m.addlast_read_message_id != nil {
+		*m.addlast_read_message_id += i
+	} else {
+		m.addlast_read_message_id = &i
+	}
+}
+
+// AddedLastReadMessageID returns the value that was added to the "last_read_message_id" field in this mutation.
+func (m *ConversationReadMutation) AddedLastReadMessageID() (r int, exists bool) {
+	v := m.addlast_read_message_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLastReadMessageID resets all changes to the "last_read_message_id" field.
+func (m *ConversationReadMutation) ResetLastReadMessageID() {
+	m.last_read_message_id = nil
+	m.addlast_read_message_id = nil
+}
+
+// SetReadAt sets the "read_at" field.
+func (m *ConversationReadMutation) SetReadAt(t time.Time) {
+	m.read_at = &t
+}
+
+// ReadAt returns the value of the "read_at" field in the mutation.
+func (m *ConversationReadMutation) ReadAt() (r time.Time, exists bool) {
+	v := m.read_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReadAt returns the old "read_at" field's value of the ConversationRead entity.
+// If the ConversationRead object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversationReadMutation) OldReadAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReadAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReadAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReadAt: %w", err)
+	}
+	return oldValue.ReadAt, nil
+}
+
+// ResetReadAt resets all changes to the "read_at" field.
+func (m *ConversationReadMutation) ResetReadAt() {
+	m.read_at = nil
+}
+
+// ClearWorkspace clears the "workspace" edge to the Workspace entity.
+func (m *ConversationReadMutation) ClearWorkspace() {
+	m.clearedworkspace = true
+	m.clearedFields[conversationread.FieldWorkspaceID] = struct{}{}
+}
+
+// WorkspaceCleared reports if the "workspace" edge to the Workspace entity was cleared.
+func (m *ConversationReadMutation) WorkspaceCleared() bool {
+	return m.clearedworkspace
+}
+
+// WorkspaceIDs returns the "workspace" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// WorkspaceID instead. It exists only for internal usage by the builders.
+func (m *ConversationReadMutation) WorkspaceIDs() (ids []int) {
+	if id := m.workspace; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetWorkspace resets all changes to the "workspace" edge.
+func (m *ConversationReadMutation) ResetWorkspace() {
+	m.workspace = nil
+	m.clearedworkspace = false
+}
+
+// ClearToken clears the "token" edge to the APIToken entity.
+func (m *ConversationReadMutation) ClearToken() {
+	m.clearedtoken = true
+	m.clearedFields[conversationread.FieldTokenID] = struct{}{}
+}
+
+// TokenCleared reports if the "token" edge to the APIToken entity was cleared.
+func (m *ConversationReadMutation) TokenCleared() bool {
+	return m.clearedtoken
+}
+
+// TokenIDs returns the "token" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TokenID instead. It exists only for internal usage by the builders.
+func (m *ConversationReadMutation) TokenIDs() (ids []int) {
+	if id := m.token; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetToken resets all changes to the "token" edge.
+func (m *ConversationReadMutation) ResetToken() {
+	m.token = nil
+	m.clearedtoken = false
+}
+
+// ClearConversation clears the "conversation" edge to the Conversation entity.
+func (m *ConversationReadMutation) ClearConversation() {
+	m.clearedconversation = true
+	m.clearedFields[conversationread.FieldConversationID] = struct{}{}
+}
+
+// ConversationCleared reports if the "conversation" edge to the Conversation entity was cleared.
+func (m *ConversationReadMutation) ConversationCleared() bool {
+	return m.clearedconversation
+}
+
+// ConversationIDs returns the "conversation" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ConversationID instead. It exists only for internal usage by the builders.
+func (m *ConversationReadMutation) ConversationIDs() (ids []int) {
+	if id := m.conversation; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetConversation resets all changes to the "conversation" edge.
+func (m *ConversationReadMutation) ResetConversation() {
+	m.conversation = nil
+	m.clearedconversation = false
+}
+
+// Where appends a list predicates to the ConversationReadMutation builder.
+func (m *ConversationReadMutation) Where(ps ...predicate.ConversationRead) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ConversationReadMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ConversationReadMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ConversationRead, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ConversationReadMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ConversationReadMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ConversationRead).
+func (m *ConversationReadMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ConversationReadMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.workspace != nil {
+		fields = append(fields, conversationread.FieldWorkspaceID)
+	}
+	if m.token != nil {
+		fields = append(fields, conversationread.FieldTokenID)
+	}
+	if m.conversation != nil {
+		fields = append(fields, conversationread.FieldConversationID)
+	}
+	if m.last_read_message_id != nil {
+		fields = append(fields, conversationread.FieldLastReadMessageID)
+	}
+	if m.read_at != nil {
+		fields = append(fields, conversationread.FieldReadAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ConversationReadMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case conversationread.FieldWorkspaceID:
+		return m.WorkspaceID()
+	case conversationread.FieldTokenID:
+		return m.TokenID()
+	case conversationread.FieldConversationID:
+		return m.ConversationID()
+	case conversationread.FieldLastReadMessageID:
+		return m.LastReadMessageID()
+	case conversationread.FieldReadAt:
+		return m.ReadAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ConversationReadMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case conversationread.FieldWorkspaceID:
+		return m.OldWorkspaceID(ctx)
+	case conversationread.FieldTokenID:
+		return m.OldTokenID(ctx)
+	case conversationread.FieldConversationID:
+		return m.OldConversationID(ctx)
+	case conversationread.FieldLastReadMessageID:
+		return m.OldLastReadMessageID(ctx)
+	case conversationread.FieldReadAt:
+		return m.OldReadAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ConversationRead field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ConversationReadMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case conversationread.FieldWorkspaceID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkspaceID(v)
+		return nil
+	case conversationread.FieldTokenID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTokenID(v)
+		return nil
+	case conversationread.FieldConversationID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConversationID(v)
+		return nil
+	case conversationread.FieldLastReadMessageID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastReadMessageID(v)
+		return nil
+	case conversationread.FieldReadAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReadAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ConversationRead field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ConversationReadMutation) AddedFields() []string {
+	var fields []string
+	if m.addlast_read_message_id != nil {
+		fields = append(fields, conversationread.FieldLastReadMessageID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ConversationReadMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case conversationread.FieldLastReadMessageID:
+		return m.AddedLastReadMessageID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ConversationReadMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case conversationread.FieldLastReadMessageID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLastReadMessageID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ConversationRead numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ConversationReadMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ConversationReadMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ConversationReadMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ConversationRead nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ConversationReadMutation) ResetField(name string) error {
+	switch name {
+	case conversationread.FieldWorkspaceID:
+		m.ResetWorkspaceID()
+		return nil
+	case conversationread.FieldTokenID:
+		m.ResetTokenID()
+		return nil
+	case conversationread.FieldConversationID:
+		m.ResetConversationID()
+		return nil
+	case conversationread.FieldLastReadMessageID:
+		m.ResetLastReadMessageID()
+		return nil
+	case conversationread.FieldReadAt:
+		m.ResetReadAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ConversationRead field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ConversationReadMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.workspace != nil {
+		edges = append(edges, conversationread.EdgeWorkspace)
+	}
+	if m.token != nil {
+		edges = append(edges, conversationread.EdgeToken)
+	}
+	if m.conversation != nil {
+		edges = append(edges, conversationread.EdgeConversation)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ConversationReadMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case conversationread.EdgeWorkspace:
+		if id := m.workspace; id != nil {
+			return []ent.Value{*id}
+		}
+	case conversationread.EdgeToken:
+		if id := m.token; id != nil {
+			return []ent.Value{*id}
+		}
+	case conversationread.EdgeConversation:
+		if id := m.conversation; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ConversationReadMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ConversationReadMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ConversationReadMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedworkspace {
+		edges = append(edges, conversationread.EdgeWorkspace)
+	}
+	if m.clearedtoken {
+		edges = append(edges, conversationread.EdgeToken)
+	}
+	if m.clearedconversation {
+		edges = append(edges, conversationread.EdgeConversation)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ConversationReadMutation) EdgeCleared(name string) bool {
+	switch name {
+	case conversationread.EdgeWorkspace:
+		return m.clearedworkspace
+	case conversationread.EdgeToken:
+		return m.clearedtoken
+	case conversationread.EdgeConversation:
+		return m.clearedconversation
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ConversationReadMutation) ClearEdge(name string) error {
+	switch name {
+	case conversationread.EdgeWorkspace:
+		m.ClearWorkspace()
+		return nil
+	case conversationread.EdgeToken:
+		m.ClearToken()
+		return nil
+	case conversationread.EdgeConversation:
+		m.ClearConversation()
+		return nil
+	}
+	return fmt.Errorf("unknown ConversationRead unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ConversationReadMutation) ResetEdge(name string) error {
+	switch name {
+	case conversationread.EdgeWorkspace:
+		m.ResetWorkspace()
+		return nil
+	case conversationread.EdgeToken:
+		m.ResetToken()
+		return nil
+	case conversationread.EdgeConversation:
+		m.ResetConversation()
+		return nil
+	}
+	return fmt.Errorf("unknown ConversationRead edge %s", name)
 }
 
 // InboxEventMutation represents an operation that mutates the InboxEvent nodes in the graph.

@@ -18,10 +18,14 @@ type Tx struct {
 	APIToken *APITokenClient
 	// Agent is the client for interacting with the Agent builders.
 	Agent *AgentClient
+	// CannedResponse is the client for interacting with the CannedResponse builders.
+	CannedResponse *CannedResponseClient
 	// Contact is the client for interacting with the Contact builders.
 	Contact *ContactClient
 	// Conversation is the client for interacting with the Conversation builders.
 	Conversation *ConversationClient
+	// ConversationRead is the client for interacting with the ConversationRead builders.
+	ConversationRead *ConversationReadClient
 	// InboxEvent is the client for interacting with the InboxEvent builders.
 	InboxEvent *InboxEventClient
 	// KnowledgeChunk is the client for interacting with the KnowledgeChunk builders.
@@ -169,8 +173,10 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.APIToken = NewAPITokenClient(tx.config)
 	tx.Agent = NewAgentClient(tx.config)
+	tx.CannedResponse = NewCannedResponseClient(tx.config)
 	tx.Contact = NewContactClient(tx.config)
 	tx.Conversation = NewConversationClient(tx.config)
+	tx.ConversationRead = NewConversationReadClient(tx.config)
 	tx.InboxEvent = NewInboxEventClient(tx.config)
 	tx.KnowledgeChunk = NewKnowledgeChunkClient(tx.config)
 	tx.KnowledgeSource = NewKnowledgeSourceClient(tx.config)

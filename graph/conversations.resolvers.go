@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/graph/generated"
 	"github.com/seachat/seachat/internal/conversation"
@@ -26,8 +27,9 @@ func (r *mutationResolver) AcceptHandoff(ctx context.Context, conversationID int
 }
 
 // SendAgentMessage is the resolver for the sendAgentMessage field.
-func (r *mutationResolver) SendAgentMessage(ctx context.Context, conversationID int, text string) (*ent.Message, error) {
-	return r.conversations.SendAgentMessage(ctx, conversationID, text)
+func (r *mutationResolver) SendAgentMessage(ctx context.Context, conversationID int, text string, takeOver *bool, attachment *graphql.Upload) (*ent.Message, error) {
+	return r.conversations.SendAgentMessage(ctx, conversationID, text,
+		conversation.TakeOver(takeOver != nil && *takeOver), conversation.WithAttachment(upload(attachment)))
 }
 
 // ReturnToBot is the resolver for the returnToBot field.

@@ -3,10 +3,13 @@ package graph
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/knowledgesource"
 	"github.com/seachat/seachat/ent/schema/schematype"
 	"github.com/seachat/seachat/graph/model"
+	"github.com/seachat/seachat/internal/conversation"
 	"github.com/seachat/seachat/internal/knowledge"
 )
 
@@ -50,4 +53,12 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// upload is a GraphQL upload as the conversation service takes it.
+func upload(u *graphql.Upload) *conversation.Upload {
+	if u == nil {
+		return nil
+	}
+	return &conversation.Upload{Filename: u.Filename, ContentType: u.ContentType, Size: u.Size, File: u.File}
 }

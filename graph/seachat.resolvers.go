@@ -76,7 +76,7 @@ func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &model.Viewer{Workspace: ws, TokenName: v.TokenName, Role: apitoken.Role(v.Role), Admin: v.Admin}, nil
+	return &model.Viewer{Workspace: ws, TokenName: v.TokenName, TokenID: v.TokenID, Role: apitoken.Role(v.Role), Admin: v.Admin}, nil
 }
 
 // Agents is the resolver for the agents field.

@@ -59,6 +59,7 @@ func (s *Server) graphqlHandler(o Options) http.Handler {
 	srv.Use(costLimit{extension.FixedComplexityLimit(complexityLimit)})
 	srv.Use(responseSize{limit: o.Config.MaxResponseBytes})
 	srv.Use(maxDepth{limit: depthLimit})
+	srv.Use(graph.Batching{}) // Conversation.unreadCount: one query per page
 	limiter := newRateLimiter(o.Config.RateLimit, o.Config.RateBurst, time.Now)
 	srv.AroundOperations(limiter.limitWebsocketOperations)
 	srv.AroundOperations(s.checkWebsocketOperation)

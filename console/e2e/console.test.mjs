@@ -257,6 +257,44 @@ describe('agent console', () => {
     await shot('agent-reply');
   });
 
+  step('asks before taking over a conversation another agent has', async () => {
+    const eve = await api('mutation { createAPIToken(name: "Eve", role: AGENT) { apiToken { id } } }');
+    const convs = await api('{ conversations(first: 1) { edges { node { id } } } }');
+    await api(`mutation { assignConversation(conversationId: "${convs.conversations.edges[0].node.id}", assigneeId: "${eve.createAPIToken.apiToken.id}") { id } }`);
+    const dialogs = [];
+    page.once('dialog', (d) => dialogs.push(d.message())); // accepted by the page's own handler
+    const reply = 'Dana again: I am taking this one over.';
+    await page.getByLabel('Reply').fill(reply);
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await visible(page.getByRole('log', { name: 'Transcript' }).locator('.msg.a-agent', { hasText: 'taking this one over' }));
+    assert.match(dialogs[0] || '', /assigned to Eve\. Take it over/);
+    await sentTo(psid, reply);
+  });
+
+  step('inserts a canned response, adds an internal note and filters by assignment', async () => {
+    await api('mutation { createCannedResponse(shortcut: "hours", text: "We are open Monday to Saturday, 9 am to 6 pm.") { id } }');
+    const reply = page.getByLabel('Reply');
+    await reply.fill('/ho');
+    await visible(page.getByText('Canned responses: /hours'));
+    await reply.fill('/hours ');
+    await page.waitForFunction(() => document.getElementById('reply').value.startsWith('We are open Monday'));
+
+    await reply.fill('VIP customer: offer the loyalty discount.');
+    await page.getByRole('button', { name: 'Add note' }).click();
+    const note = page.getByRole('log', { name: 'Transcript' }).locator('.msg.a-note', { hasText: 'loyalty discount' });
+    await visible(note);
+    assert.match(await text(note.locator('.author')), /^Note · /);
+    assert.equal(await reply.inputValue(), '');
+    await shot('note');
+
+    await page.getByLabel('Assigned').selectOption('mine');
+    await visible(page.locator('li.conv', { hasText: `User ${psid}` }));
+    await page.getByLabel('Assigned').selectOption('unassigned');
+    await visible(page.getByText('No conversation matches these filters.'));
+    await page.getByLabel('Assigned').selectOption('');
+    await visible(page.locator('li.conv', { hasText: `User ${psid}` }));
+  });
+
   step('tags a conversation and filters by tag and status', async () => {
     await page.getByLabel('New tag').fill('vip');
     await page.getByRole('button', { name: 'Add tag' }).click();

@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/seachat/seachat/ent/schema/schematype"
 )
 
 const (
@@ -37,6 +38,12 @@ const (
 	FieldPauseBotOnEcho = "pause_bot_on_echo"
 	// FieldHandoffTimeoutSeconds holds the string denoting the handoff_timeout_seconds field in the database.
 	FieldHandoffTimeoutSeconds = "handoff_timeout_seconds"
+	// FieldBusinessHours holds the string denoting the business_hours field in the database.
+	FieldBusinessHours = "business_hours"
+	// FieldTimezone holds the string denoting the timezone field in the database.
+	FieldTimezone = "timezone"
+	// FieldAfterHoursMessage holds the string denoting the after_hours_message field in the database.
+	FieldAfterHoursMessage = "after_hours_message"
 	// EdgeWorkspace holds the string denoting the workspace edge name in mutations.
 	EdgeWorkspace = "workspace"
 	// EdgeMessengerChannels holds the string denoting the messenger_channels edge name in mutations.
@@ -91,6 +98,9 @@ var Columns = []string{
 	FieldWelcomeMessage,
 	FieldPauseBotOnEcho,
 	FieldHandoffTimeoutSeconds,
+	FieldBusinessHours,
+	FieldTimezone,
+	FieldAfterHoursMessage,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -109,7 +119,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/seachat/seachat/ent/runtime"
 var (
-	Hooks  [1]ent.Hook
+	Hooks  [2]ent.Hook
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
@@ -143,6 +153,16 @@ var (
 	DefaultPauseBotOnEcho bool
 	// HandoffTimeoutSecondsValidator is a validator for the "handoff_timeout_seconds" field. It is called by the builders before save.
 	HandoffTimeoutSecondsValidator func(int) error
+	// DefaultBusinessHours holds the default value on creation for the "business_hours" field.
+	DefaultBusinessHours []schematype.OpeningHours
+	// DefaultTimezone holds the default value on creation for the "timezone" field.
+	DefaultTimezone string
+	// TimezoneValidator is a validator for the "timezone" field. It is called by the builders before save.
+	TimezoneValidator func(string) error
+	// DefaultAfterHoursMessage holds the default value on creation for the "after_hours_message" field.
+	DefaultAfterHoursMessage string
+	// AfterHoursMessageValidator is a validator for the "after_hours_message" field. It is called by the builders before save.
+	AfterHoursMessageValidator func(string) error
 )
 
 // OrderOption defines the ordering options for the Agent queries.
@@ -206,6 +226,16 @@ func ByPauseBotOnEcho(opts ...sql.OrderTermOption) OrderOption {
 // ByHandoffTimeoutSeconds orders the results by the handoff_timeout_seconds field.
 func ByHandoffTimeoutSeconds(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldHandoffTimeoutSeconds, opts...).ToFunc()
+}
+
+// ByTimezone orders the results by the timezone field.
+func ByTimezone(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTimezone, opts...).ToFunc()
+}
+
+// ByAfterHoursMessage orders the results by the after_hours_message field.
+func ByAfterHoursMessage(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAfterHoursMessage, opts...).ToFunc()
 }
 
 // ByWorkspaceField orders the results by workspace field.

@@ -110,6 +110,16 @@ func HandoffTimeoutSeconds(v int) predicate.Agent {
 	return predicate.Agent(sql.FieldEQ(FieldHandoffTimeoutSeconds, v))
 }
 
+// Timezone applies equality check predicate on the "timezone" field. It's identical to TimezoneEQ.
+func Timezone(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldEQ(FieldTimezone, v))
+}
+
+// AfterHoursMessage applies equality check predicate on the "after_hours_message" field. It's identical to AfterHoursMessageEQ.
+func AfterHoursMessage(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldEQ(FieldAfterHoursMessage, v))
+}
+
 // WorkspaceIDEQ applies the EQ predicate on the "workspace_id" field.
 func WorkspaceIDEQ(v int) predicate.Agent {
 	return predicate.Agent(sql.FieldEQ(FieldWorkspaceID, v))
@@ -658,6 +668,136 @@ func HandoffTimeoutSecondsIsNil() predicate.Agent {
 // HandoffTimeoutSecondsNotNil applies the NotNil predicate on the "handoff_timeout_seconds" field.
 func HandoffTimeoutSecondsNotNil() predicate.Agent {
 	return predicate.Agent(sql.FieldNotNull(FieldHandoffTimeoutSeconds))
+}
+
+// TimezoneEQ applies the EQ predicate on the "timezone" field.
+func TimezoneEQ(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldEQ(FieldTimezone, v))
+}
+
+// TimezoneNEQ applies the NEQ predicate on the "timezone" field.
+func TimezoneNEQ(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldNEQ(FieldTimezone, v))
+}
+
+// TimezoneIn applies the In predicate on the "timezone" field.
+func TimezoneIn(vs ...string) predicate.Agent {
+	return predicate.Agent(sql.FieldIn(FieldTimezone, vs...))
+}
+
+// TimezoneNotIn applies the NotIn predicate on the "timezone" field.
+func TimezoneNotIn(vs ...string) predicate.Agent {
+	return predicate.Agent(sql.FieldNotIn(FieldTimezone, vs...))
+}
+
+// TimezoneGT applies the GT predicate on the "timezone" field.
+func TimezoneGT(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldGT(FieldTimezone, v))
+}
+
+// TimezoneGTE applies the GTE predicate on the "timezone" field.
+func TimezoneGTE(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldGTE(FieldTimezone, v))
+}
+
+// TimezoneLT applies the LT predicate on the "timezone" field.
+func TimezoneLT(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldLT(FieldTimezone, v))
+}
+
+// TimezoneLTE applies the LTE predicate on the "timezone" field.
+func TimezoneLTE(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldLTE(FieldTimezone, v))
+}
+
+// TimezoneContains applies the Contains predicate on the "timezone" field.
+func TimezoneContains(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldContains(FieldTimezone, v))
+}
+
+// TimezoneHasPrefix applies the HasPrefix predicate on the "timezone" field.
+func TimezoneHasPrefix(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldHasPrefix(FieldTimezone, v))
+}
+
+// TimezoneHasSuffix applies the HasSuffix predicate on the "timezone" field.
+func TimezoneHasSuffix(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldHasSuffix(FieldTimezone, v))
+}
+
+// TimezoneEqualFold applies the EqualFold predicate on the "timezone" field.
+func TimezoneEqualFold(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldEqualFold(FieldTimezone, v))
+}
+
+// TimezoneContainsFold applies the ContainsFold predicate on the "timezone" field.
+func TimezoneContainsFold(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldContainsFold(FieldTimezone, v))
+}
+
+// AfterHoursMessageEQ applies the EQ predicate on the "after_hours_message" field.
+func AfterHoursMessageEQ(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldEQ(FieldAfterHoursMessage, v))
+}
+
+// AfterHoursMessageNEQ applies the NEQ predicate on the "after_hours_message" field.
+func AfterHoursMessageNEQ(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldNEQ(FieldAfterHoursMessage, v))
+}
+
+// AfterHoursMessageIn applies the In predicate on the "after_hours_message" field.
+func AfterHoursMessageIn(vs ...string) predicate.Agent {
+	return predicate.Agent(sql.FieldIn(FieldAfterHoursMessage, vs...))
+}
+
+// AfterHoursMessageNotIn applies the NotIn predicate on the "after_hours_message" field.
+func AfterHoursMessageNotIn(vs ...string) predicate.Agent {
+	return predicate.Agent(sql.FieldNotIn(FieldAfterHoursMessage, vs...))
+}
+
+// AfterHoursMessageGT applies the GT predicate on the "after_hours_message" field.
+func AfterHoursMessageGT(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldGT(FieldAfterHoursMessage, v))
+}
+
+// AfterHoursMessageGTE applies the GTE predicate on the "after_hours_message" field.
+func AfterHoursMessageGTE(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldGTE(FieldAfterHoursMessage, v))
+}
+
+// AfterHoursMessageLT applies the LT predicate on the "after_hours_message" field.
+func AfterHoursMessageLT(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldLT(FieldAfterHoursMessage, v))
+}
+
+// AfterHoursMessageLTE applies the LTE predicate on the "after_hours_message" field.
+func AfterHoursMessageLTE(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldLTE(FieldAfterHoursMessage, v))
+}
+
+// AfterHoursMessageContains applies the Contains predicate on the "after_hours_message" field.
+func AfterHoursMessageContains(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldContains(FieldAfterHoursMessage, v))
+}
+
+// AfterHoursMessageHasPrefix applies the HasPrefix predicate on the "after_hours_message" field.
+func AfterHoursMessageHasPrefix(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldHasPrefix(FieldAfterHoursMessage, v))
+}
+
+// AfterHoursMessageHasSuffix applies the HasSuffix predicate on the "after_hours_message" field.
+func AfterHoursMessageHasSuffix(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldHasSuffix(FieldAfterHoursMessage, v))
+}
+
+// AfterHoursMessageEqualFold applies the EqualFold predicate on the "after_hours_message" field.
+func AfterHoursMessageEqualFold(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldEqualFold(FieldAfterHoursMessage, v))
+}
+
+// AfterHoursMessageContainsFold applies the ContainsFold predicate on the "after_hours_message" field.
+func AfterHoursMessageContainsFold(v string) predicate.Agent {
+	return predicate.Agent(sql.FieldContainsFold(FieldAfterHoursMessage, v))
 }
 
 // HasWorkspace applies the HasEdge predicate on the "workspace" edge.

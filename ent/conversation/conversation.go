@@ -36,8 +36,12 @@ const (
 	FieldTags = "tags"
 	// FieldHandoffRequestedAt holds the string denoting the handoff_requested_at field in the database.
 	FieldHandoffRequestedAt = "handoff_requested_at"
+	// FieldHandoffAcceptedAt holds the string denoting the handoff_accepted_at field in the database.
+	FieldHandoffAcceptedAt = "handoff_accepted_at"
 	// FieldAssignedTo holds the string denoting the assigned_to field in the database.
 	FieldAssignedTo = "assigned_to"
+	// FieldAssigneeID holds the string denoting the assignee_id field in the database.
+	FieldAssigneeID = "assignee_id"
 	// FieldLastMessageAt holds the string denoting the last_message_at field in the database.
 	FieldLastMessageAt = "last_message_at"
 	// FieldLastUserMessageAt holds the string denoting the last_user_message_at field in the database.
@@ -52,6 +56,8 @@ const (
 	EdgeContact = "contact"
 	// EdgeMessages holds the string denoting the messages edge name in mutations.
 	EdgeMessages = "messages"
+	// EdgeAssignee holds the string denoting the assignee edge name in mutations.
+	EdgeAssignee = "assignee"
 	// Table holds the table name of the conversation in the database.
 	Table = "conversations"
 	// WorkspaceTable is the table that holds the workspace relation/edge.
@@ -89,6 +95,13 @@ const (
 	MessagesInverseTable = "messages"
 	// MessagesColumn is the table column denoting the messages relation/edge.
 	MessagesColumn = "conversation_id"
+	// AssigneeTable is the table that holds the assignee relation/edge.
+	AssigneeTable = "conversations"
+	// AssigneeInverseTable is the table name for the APIToken entity.
+	// It exists in this package in order to avoid circular dependency with the "apitoken" package.
+	AssigneeInverseTable = "api_tokens"
+	// AssigneeColumn is the table column denoting the assignee relation/edge.
+	AssigneeColumn = "assignee_id"
 )
 
 // Columns holds all SQL columns for conversation fields.
@@ -103,7 +116,9 @@ var Columns = []string{
 	FieldStatus,
 	FieldTags,
 	FieldHandoffRequestedAt,
+	FieldHandoffAcceptedAt,
 	FieldAssignedTo,
+	FieldAssigneeID,
 	FieldLastMessageAt,
 	FieldLastUserMessageAt,
 }
@@ -214,9 +229,19 @@ func ByHandoffRequestedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldHandoffRequestedAt, opts...).ToFunc()
 }
 
+// ByHandoffAcceptedAt orders the results by the handoff_accepted_at field.
+func ByHandoffAcceptedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHandoffAcceptedAt, opts...).ToFunc()
+}
+
 // ByAssignedTo orders the results by the assigned_to field.
 func ByAssignedTo(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAssignedTo, opts...).ToFunc()
+}
+
+// ByAssigneeID orders the results by the assignee_id field.
+func ByAssigneeID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAssigneeID, opts...).ToFunc()
 }
 
 // ByLastMessageAt orders the results by the last_message_at field.
@@ -270,6 +295,13 @@ func ByMessages(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newMessagesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByAssigneeField orders the results by assignee field.
+func ByAssigneeField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newAssigneeStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newWorkspaceStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -303,6 +335,13 @@ func newMessagesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(MessagesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, MessagesTable, MessagesColumn),
+	)
+}
+func newAssigneeStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(AssigneeInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, AssigneeTable, AssigneeColumn),
 	)
 }
 

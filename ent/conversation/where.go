@@ -90,9 +90,19 @@ func HandoffRequestedAt(v time.Time) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldHandoffRequestedAt, v))
 }
 
+// HandoffAcceptedAt applies equality check predicate on the "handoff_accepted_at" field. It's identical to HandoffAcceptedAtEQ.
+func HandoffAcceptedAt(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldHandoffAcceptedAt, v))
+}
+
 // AssignedTo applies equality check predicate on the "assigned_to" field. It's identical to AssignedToEQ.
 func AssignedTo(v string) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldAssignedTo, v))
+}
+
+// AssigneeID applies equality check predicate on the "assignee_id" field. It's identical to AssigneeIDEQ.
+func AssigneeID(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldAssigneeID, v))
 }
 
 // LastMessageAt applies equality check predicate on the "last_message_at" field. It's identical to LastMessageAtEQ.
@@ -335,6 +345,56 @@ func HandoffRequestedAtNotNil() predicate.Conversation {
 	return predicate.Conversation(sql.FieldNotNull(FieldHandoffRequestedAt))
 }
 
+// HandoffAcceptedAtEQ applies the EQ predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtEQ(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldHandoffAcceptedAt, v))
+}
+
+// HandoffAcceptedAtNEQ applies the NEQ predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtNEQ(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldHandoffAcceptedAt, v))
+}
+
+// HandoffAcceptedAtIn applies the In predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtIn(vs ...time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldHandoffAcceptedAt, vs...))
+}
+
+// HandoffAcceptedAtNotIn applies the NotIn predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtNotIn(vs ...time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldHandoffAcceptedAt, vs...))
+}
+
+// HandoffAcceptedAtGT applies the GT predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtGT(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGT(FieldHandoffAcceptedAt, v))
+}
+
+// HandoffAcceptedAtGTE applies the GTE predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtGTE(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldGTE(FieldHandoffAcceptedAt, v))
+}
+
+// HandoffAcceptedAtLT applies the LT predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtLT(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLT(FieldHandoffAcceptedAt, v))
+}
+
+// HandoffAcceptedAtLTE applies the LTE predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtLTE(v time.Time) predicate.Conversation {
+	return predicate.Conversation(sql.FieldLTE(FieldHandoffAcceptedAt, v))
+}
+
+// HandoffAcceptedAtIsNil applies the IsNil predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtIsNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldIsNull(FieldHandoffAcceptedAt))
+}
+
+// HandoffAcceptedAtNotNil applies the NotNil predicate on the "handoff_accepted_at" field.
+func HandoffAcceptedAtNotNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotNull(FieldHandoffAcceptedAt))
+}
+
 // AssignedToEQ applies the EQ predicate on the "assigned_to" field.
 func AssignedToEQ(v string) predicate.Conversation {
 	return predicate.Conversation(sql.FieldEQ(FieldAssignedTo, v))
@@ -408,6 +468,36 @@ func AssignedToEqualFold(v string) predicate.Conversation {
 // AssignedToContainsFold applies the ContainsFold predicate on the "assigned_to" field.
 func AssignedToContainsFold(v string) predicate.Conversation {
 	return predicate.Conversation(sql.FieldContainsFold(FieldAssignedTo, v))
+}
+
+// AssigneeIDEQ applies the EQ predicate on the "assignee_id" field.
+func AssigneeIDEQ(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldEQ(FieldAssigneeID, v))
+}
+
+// AssigneeIDNEQ applies the NEQ predicate on the "assignee_id" field.
+func AssigneeIDNEQ(v int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNEQ(FieldAssigneeID, v))
+}
+
+// AssigneeIDIn applies the In predicate on the "assignee_id" field.
+func AssigneeIDIn(vs ...int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldIn(FieldAssigneeID, vs...))
+}
+
+// AssigneeIDNotIn applies the NotIn predicate on the "assignee_id" field.
+func AssigneeIDNotIn(vs ...int) predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotIn(FieldAssigneeID, vs...))
+}
+
+// AssigneeIDIsNil applies the IsNil predicate on the "assignee_id" field.
+func AssigneeIDIsNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldIsNull(FieldAssigneeID))
+}
+
+// AssigneeIDNotNil applies the NotNil predicate on the "assignee_id" field.
+func AssigneeIDNotNil() predicate.Conversation {
+	return predicate.Conversation(sql.FieldNotNull(FieldAssigneeID))
 }
 
 // LastMessageAtEQ applies the EQ predicate on the "last_message_at" field.
@@ -607,6 +697,29 @@ func HasMessages() predicate.Conversation {
 func HasMessagesWith(preds ...predicate.Message) predicate.Conversation {
 	return predicate.Conversation(func(s *sql.Selector) {
 		step := newMessagesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasAssignee applies the HasEdge predicate on the "assignee" edge.
+func HasAssignee() predicate.Conversation {
+	return predicate.Conversation(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, AssigneeTable, AssigneeColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasAssigneeWith applies the HasEdge predicate on the "assignee" edge with a given conditions (other predicates).
+func HasAssigneeWith(preds ...predicate.APIToken) predicate.Conversation {
+	return predicate.Conversation(func(s *sql.Selector) {
+		step := newAssigneeStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -33,6 +33,18 @@ func (f AgentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AgentMutation", m)
 }
 
+// The CannedResponseFunc type is an adapter to allow the use of ordinary
+// function as CannedResponse mutator.
+type CannedResponseFunc func(context.Context, *ent.CannedResponseMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CannedResponseFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CannedResponseMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CannedResponseMutation", m)
+}
+
 // The ContactFunc type is an adapter to allow the use of ordinary
 // function as Contact mutator.
 type ContactFunc func(context.Context, *ent.ContactMutation) (ent.Value, error)
@@ -55,6 +67,18 @@ func (f ConversationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ConversationMutation", m)
+}
+
+// The ConversationReadFunc type is an adapter to allow the use of ordinary
+// function as ConversationRead mutator.
+type ConversationReadFunc func(context.Context, *ent.ConversationReadMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ConversationReadFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ConversationReadMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ConversationReadMutation", m)
 }
 
 // The InboxEventFunc type is an adapter to allow the use of ordinary

@@ -10,8 +10,10 @@ import (
 	"github.com/seachat/seachat/ent"
 	"github.com/seachat/seachat/ent/agent"
 	"github.com/seachat/seachat/ent/apitoken"
+	"github.com/seachat/seachat/ent/cannedresponse"
 	"github.com/seachat/seachat/ent/contact"
 	"github.com/seachat/seachat/ent/conversation"
+	"github.com/seachat/seachat/ent/conversationread"
 	"github.com/seachat/seachat/ent/inboxevent"
 	"github.com/seachat/seachat/ent/knowledgechunk"
 	"github.com/seachat/seachat/ent/knowledgesource"
@@ -132,6 +134,33 @@ func (f TraverseAgent) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.AgentQuery", q)
 }
 
+// The CannedResponseFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CannedResponseFunc func(context.Context, *ent.CannedResponseQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CannedResponseFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CannedResponseQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CannedResponseQuery", q)
+}
+
+// The TraverseCannedResponse type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCannedResponse func(context.Context, *ent.CannedResponseQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCannedResponse) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCannedResponse) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CannedResponseQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CannedResponseQuery", q)
+}
+
 // The ContactFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ContactFunc func(context.Context, *ent.ContactQuery) (ent.Value, error)
 
@@ -184,6 +213,33 @@ func (f TraverseConversation) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.ConversationQuery", q)
+}
+
+// The ConversationReadFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ConversationReadFunc func(context.Context, *ent.ConversationReadQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ConversationReadFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ConversationReadQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ConversationReadQuery", q)
+}
+
+// The TraverseConversationRead type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseConversationRead func(context.Context, *ent.ConversationReadQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseConversationRead) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseConversationRead) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ConversationReadQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ConversationReadQuery", q)
 }
 
 // The InboxEventFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -382,10 +438,14 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.APITokenQuery, predicate.APIToken, apitoken.OrderOption]{typ: ent.TypeAPIToken, tq: q}, nil
 	case *ent.AgentQuery:
 		return &query[*ent.AgentQuery, predicate.Agent, agent.OrderOption]{typ: ent.TypeAgent, tq: q}, nil
+	case *ent.CannedResponseQuery:
+		return &query[*ent.CannedResponseQuery, predicate.CannedResponse, cannedresponse.OrderOption]{typ: ent.TypeCannedResponse, tq: q}, nil
 	case *ent.ContactQuery:
 		return &query[*ent.ContactQuery, predicate.Contact, contact.OrderOption]{typ: ent.TypeContact, tq: q}, nil
 	case *ent.ConversationQuery:
 		return &query[*ent.ConversationQuery, predicate.Conversation, conversation.OrderOption]{typ: ent.TypeConversation, tq: q}, nil
+	case *ent.ConversationReadQuery:
+		return &query[*ent.ConversationReadQuery, predicate.ConversationRead, conversationread.OrderOption]{typ: ent.TypeConversationRead, tq: q}, nil
 	case *ent.InboxEventQuery:
 		return &query[*ent.InboxEventQuery, predicate.InboxEvent, inboxevent.OrderOption]{typ: ent.TypeInboxEvent, tq: q}, nil
 	case *ent.KnowledgeChunkQuery:

@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"agents\":4294967296,\"api_tokens\":0,\"contacts\":8589934592,\"conversations\":12884901888,\"inbox_events\":17179869184,\"knowledge_chunks\":21474836480,\"knowledge_sources\":25769803776,\"messages\":30064771072,\"messenger_channels\":34359738368,\"processes\":42949672960,\"workspaces\":38654705664}"
+const IncrementStarts = "{\"agents\":4294967296,\"api_tokens\":0,\"canned_responses\":47244640256,\"contacts\":8589934592,\"conversation_reads\":51539607552,\"conversations\":12884901888,\"inbox_events\":17179869184,\"knowledge_chunks\":21474836480,\"knowledge_sources\":25769803776,\"messages\":30064771072,\"messenger_channels\":34359738368,\"processes\":42949672960,\"workspaces\":38654705664}"

@@ -183,6 +183,7 @@ const (
 	AuthorBOT    Author = "BOT"
 	AuthorAGENT  Author = "AGENT"
 	AuthorSYSTEM Author = "SYSTEM"
+	AuthorNOTE   Author = "NOTE"
 )
 
 func (a Author) String() string {
@@ -192,7 +193,7 @@ func (a Author) String() string {
 // AuthorValidator is a validator for the "author" field enum values. It is called by the builders before save.
 func AuthorValidator(a Author) error {
 	switch a {
-	case AuthorUSER, AuthorBOT, AuthorAGENT, AuthorSYSTEM:
+	case AuthorUSER, AuthorBOT, AuthorAGENT, AuthorSYSTEM, AuthorNOTE:
 		return nil
 	default:
 		return fmt.Errorf("message: invalid enum value for author field: %q", a)

@@ -56,6 +56,9 @@ var (
 		{Name: "welcome_message", Type: field.TypeString, Size: 2000, Default: ""},
 		{Name: "pause_bot_on_echo", Type: field.TypeBool, Default: true},
 		{Name: "handoff_timeout_seconds", Type: field.TypeInt, Nullable: true},
+		{Name: "business_hours", Type: field.TypeJSON},
+		{Name: "timezone", Type: field.TypeString, Size: 64, Default: "UTC"},
+		{Name: "after_hours_message", Type: field.TypeString, Size: 2000, Default: "Thanks! Our team is away right now. We'll reply here as soon as we're back."},
 		{Name: "workspace_id", Type: field.TypeInt},
 	}
 	// AgentsTable holds the schema information for the "agents" table.
@@ -66,7 +69,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "agents_workspaces_workspace",
-				Columns:    []*schema.Column{AgentsColumns[11]},
+				Columns:    []*schema.Column{AgentsColumns[14]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -75,7 +78,42 @@ var (
 			{
 				Name:    "agent_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{AgentsColumns[11]},
+				Columns: []*schema.Column{AgentsColumns[14]},
+			},
+		},
+	}
+	// CannedResponsesColumns holds the columns for the "canned_responses" table.
+	CannedResponsesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "shortcut", Type: field.TypeString},
+		{Name: "text", Type: field.TypeString, Size: 20000},
+		{Name: "workspace_id", Type: field.TypeInt},
+	}
+	// CannedResponsesTable holds the schema information for the "canned_responses" table.
+	CannedResponsesTable = &schema.Table{
+		Name:       "canned_responses",
+		Columns:    CannedResponsesColumns,
+		PrimaryKey: []*schema.Column{CannedResponsesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "canned_responses_workspaces_workspace",
+				Columns:    []*schema.Column{CannedResponsesColumns[5]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "cannedresponse_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{CannedResponsesColumns[5]},
+			},
+			{
+				Name:    "cannedresponse_workspace_id_shortcut",
+				Unique:  true,
+				Columns: []*schema.Column{CannedResponsesColumns[5], CannedResponsesColumns[3]},
 			},
 		},
 	}
@@ -129,6 +167,7 @@ var (
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"BOT", "HANDOFF_REQUESTED", "HUMAN", "CLOSED"}, Default: "BOT"},
 		{Name: "tags", Type: field.TypeJSON},
 		{Name: "handoff_requested_at", Type: field.TypeTime, Nullable: true},
+		{Name: "handoff_accepted_at", Type: field.TypeTime, Nullable: true},
 		{Name: "assigned_to", Type: field.TypeString, Nullable: true},
 		{Name: "last_message_at", Type: field.TypeTime},
 		{Name: "last_user_message_at", Type: field.TypeTime, Nullable: true},
@@ -136,6 +175,7 @@ var (
 		{Name: "workspace_id", Type: field.TypeInt},
 		{Name: "channel_id", Type: field.TypeInt},
 		{Name: "contact_id", Type: field.TypeInt},
+		{Name: "assignee_id", Type: field.TypeInt, Nullable: true},
 	}
 	// ConversationsTable holds the schema information for the "conversations" table.
 	ConversationsTable = &schema.Table{
@@ -145,49 +185,107 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "conversations_agents_conversations",
-				Columns:    []*schema.Column{ConversationsColumns[9]},
+				Columns:    []*schema.Column{ConversationsColumns[10]},
 				RefColumns: []*schema.Column{AgentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_workspaces_workspace",
-				Columns:    []*schema.Column{ConversationsColumns[10]},
+				Columns:    []*schema.Column{ConversationsColumns[11]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_messenger_channels_channel",
-				Columns:    []*schema.Column{ConversationsColumns[11]},
+				Columns:    []*schema.Column{ConversationsColumns[12]},
 				RefColumns: []*schema.Column{MessengerChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "conversations_contacts_contact",
-				Columns:    []*schema.Column{ConversationsColumns[12]},
+				Columns:    []*schema.Column{ConversationsColumns[13]},
 				RefColumns: []*schema.Column{ContactsColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "conversations_api_tokens_assignee",
+				Columns:    []*schema.Column{ConversationsColumns[14]},
+				RefColumns: []*schema.Column{APITokensColumns[0]},
+				OnDelete:   schema.SetNull,
 			},
 		},
 		Indexes: []*schema.Index{
 			{
 				Name:    "conversation_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[10]},
+				Columns: []*schema.Column{ConversationsColumns[11]},
 			},
 			{
 				Name:    "conversation_channel_id_contact_id",
 				Unique:  true,
-				Columns: []*schema.Column{ConversationsColumns[11], ConversationsColumns[12]},
+				Columns: []*schema.Column{ConversationsColumns[12], ConversationsColumns[13]},
 			},
 			{
 				Name:    "conversation_workspace_id_last_message_at",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[10], ConversationsColumns[7]},
+				Columns: []*schema.Column{ConversationsColumns[11], ConversationsColumns[8]},
 			},
 			{
 				Name:    "conversation_agent_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{ConversationsColumns[9], ConversationsColumns[3]},
+				Columns: []*schema.Column{ConversationsColumns[10], ConversationsColumns[3]},
+			},
+			{
+				Name:    "conversation_assignee_id",
+				Unique:  false,
+				Columns: []*schema.Column{ConversationsColumns[14]},
+			},
+		},
+	}
+	// ConversationReadsColumns holds the columns for the "conversation_reads" table.
+	ConversationReadsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "last_read_message_id", Type: field.TypeInt, Default: 0},
+		{Name: "read_at", Type: field.TypeTime},
+		{Name: "workspace_id", Type: field.TypeInt},
+		{Name: "token_id", Type: field.TypeInt},
+		{Name: "conversation_id", Type: field.TypeInt},
+	}
+	// ConversationReadsTable holds the schema information for the "conversation_reads" table.
+	ConversationReadsTable = &schema.Table{
+		Name:       "conversation_reads",
+		Columns:    ConversationReadsColumns,
+		PrimaryKey: []*schema.Column{ConversationReadsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "conversation_reads_workspaces_workspace",
+				Columns:    []*schema.Column{ConversationReadsColumns[3]},
+				RefColumns: []*schema.Column{WorkspacesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "conversation_reads_api_tokens_token",
+				Columns:    []*schema.Column{ConversationReadsColumns[4]},
+				RefColumns: []*schema.Column{APITokensColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "conversation_reads_conversations_conversation",
+				Columns:    []*schema.Column{ConversationReadsColumns[5]},
+				RefColumns: []*schema.Column{ConversationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "conversationread_workspace_id",
+				Unique:  false,
+				Columns: []*schema.Column{ConversationReadsColumns[3]},
+			},
+			{
+				Name:    "conversationread_token_id_conversation_id",
+				Unique:  true,
+				Columns: []*schema.Column{ConversationReadsColumns[4], ConversationReadsColumns[5]},
 			},
 		},
 	}
@@ -373,7 +471,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "channel_id", Type: field.TypeInt},
 		{Name: "direction", Type: field.TypeEnum, Enums: []string{"INBOUND", "OUTBOUND"}},
-		{Name: "author", Type: field.TypeEnum, Enums: []string{"USER", "BOT", "AGENT", "SYSTEM"}},
+		{Name: "author", Type: field.TypeEnum, Enums: []string{"USER", "BOT", "AGENT", "SYSTEM", "NOTE"}},
 		{Name: "text", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "attachments", Type: field.TypeJSON},
 		{Name: "mid", Type: field.TypeString, Nullable: true},
@@ -543,8 +641,10 @@ var (
 	Tables = []*schema.Table{
 		APITokensTable,
 		AgentsTable,
+		CannedResponsesTable,
 		ContactsTable,
 		ConversationsTable,
+		ConversationReadsTable,
 		InboxEventsTable,
 		KnowledgeChunksTable,
 		KnowledgeSourcesTable,
@@ -564,6 +664,10 @@ func init() {
 	AgentsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(4294967296),
 	}
+	CannedResponsesTable.ForeignKeys[0].RefTable = WorkspacesTable
+	CannedResponsesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(47244640256),
+	}
 	ContactsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	ContactsTable.ForeignKeys[1].RefTable = MessengerChannelsTable
 	ContactsTable.Annotation = &entsql.Annotation{
@@ -573,8 +677,15 @@ func init() {
 	ConversationsTable.ForeignKeys[1].RefTable = WorkspacesTable
 	ConversationsTable.ForeignKeys[2].RefTable = MessengerChannelsTable
 	ConversationsTable.ForeignKeys[3].RefTable = ContactsTable
+	ConversationsTable.ForeignKeys[4].RefTable = APITokensTable
 	ConversationsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
+	}
+	ConversationReadsTable.ForeignKeys[0].RefTable = WorkspacesTable
+	ConversationReadsTable.ForeignKeys[1].RefTable = APITokensTable
+	ConversationReadsTable.ForeignKeys[2].RefTable = ConversationsTable
+	ConversationReadsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(51539607552),
 	}
 	InboxEventsTable.ForeignKeys[0].RefTable = WorkspacesTable
 	InboxEventsTable.Annotation = &entsql.Annotation{

@@ -12,11 +12,17 @@ type APIToken func(*sql.Selector)
 // Agent is the predicate function for agent builders.
 type Agent func(*sql.Selector)
 
+// CannedResponse is the predicate function for cannedresponse builders.
+type CannedResponse func(*sql.Selector)
+
 // Contact is the predicate function for contact builders.
 type Contact func(*sql.Selector)
 
 // Conversation is the predicate function for conversation builders.
 type Conversation func(*sql.Selector)
+
+// ConversationRead is the predicate function for conversationread builders.
+type ConversationRead func(*sql.Selector)
 
 // InboxEvent is the predicate function for inboxevent builders.
 type InboxEvent func(*sql.Selector)

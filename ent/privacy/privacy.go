@@ -159,6 +159,30 @@ func (f AgentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AgentMutation", m)
 }
 
+// The CannedResponseQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CannedResponseQueryRuleFunc func(context.Context, *ent.CannedResponseQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CannedResponseQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CannedResponseQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CannedResponseQuery", q)
+}
+
+// The CannedResponseMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CannedResponseMutationRuleFunc func(context.Context, *ent.CannedResponseMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CannedResponseMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CannedResponseMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CannedResponseMutation", m)
+}
+
 // The ContactQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ContactQueryRuleFunc func(context.Context, *ent.ContactQuery) error
@@ -205,6 +229,30 @@ func (f ConversationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ConversationMutation", m)
+}
+
+// The ConversationReadQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ConversationReadQueryRuleFunc func(context.Context, *ent.ConversationReadQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ConversationReadQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ConversationReadQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ConversationReadQuery", q)
+}
+
+// The ConversationReadMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ConversationReadMutationRuleFunc func(context.Context, *ent.ConversationReadMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ConversationReadMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ConversationReadMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ConversationReadMutation", m)
 }
 
 // The InboxEventQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -414,9 +462,13 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.AgentQuery:
 		return q.Filter(), nil
+	case *ent.CannedResponseQuery:
+		return q.Filter(), nil
 	case *ent.ContactQuery:
 		return q.Filter(), nil
 	case *ent.ConversationQuery:
+		return q.Filter(), nil
+	case *ent.ConversationReadQuery:
 		return q.Filter(), nil
 	case *ent.InboxEventQuery:
 		return q.Filter(), nil
@@ -443,9 +495,13 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.AgentMutation:
 		return m.Filter(), nil
+	case *ent.CannedResponseMutation:
+		return m.Filter(), nil
 	case *ent.ContactMutation:
 		return m.Filter(), nil
 	case *ent.ConversationMutation:
+		return m.Filter(), nil
+	case *ent.ConversationReadMutation:
 		return m.Filter(), nil
 	case *ent.InboxEventMutation:
 		return m.Filter(), nil

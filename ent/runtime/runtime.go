@@ -8,8 +8,10 @@ import (
 
 	"github.com/seachat/seachat/ent/agent"
 	"github.com/seachat/seachat/ent/apitoken"
+	"github.com/seachat/seachat/ent/cannedresponse"
 	"github.com/seachat/seachat/ent/contact"
 	"github.com/seachat/seachat/ent/conversation"
+	"github.com/seachat/seachat/ent/conversationread"
 	"github.com/seachat/seachat/ent/inboxevent"
 	"github.com/seachat/seachat/ent/knowledgechunk"
 	"github.com/seachat/seachat/ent/knowledgesource"
@@ -70,6 +72,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	agentHooks := schema.Agent{}.Hooks()
+
+	agent.Hooks[1] = agentHooks[0]
 	agentMixinFields1 := agentMixin[1].Fields()
 	_ = agentMixinFields1
 	agentFields := schema.Agent{}.Fields()
@@ -182,6 +187,96 @@ func init() {
 	agentDescHandoffTimeoutSeconds := agentFields[7].Descriptor()
 	// agent.HandoffTimeoutSecondsValidator is a validator for the "handoff_timeout_seconds" field. It is called by the builders before save.
 	agent.HandoffTimeoutSecondsValidator = agentDescHandoffTimeoutSeconds.Validators[0].(func(int) error)
+	// agentDescBusinessHours is the schema descriptor for business_hours field.
+	agentDescBusinessHours := agentFields[8].Descriptor()
+	// agent.DefaultBusinessHours holds the default value on creation for the business_hours field.
+	agent.DefaultBusinessHours = agentDescBusinessHours.Default.([]schematype.OpeningHours)
+	// agentDescTimezone is the schema descriptor for timezone field.
+	agentDescTimezone := agentFields[9].Descriptor()
+	// agent.DefaultTimezone holds the default value on creation for the timezone field.
+	agent.DefaultTimezone = agentDescTimezone.Default.(string)
+	// agent.TimezoneValidator is a validator for the "timezone" field. It is called by the builders before save.
+	agent.TimezoneValidator = func() func(string) error {
+		validators := agentDescTimezone.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(timezone string) error {
+			for _, fn := range fns {
+				if err := fn(timezone); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// agentDescAfterHoursMessage is the schema descriptor for after_hours_message field.
+	agentDescAfterHoursMessage := agentFields[10].Descriptor()
+	// agent.DefaultAfterHoursMessage holds the default value on creation for the after_hours_message field.
+	agent.DefaultAfterHoursMessage = agentDescAfterHoursMessage.Default.(string)
+	// agent.AfterHoursMessageValidator is a validator for the "after_hours_message" field. It is called by the builders before save.
+	agent.AfterHoursMessageValidator = func() func(string) error {
+		validators := agentDescAfterHoursMessage.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(after_hours_message string) error {
+			for _, fn := range fns {
+				if err := fn(after_hours_message); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	cannedresponseMixin := schema.CannedResponse{}.Mixin()
+	cannedresponse.Policy = privacy.NewPolicies(cannedresponseMixin[0], schema.CannedResponse{})
+	cannedresponse.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := cannedresponse.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	cannedresponseMixinFields1 := cannedresponseMixin[1].Fields()
+	_ = cannedresponseMixinFields1
+	cannedresponseFields := schema.CannedResponse{}.Fields()
+	_ = cannedresponseFields
+	// cannedresponseDescCreatedAt is the schema descriptor for created_at field.
+	cannedresponseDescCreatedAt := cannedresponseMixinFields1[0].Descriptor()
+	// cannedresponse.DefaultCreatedAt holds the default value on creation for the created_at field.
+	cannedresponse.DefaultCreatedAt = cannedresponseDescCreatedAt.Default.(func() time.Time)
+	// cannedresponseDescUpdatedAt is the schema descriptor for updated_at field.
+	cannedresponseDescUpdatedAt := cannedresponseMixinFields1[1].Descriptor()
+	// cannedresponse.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	cannedresponse.DefaultUpdatedAt = cannedresponseDescUpdatedAt.Default.(func() time.Time)
+	// cannedresponse.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	cannedresponse.UpdateDefaultUpdatedAt = cannedresponseDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// cannedresponseDescShortcut is the schema descriptor for shortcut field.
+	cannedresponseDescShortcut := cannedresponseFields[0].Descriptor()
+	// cannedresponse.ShortcutValidator is a validator for the "shortcut" field. It is called by the builders before save.
+	cannedresponse.ShortcutValidator = cannedresponseDescShortcut.Validators[0].(func(string) error)
+	// cannedresponseDescText is the schema descriptor for text field.
+	cannedresponseDescText := cannedresponseFields[1].Descriptor()
+	// cannedresponse.TextValidator is a validator for the "text" field. It is called by the builders before save.
+	cannedresponse.TextValidator = func() func(string) error {
+		validators := cannedresponseDescText.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(text string) error {
+			for _, fn := range fns {
+				if err := fn(text); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	contactMixin := schema.Contact{}.Mixin()
 	contact.Policy = privacy.NewPolicies(contactMixin[0], schema.Contact{})
 	contact.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -235,9 +330,29 @@ func init() {
 	// conversation.DefaultTags holds the default value on creation for the tags field.
 	conversation.DefaultTags = conversationDescTags.Default.([]string)
 	// conversationDescLastMessageAt is the schema descriptor for last_message_at field.
-	conversationDescLastMessageAt := conversationFields[7].Descriptor()
+	conversationDescLastMessageAt := conversationFields[9].Descriptor()
 	// conversation.DefaultLastMessageAt holds the default value on creation for the last_message_at field.
 	conversation.DefaultLastMessageAt = conversationDescLastMessageAt.Default.(func() time.Time)
+	conversationreadMixin := schema.ConversationRead{}.Mixin()
+	conversationread.Policy = privacy.NewPolicies(conversationreadMixin[0], schema.ConversationRead{})
+	conversationread.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := conversationread.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	conversationreadFields := schema.ConversationRead{}.Fields()
+	_ = conversationreadFields
+	// conversationreadDescLastReadMessageID is the schema descriptor for last_read_message_id field.
+	conversationreadDescLastReadMessageID := conversationreadFields[2].Descriptor()
+	// conversationread.DefaultLastReadMessageID holds the default value on creation for the last_read_message_id field.
+	conversationread.DefaultLastReadMessageID = conversationreadDescLastReadMessageID.Default.(int)
+	// conversationreadDescReadAt is the schema descriptor for read_at field.
+	conversationreadDescReadAt := conversationreadFields[3].Descriptor()
+	// conversationread.DefaultReadAt holds the default value on creation for the read_at field.
+	conversationread.DefaultReadAt = conversationreadDescReadAt.Default.(func() time.Time)
 	inboxeventMixin := schema.InboxEvent{}.Mixin()
 	inboxevent.Policy = privacy.NewPolicies(inboxeventMixin[0], schema.InboxEvent{})
 	inboxevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {

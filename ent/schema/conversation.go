@@ -27,8 +27,12 @@ func (Conversation) Fields() []ent.Field {
 			Annotations(entgql.Type("ConversationStatus"), entgql.OrderField("STATUS")),
 		field.Strings("tags").Default([]string{}),
 		field.Time("handoff_requested_at").Optional().Nillable(),
+		field.Time("handoff_accepted_at").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("When a human last took the conversation over (acceptHandoff or a reply); before handoff_requested_at: the latest request is not accepted yet."),
 		field.String("assigned_to").Optional().Nillable().
 			Comment("Name of the API token of the human who took the conversation over."),
+		field.Int("assignee_id").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("The API token that handles the conversation; unset: unassigned."),
 		field.Time("last_message_at").Default(time.Now).Annotations(entgql.OrderField("LAST_MESSAGE_AT")),
 		field.Time("last_user_message_at").Optional().Nillable().
 			Comment("Messenger timestamp of the user's last event: the messaging window runs from it."),
@@ -42,6 +46,9 @@ func (Conversation) Edges() []ent.Edge {
 		edge.To("channel", MessengerChannel.Type).Field("channel_id").Unique().Required().Immutable(),
 		edge.To("contact", Contact.Type).Field("contact_id").Unique().Required().Immutable(),
 		edge.To("messages", Message.Type).Annotations(entgql.RelayConnection()),
+		// Filtered with ConversationWhereInput's assigneeId and unassigned.
+		edge.To("assignee", APIToken.Type).Field("assignee_id").Unique().
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 	}
 }
 
@@ -51,6 +58,7 @@ func (Conversation) Indexes() []ent.Index {
 		index.Fields("channel_id", "contact_id").Unique(),
 		index.Fields("workspace_id", "last_message_at"),
 		index.Fields("agent_id", "status"),
+		index.Fields("assignee_id"),
 	}
 }
 

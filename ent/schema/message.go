@@ -25,7 +25,9 @@ func (Message) Fields() []ent.Field {
 		field.Int("channel_id").Immutable().Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("Denormalised from the conversation so that mid is unique per channel."),
 		field.Enum("direction").Values("INBOUND", "OUTBOUND").Immutable().Annotations(entgql.Type("Direction")),
-		field.Enum("author").Values("USER", "BOT", "AGENT", "SYSTEM").Immutable().Annotations(entgql.Type("Author")),
+		// NOTE messages are staff's internal notes: OUTBOUND and RECEIVED
+		// (stored, nothing to deliver), never sent to Meta.
+		field.Enum("author").Values("USER", "BOT", "AGENT", "SYSTEM", "NOTE").Immutable().Annotations(entgql.Type("Author")),
 		field.Text("text").Default(""),
 		field.JSON("attachments", []schematype.Attachment{}).Default([]schematype.Attachment{}).
 			Annotations(entgql.Skip(entgql.SkipAll)),

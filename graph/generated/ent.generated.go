@@ -37,6 +37,7 @@ type AgentResolver interface {
 }
 type ConversationResolver interface {
 	ReplyWindow(ctx context.Context, obj *ent.Conversation) (*conversation.Window, error)
+	UnreadCount(ctx context.Context, obj *ent.Conversation) (int, error)
 }
 type MessageResolver interface {
 	Citations(ctx context.Context, obj *ent.Message) ([]*model.Citation, error)
@@ -51,6 +52,7 @@ type MessengerChannelResolver interface {
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []int) ([]ent.Noder, error)
+	CannedResponses(ctx context.Context) ([]*ent.CannedResponse, error)
 	Transcript(ctx context.Context, conversationID int, format conversation.TranscriptFormat) (string, error)
 	AgentStats(ctx context.Context, agentID int, from *time.Time, to *time.Time) (*conversation.AgentStats, error)
 	Answer(ctx context.Context, agentID int, question string) (*model.Answer, error)
@@ -61,6 +63,8 @@ type QueryResolver interface {
 }
 
 type ConversationWhereInputResolver interface {
+	AssigneeID(ctx context.Context, obj *ent.ConversationWhereInput, data *int) error
+	Unassigned(ctx context.Context, obj *ent.ConversationWhereInput, data *bool) error
 	Tag(ctx context.Context, obj *ent.ConversationWhereInput, data *string) error
 }
 
@@ -718,6 +722,84 @@ func (ec *executionContext) fieldContext_Agent_handoffTimeoutSeconds(_ context.C
 	return graphql.NewScalarFieldContext("Agent", field, false, false, "Int")
 }
 
+func (ec *executionContext) _Agent_businessHours(ctx context.Context, field graphql.CollectedField, obj *ent.Agent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agent_businessHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BusinessHours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.OpeningHours) graphql.Marshaler {
+			return ec.marshalNOpeningHours2ᚕgithubᚗcomᚋseachatᚋseachatᚋentᚋschemaᚋschematypeᚐOpeningHoursᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agent_businessHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Agent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OpeningHours(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Agent_timezone(ctx context.Context, field graphql.CollectedField, obj *ent.Agent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agent_timezone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timezone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agent_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agent", field, false, false, "String")
+}
+
+func (ec *executionContext) _Agent_afterHoursMessage(ctx context.Context, field graphql.CollectedField, obj *ent.Agent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agent_afterHoursMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AfterHoursMessage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agent_afterHoursMessage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agent", field, false, false, "String")
+}
+
 func (ec *executionContext) _Agent_messengerChannels(ctx context.Context, field graphql.CollectedField, obj *ent.Agent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -780,6 +862,121 @@ func (ec *executionContext) fieldContext_Agent_knowledgeSources(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CannedResponse_id(ctx context.Context, field graphql.CollectedField, obj *ent.CannedResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CannedResponse_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CannedResponse_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CannedResponse", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CannedResponse_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.CannedResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CannedResponse_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CannedResponse_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CannedResponse", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CannedResponse_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.CannedResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CannedResponse_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CannedResponse_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CannedResponse", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CannedResponse_shortcut(ctx context.Context, field graphql.CollectedField, obj *ent.CannedResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CannedResponse_shortcut(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Shortcut, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CannedResponse_shortcut(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CannedResponse", field, false, false, "String")
+}
+
+func (ec *executionContext) _CannedResponse_text(ctx context.Context, field graphql.CollectedField, obj *ent.CannedResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CannedResponse_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CannedResponse_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CannedResponse", field, false, false, "String")
 }
 
 func (ec *executionContext) _Contact_id(ctx context.Context, field graphql.CollectedField, obj *ent.Contact) (ret graphql.Marshaler) {
@@ -1244,6 +1441,38 @@ func (ec *executionContext) fieldContext_Conversation_messages(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Conversation_assignee(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_assignee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Assignee(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.APIToken) graphql.Marshaler {
+			return ec.marshalOAPIToken2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚐAPIToken(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_assignee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Conversation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_APIToken(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Conversation_replyWindow(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1274,6 +1503,29 @@ func (ec *executionContext) fieldContext_Conversation_replyWindow(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Conversation_unreadCount(ctx context.Context, field graphql.CollectedField, obj *ent.Conversation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Conversation_unreadCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Conversation().UnreadCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Conversation_unreadCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Conversation", field, true, true, "Int")
 }
 
 func (ec *executionContext) _ConversationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ConversationConnection) (ret graphql.Marshaler) {
@@ -2760,6 +3012,38 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_cannedResponses(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_cannedResponses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().CannedResponses(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.CannedResponse) graphql.Marshaler {
+			return ec.marshalNCannedResponse2ᚕᚖgithubᚗcomᚋseachatᚋseachatᚋentᚐCannedResponseᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_cannedResponses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CannedResponse(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_transcript(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3804,7 +4088,7 @@ func (ec *executionContext) unmarshalInputAgentWhereInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "instructions", "instructionsNEQ", "instructionsIn", "instructionsNotIn", "instructionsGT", "instructionsGTE", "instructionsLT", "instructionsLTE", "instructionsContains", "instructionsHasPrefix", "instructionsHasSuffix", "instructionsEqualFold", "instructionsContainsFold", "handoffCommand", "handoffCommandNEQ", "handoffCommandIn", "handoffCommandNotIn", "handoffCommandGT", "handoffCommandGTE", "handoffCommandLT", "handoffCommandLTE", "handoffCommandContains", "handoffCommandHasPrefix", "handoffCommandHasSuffix", "handoffCommandEqualFold", "handoffCommandContainsFold", "handoffMessage", "handoffMessageNEQ", "handoffMessageIn", "handoffMessageNotIn", "handoffMessageGT", "handoffMessageGTE", "handoffMessageLT", "handoffMessageLTE", "handoffMessageContains", "handoffMessageHasPrefix", "handoffMessageHasSuffix", "handoffMessageEqualFold", "handoffMessageContainsFold", "fallbackMessage", "fallbackMessageNEQ", "fallbackMessageIn", "fallbackMessageNotIn", "fallbackMessageGT", "fallbackMessageGTE", "fallbackMessageLT", "fallbackMessageLTE", "fallbackMessageContains", "fallbackMessageHasPrefix", "fallbackMessageHasSuffix", "fallbackMessageEqualFold", "fallbackMessageContainsFold", "pauseBotOnEcho", "pauseBotOnEchoNEQ", "handoffTimeoutSeconds", "handoffTimeoutSecondsNEQ", "handoffTimeoutSecondsIn", "handoffTimeoutSecondsNotIn", "handoffTimeoutSecondsGT", "handoffTimeoutSecondsGTE", "handoffTimeoutSecondsLT", "handoffTimeoutSecondsLTE", "handoffTimeoutSecondsIsNil", "handoffTimeoutSecondsNotNil"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "instructions", "instructionsNEQ", "instructionsIn", "instructionsNotIn", "instructionsGT", "instructionsGTE", "instructionsLT", "instructionsLTE", "instructionsContains", "instructionsHasPrefix", "instructionsHasSuffix", "instructionsEqualFold", "instructionsContainsFold", "handoffCommand", "handoffCommandNEQ", "handoffCommandIn", "handoffCommandNotIn", "handoffCommandGT", "handoffCommandGTE", "handoffCommandLT", "handoffCommandLTE", "handoffCommandContains", "handoffCommandHasPrefix", "handoffCommandHasSuffix", "handoffCommandEqualFold", "handoffCommandContainsFold", "handoffMessage", "handoffMessageNEQ", "handoffMessageIn", "handoffMessageNotIn", "handoffMessageGT", "handoffMessageGTE", "handoffMessageLT", "handoffMessageLTE", "handoffMessageContains", "handoffMessageHasPrefix", "handoffMessageHasSuffix", "handoffMessageEqualFold", "handoffMessageContainsFold", "fallbackMessage", "fallbackMessageNEQ", "fallbackMessageIn", "fallbackMessageNotIn", "fallbackMessageGT", "fallbackMessageGTE", "fallbackMessageLT", "fallbackMessageLTE", "fallbackMessageContains", "fallbackMessageHasPrefix", "fallbackMessageHasSuffix", "fallbackMessageEqualFold", "fallbackMessageContainsFold", "pauseBotOnEcho", "pauseBotOnEchoNEQ", "handoffTimeoutSeconds", "handoffTimeoutSecondsNEQ", "handoffTimeoutSecondsIn", "handoffTimeoutSecondsNotIn", "handoffTimeoutSecondsGT", "handoffTimeoutSecondsGTE", "handoffTimeoutSecondsLT", "handoffTimeoutSecondsLTE", "handoffTimeoutSecondsIsNil", "handoffTimeoutSecondsNotNil", "timezone", "timezoneNEQ", "timezoneIn", "timezoneNotIn", "timezoneGT", "timezoneGTE", "timezoneLT", "timezoneLTE", "timezoneContains", "timezoneHasPrefix", "timezoneHasSuffix", "timezoneEqualFold", "timezoneContainsFold", "afterHoursMessage", "afterHoursMessageNEQ", "afterHoursMessageIn", "afterHoursMessageNotIn", "afterHoursMessageGT", "afterHoursMessageGTE", "afterHoursMessageLT", "afterHoursMessageLTE", "afterHoursMessageContains", "afterHoursMessageHasPrefix", "afterHoursMessageHasSuffix", "afterHoursMessageEqualFold", "afterHoursMessageContainsFold"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -4539,6 +4823,188 @@ func (ec *executionContext) unmarshalInputAgentWhereInput(ctx context.Context, o
 				return it, err
 			}
 			it.HandoffTimeoutSecondsNotNil = data
+		case "timezone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Timezone = data
+		case "timezoneNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezoneNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimezoneNEQ = data
+		case "timezoneIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezoneIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimezoneIn = data
+		case "timezoneNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezoneNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimezoneNotIn = data
+		case "timezoneGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezoneGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimezoneGT = data
+		case "timezoneGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezoneGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimezoneGTE = data
+		case "timezoneLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezoneLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimezoneLT = data
+		case "timezoneLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezoneLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimezoneLTE = data
+		case "timezoneContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezoneContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimezoneContains = data
+		case "timezoneHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezoneHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimezoneHasPrefix = data
+		case "timezoneHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezoneHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimezoneHasSuffix = data
+		case "timezoneEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezoneEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimezoneEqualFold = data
+		case "timezoneContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezoneContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimezoneContainsFold = data
+		case "afterHoursMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessage"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessage = data
+		case "afterHoursMessageNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessageNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessageNEQ = data
+		case "afterHoursMessageIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessageIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessageIn = data
+		case "afterHoursMessageNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessageNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessageNotIn = data
+		case "afterHoursMessageGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessageGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessageGT = data
+		case "afterHoursMessageGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessageGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessageGTE = data
+		case "afterHoursMessageLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessageLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessageLT = data
+		case "afterHoursMessageLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessageLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessageLTE = data
+		case "afterHoursMessageContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessageContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessageContains = data
+		case "afterHoursMessageHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessageHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessageHasPrefix = data
+		case "afterHoursMessageHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessageHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessageHasSuffix = data
+		case "afterHoursMessageEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessageEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessageEqualFold = data
+		case "afterHoursMessageContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessageContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessageContainsFold = data
 		}
 	}
 	return it, nil
@@ -4553,6 +5019,59 @@ func (ec *executionContext) unmarshalInputAgentWhereInput(ctx context.Context, o
 func UnmarshalAgentWhereInput(ctx context.Context, raw any) (ent.AgentWhereInput, error) {
 	var out ent.AgentWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AgentWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCannedResponseOrder(ctx context.Context, obj any) (ent.CannedResponseOrder, error) {
+	var it ent.CannedResponseOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNCannedResponseOrderField2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚐCannedResponseOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCannedResponseOrder unmarshals raw into the CannedResponseOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCannedResponseOrder(ctx context.Context, raw any) (ent.CannedResponseOrder, error) {
+	var out ent.CannedResponseOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CannedResponseOrder", raw, &out)
 	return out, err
 }
 
@@ -5040,7 +5559,7 @@ func (ec *executionContext) unmarshalInputConversationWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "agentID", "agentIDNEQ", "agentIDIn", "agentIDNotIn", "channelID", "channelIDNEQ", "channelIDIn", "channelIDNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "handoffRequestedAt", "handoffRequestedAtNEQ", "handoffRequestedAtIn", "handoffRequestedAtNotIn", "handoffRequestedAtGT", "handoffRequestedAtGTE", "handoffRequestedAtLT", "handoffRequestedAtLTE", "handoffRequestedAtIsNil", "handoffRequestedAtNotNil", "assignedTo", "assignedToNEQ", "assignedToIn", "assignedToNotIn", "assignedToGT", "assignedToGTE", "assignedToLT", "assignedToLTE", "assignedToContains", "assignedToHasPrefix", "assignedToHasSuffix", "assignedToIsNil", "assignedToNotNil", "assignedToEqualFold", "assignedToContainsFold", "lastMessageAt", "lastMessageAtNEQ", "lastMessageAtIn", "lastMessageAtNotIn", "lastMessageAtGT", "lastMessageAtGTE", "lastMessageAtLT", "lastMessageAtLTE", "lastUserMessageAt", "lastUserMessageAtNEQ", "lastUserMessageAtIn", "lastUserMessageAtNotIn", "lastUserMessageAtGT", "lastUserMessageAtGTE", "lastUserMessageAtLT", "lastUserMessageAtLTE", "lastUserMessageAtIsNil", "lastUserMessageAtNotNil", "hasAgent", "hasAgentWith", "hasChannel", "hasChannelWith", "hasContact", "hasContactWith", "hasMessages", "hasMessagesWith", "tag"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "agentID", "agentIDNEQ", "agentIDIn", "agentIDNotIn", "channelID", "channelIDNEQ", "channelIDIn", "channelIDNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "handoffRequestedAt", "handoffRequestedAtNEQ", "handoffRequestedAtIn", "handoffRequestedAtNotIn", "handoffRequestedAtGT", "handoffRequestedAtGTE", "handoffRequestedAtLT", "handoffRequestedAtLTE", "handoffRequestedAtIsNil", "handoffRequestedAtNotNil", "assignedTo", "assignedToNEQ", "assignedToIn", "assignedToNotIn", "assignedToGT", "assignedToGTE", "assignedToLT", "assignedToLTE", "assignedToContains", "assignedToHasPrefix", "assignedToHasSuffix", "assignedToIsNil", "assignedToNotNil", "assignedToEqualFold", "assignedToContainsFold", "lastMessageAt", "lastMessageAtNEQ", "lastMessageAtIn", "lastMessageAtNotIn", "lastMessageAtGT", "lastMessageAtGTE", "lastMessageAtLT", "lastMessageAtLTE", "lastUserMessageAt", "lastUserMessageAtNEQ", "lastUserMessageAtIn", "lastUserMessageAtNotIn", "lastUserMessageAtGT", "lastUserMessageAtGTE", "lastUserMessageAtLT", "lastUserMessageAtLTE", "lastUserMessageAtIsNil", "lastUserMessageAtNotNil", "hasAgent", "hasAgentWith", "hasChannel", "hasChannelWith", "hasContact", "hasContactWith", "hasMessages", "hasMessagesWith", "assigneeId", "unassigned", "tag"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5677,6 +6196,24 @@ func (ec *executionContext) unmarshalInputConversationWhereInput(ctx context.Con
 				return it, err
 			}
 			it.HasMessagesWith = data
+		case "assigneeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assigneeId"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.ConversationWhereInput().AssigneeID(ctx, &it, data); err != nil {
+				return it, err
+			}
+		case "unassigned":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unassigned"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			if err = ec.Resolvers.ConversationWhereInput().Unassigned(ctx, &it, data); err != nil {
+				return it, err
+			}
 		case "tag":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tag"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -5714,7 +6251,7 @@ func (ec *executionContext) unmarshalInputCreateAgentInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "instructions", "handoffCommand", "handoffMessage", "fallbackMessage", "welcomeMessage", "pauseBotOnEcho", "handoffTimeoutSeconds"}
+	fieldsInOrder := [...]string{"name", "instructions", "handoffCommand", "handoffMessage", "fallbackMessage", "welcomeMessage", "pauseBotOnEcho", "handoffTimeoutSeconds", "businessHours", "timezone", "afterHoursMessage"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5777,6 +6314,27 @@ func (ec *executionContext) unmarshalInputCreateAgentInput(ctx context.Context, 
 				return it, err
 			}
 			it.HandoffTimeoutSeconds = data
+		case "businessHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("businessHours"))
+			data, err := ec.unmarshalOOpeningHoursInput2ᚕgithubᚗcomᚋseachatᚋseachatᚋentᚋschemaᚋschematypeᚐOpeningHoursᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BusinessHours = data
+		case "timezone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Timezone = data
+		case "afterHoursMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessage"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessage = data
 		}
 	}
 	return it, nil
@@ -8449,7 +9007,7 @@ func (ec *executionContext) unmarshalInputUpdateAgentInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "instructions", "handoffCommand", "handoffMessage", "fallbackMessage", "welcomeMessage", "pauseBotOnEcho", "handoffTimeoutSeconds", "clearHandoffTimeoutSeconds"}
+	fieldsInOrder := [...]string{"name", "instructions", "handoffCommand", "handoffMessage", "fallbackMessage", "welcomeMessage", "pauseBotOnEcho", "handoffTimeoutSeconds", "clearHandoffTimeoutSeconds", "businessHours", "appendBusinessHours", "timezone", "afterHoursMessage"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -8519,6 +9077,34 @@ func (ec *executionContext) unmarshalInputUpdateAgentInput(ctx context.Context, 
 				return it, err
 			}
 			it.ClearHandoffTimeoutSeconds = data
+		case "businessHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("businessHours"))
+			data, err := ec.unmarshalOOpeningHoursInput2ᚕgithubᚗcomᚋseachatᚋseachatᚋentᚋschemaᚋschematypeᚐOpeningHoursᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BusinessHours = data
+		case "appendBusinessHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appendBusinessHours"))
+			data, err := ec.unmarshalOOpeningHoursInput2ᚕgithubᚗcomᚋseachatᚋseachatᚋentᚋschemaᚋschematypeᚐOpeningHoursᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppendBusinessHours = data
+		case "timezone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Timezone = data
+		case "afterHoursMessage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterHoursMessage"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterHoursMessage = data
 		}
 	}
 	return it, nil
@@ -8942,6 +9528,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Contact(ctx, sel, obj)
+	case *ent.CannedResponse:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CannedResponse(ctx, sel, obj)
 	case *ent.Agent:
 		if obj == nil {
 			return graphql.Null
@@ -9095,6 +9686,21 @@ func (ec *executionContext) _Agent(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "businessHours":
+			out.Values[i] = ec._Agent_businessHours(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timezone":
+			out.Values[i] = ec._Agent_timezone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "afterHoursMessage":
+			out.Values[i] = ec._Agent_afterHoursMessage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "messengerChannels":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -9107,6 +9713,59 @@ func (ec *executionContext) _Agent(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Agent_knowledgeSources(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cannedResponseImplementors = []string{"CannedResponse", "Node"}
+
+func (ec *executionContext) _CannedResponse(ctx context.Context, sel ast.SelectionSet, obj *ent.CannedResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cannedResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CannedResponse")
+		case "id":
+			out.Values[i] = ec._CannedResponse_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._CannedResponse_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._CannedResponse_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shortcut":
+			out.Values[i] = ec._CannedResponse_shortcut(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "text":
+			out.Values[i] = ec._CannedResponse_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9257,11 +9916,23 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Conversation_messages(ctx, field, obj)
 				})
+		case "assignee":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conversation_assignee(ctx, field, obj)
+				})
 		case "replyWindow":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Conversation_replyWindow(ctx, field, obj)
+				})
+		case "unreadCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Conversation_unreadCount(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -9822,6 +10493,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_nodes(ctx, field)
 				})
+		case "cannedResponses":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_cannedResponses(ctx, field)
+				})
 		case "transcript":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -10040,6 +10717,44 @@ func (ec *executionContext) unmarshalNAuthor2githubᚗcomᚋseachatᚋseachatᚋ
 }
 
 func (ec *executionContext) marshalNAuthor2githubᚗcomᚋseachatᚋseachatᚋentᚋmessageᚐAuthor(ctx context.Context, sel ast.SelectionSet, v message.Author) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCannedResponse2ᚕᚖgithubᚗcomᚋseachatᚋseachatᚋentᚐCannedResponseᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.CannedResponse) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCannedResponse2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚐCannedResponse(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCannedResponse2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚐCannedResponse(ctx context.Context, sel ast.SelectionSet, v *ent.CannedResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CannedResponse!")
+		return graphql.Null
+	}
+	return ec._CannedResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCannedResponseOrderField2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚐCannedResponseOrderField(ctx context.Context, v any) (*ent.CannedResponseOrderField, error) {
+	var res = new(ent.CannedResponseOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCannedResponseOrderField2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚐCannedResponseOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.CannedResponseOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CannedResponseOrderField!")
+		return graphql.Null
+	}
 	return v
 }
 
@@ -10351,6 +11066,13 @@ func (ec *executionContext) marshalNWorkspaceOrderField2ᚖgithubᚗcomᚋseacha
 func (ec *executionContext) unmarshalNWorkspaceWhereInput2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚐWorkspaceWhereInput(ctx context.Context, v any) (*ent.WorkspaceWhereInput, error) {
 	res, err := ec.unmarshalInputWorkspaceWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAPIToken2ᚖgithubᚗcomᚋseachatᚋseachatᚋentᚐAPIToken(ctx context.Context, sel ast.SelectionSet, v *ent.APIToken) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._APIToken(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOAPITokenWhereInput2ᚕᚖgithubᚗcomᚋseachatᚋseachatᚋentᚐAPITokenWhereInputᚄ(ctx context.Context, v any) ([]*ent.APITokenWhereInput, error) {

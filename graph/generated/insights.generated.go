@@ -323,6 +323,52 @@ func (ec *executionContext) fieldContext_AgentStats_unansweredQuestionGroups(_ c
 	return fc, nil
 }
 
+func (ec *executionContext) _AgentStats_medianHandoffAcceptMs(ctx context.Context, field graphql.CollectedField, obj *conversation.AgentStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentStats_medianHandoffAcceptMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianHandoffAcceptMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgentStats_medianHandoffAcceptMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AgentStats_medianFirstHumanReplyMs(ctx context.Context, field graphql.CollectedField, obj *conversation.AgentStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentStats_medianFirstHumanReplyMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianFirstHumanReplyMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgentStats_medianFirstHumanReplyMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentStats", field, false, false, "Int")
+}
+
 func (ec *executionContext) _AgentStats_daily(ctx context.Context, field graphql.CollectedField, obj *conversation.AgentStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -551,6 +597,16 @@ func (ec *executionContext) _AgentStats(ctx context.Context, sel ast.SelectionSe
 		case "unansweredQuestionGroups":
 			out.Values[i] = ec._AgentStats_unansweredQuestionGroups(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "medianHandoffAcceptMs":
+			out.Values[i] = ec._AgentStats_medianHandoffAcceptMs(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "medianFirstHumanReplyMs":
+			out.Values[i] = ec._AgentStats_medianFirstHumanReplyMs(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "daily":

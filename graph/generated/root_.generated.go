@@ -53,6 +53,8 @@ type ComplexityRoot struct {
 	}
 
 	Agent struct {
+		AfterHoursMessage     func(childComplexity int) int
+		BusinessHours         func(childComplexity int) int
 		CreatedAt             func(childComplexity int) int
 		FallbackMessage       func(childComplexity int) int
 		HandoffCommand        func(childComplexity int) int
@@ -64,6 +66,7 @@ type ComplexityRoot struct {
 		MessengerChannels     func(childComplexity int) int
 		Name                  func(childComplexity int) int
 		PauseBotOnEcho        func(childComplexity int) int
+		Timezone              func(childComplexity int) int
 		UpdatedAt             func(childComplexity int) int
 		WelcomeMessage        func(childComplexity int) int
 	}
@@ -78,6 +81,8 @@ type ComplexityRoot struct {
 		Handoffs                 func(childComplexity int) int
 		InboundMessages          func(childComplexity int) int
 		MedianBotReplyMs         func(childComplexity int) int
+		MedianFirstHumanReplyMs  func(childComplexity int) int
+		MedianHandoffAcceptMs    func(childComplexity int) int
 		To                       func(childComplexity int) int
 		TopUnansweredQuestions   func(childComplexity int) int
 		Unanswered               func(childComplexity int) int
@@ -93,6 +98,14 @@ type ComplexityRoot struct {
 	Attachment struct {
 		Type func(childComplexity int) int
 		URL  func(childComplexity int) int
+	}
+
+	CannedResponse struct {
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Shortcut  func(childComplexity int) int
+		Text      func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
 	}
 
 	ChannelHealth struct {
@@ -117,6 +130,7 @@ type ComplexityRoot struct {
 	Conversation struct {
 		Agent              func(childComplexity int) int
 		AssignedTo         func(childComplexity int) int
+		Assignee           func(childComplexity int) int
 		Channel            func(childComplexity int) int
 		Contact            func(childComplexity int) int
 		CreatedAt          func(childComplexity int) int
@@ -128,6 +142,7 @@ type ComplexityRoot struct {
 		ReplyWindow        func(childComplexity int) int
 		Status             func(childComplexity int) int
 		Tags               func(childComplexity int) int
+		UnreadCount        func(childComplexity int) int
 		UpdatedAt          func(childComplexity int) int
 	}
 
@@ -230,21 +245,32 @@ type ComplexityRoot struct {
 		AcceptHandoff          func(childComplexity int, conversationID int) int
 		AddKnowledgeFaq        func(childComplexity int, agentID int, title string, pairs []*model.FAQPairInput) int
 		AddKnowledgeText       func(childComplexity int, agentID int, title string, text string) int
+		AddNote                func(childComplexity int, conversationID int, text string) int
+		AssignConversation     func(childComplexity int, conversationID int, assigneeID *int) int
 		CheckMessengerChannel  func(childComplexity int, channelID int) int
 		CloseConversation      func(childComplexity int, conversationID int) int
 		ConnectMessengerPage   func(childComplexity int, channelID int, input model.ConnectMessengerPageInput) int
 		CreateAPIToken         func(childComplexity int, name string, role apitoken.Role) int
 		CreateAgent            func(childComplexity int, input ent.CreateAgentInput) int
+		CreateCannedResponse   func(childComplexity int, shortcut string, text string) int
 		CreateWorkspace        func(childComplexity int, name string) int
+		DeleteCannedResponse   func(childComplexity int, id int) int
 		DeleteKnowledgeSource  func(childComplexity int, id int) int
+		MarkConversationRead   func(childComplexity int, conversationID int) int
 		RemoveMessengerChannel func(childComplexity int, channelID int) int
 		ReturnToBot            func(childComplexity int, conversationID int) int
 		RevokeAPIToken         func(childComplexity int, id int) int
-		SendAgentMessage       func(childComplexity int, conversationID int, text string) int
+		SendAgentMessage       func(childComplexity int, conversationID int, text string, takeOver *bool, attachment *graphql.Upload) int
 		SetupMessengerChannel  func(childComplexity int, agentID int) int
 		TagConversation        func(childComplexity int, conversationID int, tags []string) int
 		UpdateAgent            func(childComplexity int, id int, input ent.UpdateAgentInput) int
 		UploadKnowledge        func(childComplexity int, agentID int, file graphql.Upload, title *string) int
+	}
+
+	OpeningHours struct {
+		Close func(childComplexity int) int
+		Day   func(childComplexity int) int
+		Open  func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -255,15 +281,16 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APITokens     func(childComplexity int) int
-		AgentStats    func(childComplexity int, agentID int, from *time.Time, to *time.Time) int
-		Agents        func(childComplexity int) int
-		Answer        func(childComplexity int, agentID int, question string) int
-		Conversations func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) int
-		Node          func(childComplexity int, id int) int
-		Nodes         func(childComplexity int, ids []int) int
-		Transcript    func(childComplexity int, conversationID int, format conversation.TranscriptFormat) int
-		Viewer        func(childComplexity int) int
+		APITokens       func(childComplexity int) int
+		AgentStats      func(childComplexity int, agentID int, from *time.Time, to *time.Time) int
+		Agents          func(childComplexity int) int
+		Answer          func(childComplexity int, agentID int, question string) int
+		CannedResponses func(childComplexity int) int
+		Conversations   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) int
+		Node            func(childComplexity int, id int) int
+		Nodes           func(childComplexity int, ids []int) int
+		Transcript      func(childComplexity int, conversationID int, format conversation.TranscriptFormat) int
+		Viewer          func(childComplexity int) int
 	}
 
 	QuestionGroup struct {
@@ -286,6 +313,7 @@ type ComplexityRoot struct {
 	Viewer struct {
 		Admin     func(childComplexity int) int
 		Role      func(childComplexity int) int
+		TokenID   func(childComplexity int) int
 		TokenName func(childComplexity int) int
 		Workspace func(childComplexity int) int
 	}
@@ -355,6 +383,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.APIToken.UpdatedAt(childComplexity), true
 
+	case "Agent.afterHoursMessage":
+		if e.ComplexityRoot.Agent.AfterHoursMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.AfterHoursMessage(childComplexity), true
+	case "Agent.businessHours":
+		if e.ComplexityRoot.Agent.BusinessHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.BusinessHours(childComplexity), true
 	case "Agent.createdAt":
 		if e.ComplexityRoot.Agent.CreatedAt == nil {
 			break
@@ -421,6 +461,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Agent.PauseBotOnEcho(childComplexity), true
+	case "Agent.timezone":
+		if e.ComplexityRoot.Agent.Timezone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agent.Timezone(childComplexity), true
 	case "Agent.updatedAt":
 		if e.ComplexityRoot.Agent.UpdatedAt == nil {
 			break
@@ -488,6 +534,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AgentStats.MedianBotReplyMs(childComplexity), true
+	case "AgentStats.medianFirstHumanReplyMs":
+		if e.ComplexityRoot.AgentStats.MedianFirstHumanReplyMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.MedianFirstHumanReplyMs(childComplexity), true
+	case "AgentStats.medianHandoffAcceptMs":
+		if e.ComplexityRoot.AgentStats.MedianHandoffAcceptMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentStats.MedianHandoffAcceptMs(childComplexity), true
 	case "AgentStats.to":
 		if e.ComplexityRoot.AgentStats.To == nil {
 			break
@@ -544,6 +602,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Attachment.URL(childComplexity), true
+
+	case "CannedResponse.createdAt":
+		if e.ComplexityRoot.CannedResponse.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CannedResponse.CreatedAt(childComplexity), true
+	case "CannedResponse.id":
+		if e.ComplexityRoot.CannedResponse.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CannedResponse.ID(childComplexity), true
+	case "CannedResponse.shortcut":
+		if e.ComplexityRoot.CannedResponse.Shortcut == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CannedResponse.Shortcut(childComplexity), true
+	case "CannedResponse.text":
+		if e.ComplexityRoot.CannedResponse.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CannedResponse.Text(childComplexity), true
+	case "CannedResponse.updatedAt":
+		if e.ComplexityRoot.CannedResponse.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CannedResponse.UpdatedAt(childComplexity), true
 
 	case "ChannelHealth.checks":
 		if e.ComplexityRoot.ChannelHealth.Checks == nil {
@@ -620,6 +709,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.AssignedTo(childComplexity), true
+	case "Conversation.assignee":
+		if e.ComplexityRoot.Conversation.Assignee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.Assignee(childComplexity), true
 	case "Conversation.channel":
 		if e.ComplexityRoot.Conversation.Channel == nil {
 			break
@@ -691,6 +786,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.Tags(childComplexity), true
+	case "Conversation.unreadCount":
+		if e.ComplexityRoot.Conversation.UnreadCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.UnreadCount(childComplexity), true
 	case "Conversation.updatedAt":
 		if e.ComplexityRoot.Conversation.UpdatedAt == nil {
 			break
@@ -1114,6 +1215,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddKnowledgeText(childComplexity, args["agentId"].(int), args["title"].(string), args["text"].(string)), true
+	case "Mutation.addNote":
+		if e.ComplexityRoot.Mutation.AddNote == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addNote_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddNote(childComplexity, args["conversationId"].(int), args["text"].(string)), true
+	case "Mutation.assignConversation":
+		if e.ComplexityRoot.Mutation.AssignConversation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignConversation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignConversation(childComplexity, args["conversationId"].(int), args["assigneeId"].(*int)), true
 	case "Mutation.checkMessengerChannel":
 		if e.ComplexityRoot.Mutation.CheckMessengerChannel == nil {
 			break
@@ -1169,6 +1292,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAgent(childComplexity, args["input"].(ent.CreateAgentInput)), true
+	case "Mutation.createCannedResponse":
+		if e.ComplexityRoot.Mutation.CreateCannedResponse == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCannedResponse_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCannedResponse(childComplexity, args["shortcut"].(string), args["text"].(string)), true
 	case "Mutation.createWorkspace":
 		if e.ComplexityRoot.Mutation.CreateWorkspace == nil {
 			break
@@ -1180,6 +1314,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateWorkspace(childComplexity, args["name"].(string)), true
+	case "Mutation.deleteCannedResponse":
+		if e.ComplexityRoot.Mutation.DeleteCannedResponse == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteCannedResponse_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteCannedResponse(childComplexity, args["id"].(int)), true
 	case "Mutation.deleteKnowledgeSource":
 		if e.ComplexityRoot.Mutation.DeleteKnowledgeSource == nil {
 			break
@@ -1191,6 +1336,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteKnowledgeSource(childComplexity, args["id"].(int)), true
+	case "Mutation.markConversationRead":
+		if e.ComplexityRoot.Mutation.MarkConversationRead == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_markConversationRead_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MarkConversationRead(childComplexity, args["conversationId"].(int)), true
 	case "Mutation.removeMessengerChannel":
 		if e.ComplexityRoot.Mutation.RemoveMessengerChannel == nil {
 			break
@@ -1234,7 +1390,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.SendAgentMessage(childComplexity, args["conversationId"].(int), args["text"].(string)), true
+		return e.ComplexityRoot.Mutation.SendAgentMessage(childComplexity, args["conversationId"].(int), args["text"].(string), args["takeOver"].(*bool), args["attachment"].(*graphql.Upload)), true
 	case "Mutation.setupMessengerChannel":
 		if e.ComplexityRoot.Mutation.SetupMessengerChannel == nil {
 			break
@@ -1279,6 +1435,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UploadKnowledge(childComplexity, args["agentId"].(int), args["file"].(graphql.Upload), args["title"].(*string)), true
+
+	case "OpeningHours.close":
+		if e.ComplexityRoot.OpeningHours.Close == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpeningHours.Close(childComplexity), true
+	case "OpeningHours.day":
+		if e.ComplexityRoot.OpeningHours.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpeningHours.Day(childComplexity), true
+	case "OpeningHours.open":
+		if e.ComplexityRoot.OpeningHours.Open == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpeningHours.Open(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1339,6 +1514,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Answer(childComplexity, args["agentId"].(int), args["question"].(string)), true
+	case "Query.cannedResponses":
+		if e.ComplexityRoot.Query.CannedResponses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.CannedResponses(childComplexity), true
 	case "Query.conversations":
 		if e.ComplexityRoot.Query.Conversations == nil {
 			break
@@ -1474,6 +1655,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Viewer.Role(childComplexity), true
+	case "Viewer.tokenId":
+		if e.ComplexityRoot.Viewer.TokenID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.TokenID(childComplexity), true
 	case "Viewer.tokenName":
 		if e.ComplexityRoot.Viewer.TokenName == nil {
 			break
@@ -1525,6 +1712,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("APITokenWhereInput", ec.unmarshalInputAPITokenWhereInput),
 			graphql.NewInputUnmarshaler("AgentOrder", ec.unmarshalInputAgentOrder),
 			graphql.NewInputUnmarshaler("AgentWhereInput", ec.unmarshalInputAgentWhereInput),
+			graphql.NewInputUnmarshaler("CannedResponseOrder", ec.unmarshalInputCannedResponseOrder),
 			graphql.NewInputUnmarshaler("ConnectMessengerPageInput", ec.unmarshalInputConnectMessengerPageInput),
 			graphql.NewInputUnmarshaler("ContactWhereInput", ec.unmarshalInputContactWhereInput),
 			graphql.NewInputUnmarshaler("ConversationOrder", ec.unmarshalInputConversationOrder),
@@ -1537,6 +1725,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("MessageWhereInput", ec.unmarshalInputMessageWhereInput),
 			graphql.NewInputUnmarshaler("MessengerChannelOrder", ec.unmarshalInputMessengerChannelOrder),
 			graphql.NewInputUnmarshaler("MessengerChannelWhereInput", ec.unmarshalInputMessengerChannelWhereInput),
+			graphql.NewInputUnmarshaler("OpeningHoursInput", ec.unmarshalInputOpeningHoursInput),
 			graphql.NewInputUnmarshaler("UpdateAgentInput", ec.unmarshalInputUpdateAgentInput),
 			graphql.NewInputUnmarshaler("WorkspaceOrder", ec.unmarshalInputWorkspaceOrder),
 			graphql.NewInputUnmarshaler("WorkspaceWhereInput", ec.unmarshalInputWorkspaceWhereInput),
@@ -1655,8 +1844,14 @@ extend type Conversation {
 extend type Mutation {
   "A human takes the conversation over: HANDOFF_REQUESTED or BOT → HUMAN."
   acceptHandoff(conversationId: ID!): Conversation!
-  "Sends a human reply within Meta's messaging windows (takes the conversation over first)."
-  sendAgentMessage(conversationId: ID!, text: String!): Message!
+  """
+  Sends a human reply within Meta's messaging windows (takes the conversation
+  over first). A conversation assigned to another token is a CONFLICT unless
+  takeOver is true (it is then reassigned to the sender); an unassigned one is
+  assigned to the sender. attachment (an image or file) is not supported yet:
+  BAD_USER_INPUT.
+  """
+  sendAgentMessage(conversationId: ID!, text: String!, takeOver: Boolean = false, attachment: Upload): Message!
   "Gives the conversation back to the bot: HUMAN or HANDOFF_REQUESTED → BOT."
   returnToBot(conversationId: ID!): Conversation!
   closeConversation(conversationId: ID!): Conversation!
@@ -1816,6 +2011,18 @@ type Agent implements Node {
   A handoff nobody accepted within this time returns to the bot; unset: never.
   """
   handoffTimeoutSeconds: Int
+  """
+  Weekly opening intervals in timezone; empty: always open. Outside them a handoff sends afterHoursMessage.
+  """
+  businessHours: [OpeningHours!]!
+  """
+  IANA time zone of businessHours, e.g. "Europe/Berlin".
+  """
+  timezone: String!
+  """
+  Sent instead of handoffMessage when a person asks for a human outside businessHours.
+  """
+  afterHoursMessage: String!
 }
 """
 Ordering options for Agent connections
@@ -1976,6 +2183,38 @@ input AgentWhereInput {
   handoffTimeoutSecondsLTE: Int
   handoffTimeoutSecondsIsNil: Boolean
   handoffTimeoutSecondsNotNil: Boolean
+  """
+  timezone field predicates
+  """
+  timezone: String
+  timezoneNEQ: String
+  timezoneIn: [String!]
+  timezoneNotIn: [String!]
+  timezoneGT: String
+  timezoneGTE: String
+  timezoneLT: String
+  timezoneLTE: String
+  timezoneContains: String
+  timezoneHasPrefix: String
+  timezoneHasSuffix: String
+  timezoneEqualFold: String
+  timezoneContainsFold: String
+  """
+  after_hours_message field predicates
+  """
+  afterHoursMessage: String
+  afterHoursMessageNEQ: String
+  afterHoursMessageIn: [String!]
+  afterHoursMessageNotIn: [String!]
+  afterHoursMessageGT: String
+  afterHoursMessageGTE: String
+  afterHoursMessageLT: String
+  afterHoursMessageLTE: String
+  afterHoursMessageContains: String
+  afterHoursMessageHasPrefix: String
+  afterHoursMessageHasSuffix: String
+  afterHoursMessageEqualFold: String
+  afterHoursMessageContainsFold: String
 }
 """
 Author is enum for the field author
@@ -1985,6 +2224,37 @@ enum Author @goModel(model: "github.com/seachat/seachat/ent/message.Author") {
   BOT
   AGENT
   SYSTEM
+  NOTE
+}
+type CannedResponse implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  """
+  Lowercase letters, digits, "_" and "-", without the leading "/".
+  """
+  shortcut: String!
+  text: String!
+}
+"""
+Ordering options for CannedResponse connections
+"""
+input CannedResponseOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order CannedResponses.
+  """
+  field: CannedResponseOrderField!
+}
+"""
+Properties by which CannedResponse connections can be ordered.
+"""
+enum CannedResponseOrderField {
+  CREATED_AT
+  UPDATED_AT
 }
 """
 ChannelStatus is enum for the field status
@@ -2129,6 +2399,7 @@ type Conversation implements Node {
     """
     where: MessageWhereInput
   ): MessageConnection!
+  assignee: APIToken
 }
 """
 A connection to a list of items.
@@ -2351,6 +2622,18 @@ input CreateAgentInput {
   A handoff nobody accepted within this time returns to the bot; unset: never.
   """
   handoffTimeoutSeconds: Int
+  """
+  Weekly opening intervals in timezone; empty: always open. Outside them a handoff sends afterHoursMessage.
+  """
+  businessHours: [OpeningHoursInput!]
+  """
+  IANA time zone of businessHours, e.g. "Europe/Berlin".
+  """
+  timezone: String
+  """
+  Sent instead of handoffMessage when a person asks for a human outside businessHours.
+  """
+  afterHoursMessage: String
 }
 """
 Define a Relay Cursor type:
@@ -3096,6 +3379,19 @@ input UpdateAgentInput {
   """
   handoffTimeoutSeconds: Int
   clearHandoffTimeoutSeconds: Boolean
+  """
+  Weekly opening intervals in timezone; empty: always open. Outside them a handoff sends afterHoursMessage.
+  """
+  businessHours: [OpeningHoursInput!]
+  appendBusinessHours: [OpeningHoursInput!]
+  """
+  IANA time zone of businessHours, e.g. "Europe/Berlin".
+  """
+  timezone: String
+  """
+  Sent instead of handoffMessage when a person asks for a human outside businessHours.
+  """
+  afterHoursMessage: String
 }
 type Workspace implements Node {
   id: ID!
@@ -3180,6 +3476,94 @@ input WorkspaceWhereInput {
   nameHasSuffix: String
   nameEqualFold: String
   nameContainsFold: String
+}
+`, BuiltIn: false},
+	{Name: "../../schema/inbox.graphqls", Input: `# The team inbox (shared/API.md, "The team inbox"): assignment, internal
+# notes, canned responses, unread counts and business hours.
+
+# Conversation.assignee: APIToken (who handles it; null: unassigned) is
+# generated into ent.graphqls from the conversation's assignee edge.
+extend type Conversation {
+  "The person's (USER) messages since the viewer's token last read the conversation (markConversationRead)."
+  unreadCount: Int!
+}
+
+extend input ConversationWhereInput {
+  "Conversations assigned to this API token (the console's \"mine\": the viewer's token id)."
+  assigneeId: ID
+  "true: conversations nobody is assigned to; false: assigned ones."
+  unassigned: Boolean
+}
+
+# CannedResponse (generated into ent.graphqls from ent/schema) is a reply
+# staff insert by typing "/shortcut" in the composer; shortcut is stored
+# without the leading "/". Canned responses belong to the workspace: every
+# token of it sees, adds and deletes them.
+
+"A day of the week."
+enum Weekday { MONDAY TUESDAY WEDNESDAY THURSDAY FRIDAY SATURDAY SUNDAY }
+
+"""
+One opening interval of Agent.businessHours, in the agent's timezone: from
+open (inclusive) to close (exclusive), "HH:MM" on a 24-hour clock; close may
+be "24:00". A day may have several intervals; hours past midnight are two
+intervals, one on each day.
+"""
+type OpeningHours {
+  day: Weekday!
+  open: String!
+  close: String!
+}
+
+"One opening interval: see OpeningHours."
+input OpeningHoursInput {
+  day: Weekday!
+  open: String!
+  close: String!
+}
+
+extend type Query {
+  "The workspace's canned responses, by shortcut."
+  cannedResponses: [CannedResponse!]!
+}
+
+extend type Mutation {
+  """
+  Assigns the conversation to an API token of the workspace (assigneeId), or
+  unassigns it (null). An AGENT token may assign itself or unassign itself;
+  an OWNER token anyone of the workspace. Publishes conversationUpdated.
+  """
+  assignConversation(conversationId: ID!, assigneeId: ID): Conversation!
+  """
+  Stores an internal note (author NOTE, OUTBOUND, deliveryStatus RECEIVED):
+  shown to staff and in transcripts, never sent to Meta. Publishes messageAdded.
+  """
+  addNote(conversationId: ID!, text: String!): Message!
+  "Marks the conversation read by the viewer's token: its unreadCount becomes 0."
+  markConversationRead(conversationId: ID!): Conversation!
+  "Adds a canned response; a leading \"/\" of shortcut is dropped. A shortcut already used in the workspace is a CONFLICT."
+  createCannedResponse(shortcut: String!, text: String!): CannedResponse!
+  "Deletes a canned response; returns its id."
+  deleteCannedResponse(id: ID!): ID!
+}
+
+extend type Viewer {
+  "The id of the request's API token: the assigneeId of the conversations it handles (\"mine\")."
+  tokenId: ID!
+}
+
+extend type AgentStats {
+  """
+  Median time from a handoff request to a human taking the conversation over
+  (acceptHandoff or a reply), in ms, over the conversations whose latest
+  handoff request falls in the range and was taken over; null: none.
+  """
+  medianHandoffAcceptMs: Int
+  """
+  Median time from a handoff request to the first human (AGENT) reply after
+  it, in ms, over the same conversations; null: none answered.
+  """
+  medianFirstHumanReplyMs: Int
 }
 `, BuiltIn: false},
 	{Name: "../../schema/insights.graphqls", Input: `# Transcripts and analytics of conversations.
@@ -3493,6 +3877,12 @@ func (ec *executionContext) childFields_Agent(ctx context.Context, field graphql
 		return ec.fieldContext_Agent_pauseBotOnEcho(ctx, field)
 	case "handoffTimeoutSeconds":
 		return ec.fieldContext_Agent_handoffTimeoutSeconds(ctx, field)
+	case "businessHours":
+		return ec.fieldContext_Agent_businessHours(ctx, field)
+	case "timezone":
+		return ec.fieldContext_Agent_timezone(ctx, field)
+	case "afterHoursMessage":
+		return ec.fieldContext_Agent_afterHoursMessage(ctx, field)
 	case "messengerChannels":
 		return ec.fieldContext_Agent_messengerChannels(ctx, field)
 	case "knowledgeSources":
@@ -3527,6 +3917,10 @@ func (ec *executionContext) childFields_AgentStats(ctx context.Context, field gr
 		return ec.fieldContext_AgentStats_topUnansweredQuestions(ctx, field)
 	case "unansweredQuestionGroups":
 		return ec.fieldContext_AgentStats_unansweredQuestionGroups(ctx, field)
+	case "medianHandoffAcceptMs":
+		return ec.fieldContext_AgentStats_medianHandoffAcceptMs(ctx, field)
+	case "medianFirstHumanReplyMs":
+		return ec.fieldContext_AgentStats_medianFirstHumanReplyMs(ctx, field)
 	case "daily":
 		return ec.fieldContext_AgentStats_daily(ctx, field)
 	}
@@ -3553,6 +3947,22 @@ func (ec *executionContext) childFields_Attachment(ctx context.Context, field gr
 		return ec.fieldContext_Attachment_url(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Attachment", field.Name)
+}
+
+func (ec *executionContext) childFields_CannedResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CannedResponse_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_CannedResponse_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_CannedResponse_updatedAt(ctx, field)
+	case "shortcut":
+		return ec.fieldContext_CannedResponse_shortcut(ctx, field)
+	case "text":
+		return ec.fieldContext_CannedResponse_text(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CannedResponse", field.Name)
 }
 
 func (ec *executionContext) childFields_ChannelHealth(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3621,8 +4031,12 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 		return ec.fieldContext_Conversation_contact(ctx, field)
 	case "messages":
 		return ec.fieldContext_Conversation_messages(ctx, field)
+	case "assignee":
+		return ec.fieldContext_Conversation_assignee(ctx, field)
 	case "replyWindow":
 		return ec.fieldContext_Conversation_replyWindow(ctx, field)
+	case "unreadCount":
+		return ec.fieldContext_Conversation_unreadCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Conversation", field.Name)
 }
@@ -3817,6 +4231,18 @@ func (ec *executionContext) childFields_MessengerChannel(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type MessengerChannel", field.Name)
 }
 
+func (ec *executionContext) childFields_OpeningHours(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "day":
+		return ec.fieldContext_OpeningHours_day(ctx, field)
+	case "open":
+		return ec.fieldContext_OpeningHours_open(ctx, field)
+	case "close":
+		return ec.fieldContext_OpeningHours_close(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OpeningHours", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -3861,6 +4287,8 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_role(ctx, field)
 	case "admin":
 		return ec.fieldContext_Viewer_admin(ctx, field)
+	case "tokenId":
+		return ec.fieldContext_Viewer_tokenId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
 }

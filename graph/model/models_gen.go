@@ -56,4 +56,6 @@ type Viewer struct {
 	TokenName string         `json:"tokenName"`
 	Role      apitoken.Role  `json:"role"`
 	Admin     bool           `json:"admin"`
+	// The id of the request's API token: the assigneeId of the conversations it handles ("mine").
+	TokenID int `json:"tokenId"`
 }

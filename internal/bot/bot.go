@@ -5,7 +5,8 @@
 // question in a BOT conversation gets an answer from the agent's knowledge
 // base (or the agent's fallback message with a "Talk to a human" quick
 // reply); and conversations a human has, or has been asked for, get no
-// reply at all.
+// reply at all. Outside the agent's business hours a handoff gets its
+// afterHoursMessage instead of its handoffMessage.
 //
 // The bot only ever replies to an inbound event; it never starts a
 // conversation. Storing, state changes and sending belong to package
@@ -150,8 +151,12 @@ func (e *Engine) inbound(ctx context.Context, ch *ent.MessengerChannel, ev messe
 			// Already asked for, or a human has it: no second notice.
 			return e.conv.MarkHandled(ctx, in.Message)
 		}
+		notice := ag.HandoffMessage
+		if !InBusinessHours(ag, e.conv.Now()) {
+			notice = ag.AfterHoursMessage
+		}
 		return e.reply(ctx, in.Message, conv.Reply{
-			Author: message.AuthorSYSTEM, Text: ag.HandoffMessage, RequestHandoff: true,
+			Author: message.AuthorSYSTEM, Text: notice, RequestHandoff: true,
 		})
 	}
 	if in.Conversation.Status != conversation.StatusBOT {
@@ -246,8 +251,8 @@ func (e *Engine) history(ctx context.Context, m *ent.Message) ([]llm.Turn, error
 	}
 	turns := make([]llm.Turn, 0, len(ms))
 	for _, h := range ms {
-		if strings.TrimSpace(h.Text) == "" {
-			continue
+		if strings.TrimSpace(h.Text) == "" || h.Author == message.AuthorNOTE {
+			continue // staff's internal notes are not for the person's answers
 		}
 		role := "user"
 		switch h.Author {
@@ -287,3 +292,14 @@ func WelcomeMessage(ag *ent.Agent) string {
 }
 
 func normalize(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// InBusinessHours reports whether t falls in the agent's business hours,
+// read in its timezone (UTC when unknown). An agent without business hours
+// is always open.
+func InBusinessHours(ag *ent.Agent, t time.Time) bool {
+	loc, err := time.LoadLocation(ag.Timezone)
+	if err != nil || ag.Timezone == "" {
+		loc = time.UTC
+	}
+	return schematype.IsOpen(ag.BusinessHours, loc, t)
+}

@@ -32,7 +32,11 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/seachat/seachat/ent"
+	"github.com/seachat/seachat/ent/agent"
 	"github.com/seachat/seachat/ent/messengerchannel"
 	"github.com/seachat/seachat/ent/privacy"
 	"github.com/seachat/seachat/internal/apperr"
@@ -124,7 +128,9 @@ func requireSetupReader(ctx context.Context, field string) error {
 
 // Setup creates a channel for an agent of the viewer's workspace (Step 1):
 // an unguessable webhook key for the callback URL and a random verify
-// token. The channel waits for Meta's verification request. Only OWNER
+// token. The channel waits for Meta's verification request. While the
+// agent has a channel whose setup is unfinished (AWAITING_VERIFICATION or
+// AWAITING_PAGE_TOKEN), Setup returns that one instead of a second. Only OWNER
 // tokens may set up channels; an agent of another workspace is NotFound.
 func (s *Service) Setup(ctx context.Context, agentID int) (_ *ent.MessengerChannel, err error) {
 	defer apperr.Wrap(&err, "channel.Setup(agent %d)", agentID)
@@ -132,8 +138,20 @@ func (s *Service) Setup(ctx context.Context, agentID int) (_ *ent.MessengerChann
 		return nil, err
 	}
 	client := store.Client(ctx, s.client)
-	if _, err := client.Agent.Get(ctx, agentID); err != nil {
+	// The agent's row lock serialises two Step 1s of one agent (a double
+	// click): the second finds the first's channel.
+	if _, err := client.Agent.Query().Where(agent.ID(agentID), lockRow).Only(ctx); err != nil {
 		return nil, entError(err, "agent")
+	}
+	unfinished, err := client.MessengerChannel.Query().
+		Where(messengerchannel.AgentID(agentID), messengerchannel.StatusIn(
+			messengerchannel.StatusAWAITING_VERIFICATION, messengerchannel.StatusAWAITING_PAGE_TOKEN)).
+		Order(ent.Desc(messengerchannel.FieldID)).First(ctx)
+	switch {
+	case err == nil:
+		return unfinished, nil
+	case !ent.IsNotFound(err):
+		return nil, err
 	}
 	ch, err := client.MessengerChannel.Create().
 		SetAgentID(agentID).
@@ -555,3 +573,12 @@ var (
 	errPageTaken    = apperr.Errorf(apperr.Conflict,
 		"this Facebook Page is already connected to another SeaChat channel: remove that channel first, then connect again")
 )
+
+// lockRow is a predicate that locks the rows a query reads until the
+// transaction ends, on PostgreSQL (SELECT … FOR UPDATE); SQLite's
+// transactions hold the database's write lock from BEGIN and need none.
+func lockRow(s *sql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.ForUpdate()
+	}
+}

@@ -97,6 +97,15 @@ func (e *env) newService() *channel.Service {
 	return channel.New(e.st.Client, messenger.NewClient(e.meta.URL, nil), e.box, publicURL, logger, time.Now)
 }
 
+// newAgentA creates another agent in workspace A: Setup gives an agent
+// one unfinished channel at a time.
+func (e *env) newAgentA() int {
+	e.t.Helper()
+	a, err := e.st.Client.Agent.Create().SetName("Alpha bot").Save(e.ownerA)
+	require.NoError(e.t, err)
+	return a.ID
+}
+
 // setup creates a channel of agent A and has Meta verify it.
 func (e *env) setup() *ent.MessengerChannel {
 	e.t.Helper()
@@ -167,7 +176,8 @@ func TestSetup(t *testing.T) {
 
 		seen := map[string]bool{}
 		for range 3 {
-			ch, err := e.svc.Setup(e.ownerA, e.agentA)
+			agentID := e.newAgentA()
+			ch, err := e.svc.Setup(e.ownerA, agentID)
 			require.NoError(t, err)
 			require.Equal(t, messengerchannel.StatusAWAITING_VERIFICATION, ch.Status)
 			require.Regexp(t, keyRE, ch.WebhookKey)
@@ -176,7 +186,12 @@ func TestSetup(t *testing.T) {
 			seen[ch.WebhookKey], seen[ch.VerifyToken] = true, true
 			require.Equal(t, "https://seachat.example/webhooks/messenger/"+ch.WebhookKey, e.svc.CallbackURL(ch))
 			require.Equal(t, e.wsA, ch.WorkspaceID)
-			require.Equal(t, e.agentA, ch.AgentID)
+			require.Equal(t, agentID, ch.AgentID)
+
+			// Step 1 again (a double click) returns the unfinished channel.
+			again, err := e.svc.Setup(e.ownerA, agentID)
+			require.NoError(t, err)
+			require.Equal(t, ch.ID, again.ID)
 		}
 
 		for _, tt := range []struct {
@@ -205,7 +220,7 @@ func TestVerify(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st)
 		fresh := func() *ent.MessengerChannel {
-			ch, err := e.svc.Setup(e.ownerA, e.agentA)
+			ch, err := e.svc.Setup(e.ownerA, e.newAgentA())
 			require.NoError(t, err)
 			return ch
 		}

@@ -221,8 +221,8 @@ func (s *Service) RequestHandoff(ctx context.Context, convID int) (changed bool,
 }
 
 // Accept gives a BOT or HANDOFF_REQUESTED conversation to the viewer: it
-// becomes HUMAN, assigned to the viewer's token name, and the bot stops
-// answering in it.
+// becomes HUMAN, assigned to the viewer's token (assignee and name), and
+// the bot stops answering in it.
 func (s *Service) Accept(ctx context.Context, convID int) (c *ent.Conversation, err error) {
 	defer apperr.Wrap(&err, "conversation.Accept(%d)", convID)
 	now := s.now()
@@ -230,7 +230,12 @@ func (s *Service) Accept(ctx context.Context, convID int) (c *ent.Conversation, 
 	err = s.inTx(ctx, func(t *txScope) error {
 		var ok bool
 		c, ok, err = t.transition(ctx, convID, from(conversation.StatusBOT, conversation.StatusHANDOFF_REQUESTED),
-			func(u *ent.ConversationUpdate) { u.SetStatus(conversation.StatusHUMAN).SetAssignedTo(name) }, now)
+			func(u *ent.ConversationUpdate) {
+				u.SetStatus(conversation.StatusHUMAN).SetAssignedTo(name).SetHandoffAcceptedAt(now)
+				if token := actorToken(ctx); token != nil {
+					u.SetAssigneeID(*token)
+				}
+			}, now)
 		if err != nil {
 			return err
 		}
@@ -249,14 +254,16 @@ func (s *Service) Accept(ctx context.Context, convID int) (c *ent.Conversation, 
 }
 
 // ReturnToBot hands a HUMAN or HANDOFF_REQUESTED conversation back to the
-// bot.
+// bot, unassigned.
 func (s *Service) ReturnToBot(ctx context.Context, convID int) (c *ent.Conversation, err error) {
 	defer apperr.Wrap(&err, "conversation.ReturnToBot(%d)", convID)
 	now := s.now()
 	err = s.inTx(ctx, func(t *txScope) error {
 		var ok bool
 		c, ok, err = t.transition(ctx, convID, from(conversation.StatusHUMAN, conversation.StatusHANDOFF_REQUESTED),
-			func(u *ent.ConversationUpdate) { u.SetStatus(conversation.StatusBOT).ClearAssignedTo() }, now)
+			func(u *ent.ConversationUpdate) {
+				u.SetStatus(conversation.StatusBOT).ClearAssignedTo().ClearAssigneeID()
+			}, now)
 		if err != nil {
 			return err
 		}

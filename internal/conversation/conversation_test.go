@@ -529,7 +529,8 @@ func TestLongAgentMessage(t *testing.T) {
 		in := receive(t, f, "9001", "m_1", "tell me everything", ct.Start)
 		text := strings.Repeat("Rentals include a helmet, a lock and a map of the harbour trails. ", 70)
 		rec := ct.Record(t, f.Bus)
-		m, err := f.Service.SendAgentMessage(f.Staff("alice"), in.Conversation.ID, text)
+		alice := f.Staff("alice")
+		m, err := f.Service.SendAgentMessage(alice, in.Conversation.ID, text)
 		require.NoError(t, err)
 		sent := f.Graph.Sent()
 		require.Len(t, sent, 3)
@@ -552,7 +553,7 @@ func TestLongAgentMessage(t *testing.T) {
 
 		// A part that fails stops the rest.
 		f.Graph.FailNext(mt.FailUnavailable)
-		m, err = f.Service.SendAgentMessage(f.Staff("alice"), in.Conversation.ID, text)
+		m, err = f.Service.SendAgentMessage(alice, in.Conversation.ID, text)
 		require.NoError(t, err)
 		require.Equal(t, message.DeliveryStatusFAILED, m.DeliveryStatus)
 		ms = messages(t, f, in.Conversation.ID)

@@ -152,7 +152,8 @@ func (s *Service) MarkHandled(ctx context.Context, inbound *ent.Message) error {
 // SendAgentMessage sends text from the viewer (its token name becomes
 // sentBy) to the person. It takes a BOT or HANDOFF_REQUESTED conversation over
 // first (→ HUMAN, assigned to the viewer), so the bot and a human never both
-// answer; a CLOSED one is a Conflict. Within 24 h of the person's last
+// answer; a CLOSED one is a Conflict, and so is one assigned to another
+// token unless TakeOver (claimForReply). Within 24 h of the person's last
 // Messenger event it sends a RESPONSE, up to 7 days a MESSAGE_TAG with
 // HUMAN_AGENT, and later it refuses with OutsideWindow and neither stores nor
 // sends anything. When Meta refuses the message (window closed, person
@@ -160,8 +161,12 @@ func (s *Service) MarkHandled(ctx context.Context, inbound *ent.Message) error {
 // error. Long text is sent as several messages; the first that failed, or
 // else the last, is returned. Text over MaxAgentMessageLength characters is
 // refused with InvalidArgument before anything is stored or sent.
-func (s *Service) SendAgentMessage(ctx context.Context, convID int, text string) (m *ent.Message, err error) {
+func (s *Service) SendAgentMessage(ctx context.Context, convID int, text string, opts ...SendOption) (m *ent.Message, err error) {
 	defer apperr.Wrap(&err, "conversation.SendAgentMessage(%d)", convID)
+	opt := sendOpts(opts)
+	if opt.attachment != nil {
+		return nil, errAttachments
+	}
 	text = strings.TrimSpace(cleanText(text))
 	if n := utf8.RuneCountInString(text); n > MaxAgentMessageLength {
 		return nil, apperr.Errorf(apperr.InvalidArgument,
@@ -184,16 +189,8 @@ func (s *Service) SendAgentMessage(ctx context.Context, convID int, text string)
 		if err != nil {
 			return err
 		}
-		switch c.Status {
-		case conversation.StatusCLOSED:
-			return conflict(c, "it reopens when the person writes again")
-		case conversation.StatusBOT, conversation.StatusHANDOFF_REQUESTED:
-			c, _, err = t.transition(ctx, convID, from(conversation.StatusBOT, conversation.StatusHANDOFF_REQUESTED),
-				func(u *ent.ConversationUpdate) { u.SetStatus(conversation.StatusHUMAN).SetAssignedTo(name) }, now)
-			if err != nil {
-				return err
-			}
-			t.publish(conversationEvent(c, KindUpdated))
+		if c, err = t.claimForReply(ctx, c, opt.takeOver, now); err != nil {
+			return err
 		}
 		if win = ReplyWindow(c, now); win.State == WindowClosed {
 			return outsideWindow(c)

@@ -51,6 +51,14 @@ type AgentStats struct {
 	// Handoffs is the number of conversations whose latest handoff request
 	// falls in the range.
 	Handoffs int
+	// MedianHandoffAcceptMs is the median time from a handoff request to
+	// a human taking the conversation over, over the conversations whose
+	// latest request is in the range and was taken over; nil without any.
+	MedianHandoffAcceptMs *int
+	// MedianFirstHumanReplyMs is the median time from a handoff request to
+	// the first AGENT message after it, over the same conversations; nil
+	// without any.
+	MedianFirstHumanReplyMs *int
 	// MedianBotReplyMs is the median time from an inbound message being
 	// stored to the bot's reply being stored, in milliseconds; nil without
 	// bot replies.
@@ -91,7 +99,8 @@ func (s *Service) AgentStats(ctx context.Context, agentID int, from, to *time.Ti
 	}
 	st = &AgentStats{Agent: ag, From: from, To: to}
 	inRange := createdIn(from, to)
-	ofAgent := message.HasConversationWith(entconv.AgentID(agentID))
+	// Internal notes are staff's, not part of any exchange with the person.
+	ofAgent := message.And(message.HasConversationWith(entconv.AgentID(agentID)), message.AuthorNEQ(message.AuthorNOTE))
 
 	var counts []struct {
 		Conversations int `sql:"conversations"`
@@ -131,6 +140,9 @@ func (s *Service) AgentStats(ctx context.Context, agentID int, from, to *time.Ti
 	}
 
 	if st.MedianBotReplyMs, err = s.medianReplyMs(ctx, ofAgent, inRange, st.BotReplies); err != nil {
+		return nil, err
+	}
+	if err := s.handoffMedians(ctx, st, agentID, from, to); err != nil {
 		return nil, err
 	}
 

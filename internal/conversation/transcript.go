@@ -308,7 +308,8 @@ func newTranscriptMessage(c *ent.Conversation, m *ent.Message, titles map[int]st
 
 // AuthorLabel names who wrote m for people: "User (Ada)" (or "User" when
 // the contact has no name), "Bot", "Agent Dana" (the sender's token name,
-// or "Agent Page Inbox" for replies from Meta's tools) and "System".
+// or "Agent Page Inbox" for replies from Meta's tools), "System" and
+// "Note by Dana" for internal notes.
 func AuthorLabel(m *ent.Message, ct *ent.Contact) string {
 	switch m.Author {
 	case message.AuthorUSER:
@@ -325,6 +326,11 @@ func AuthorLabel(m *ent.Message, ct *ent.Contact) string {
 		return "Agent"
 	case message.AuthorSYSTEM:
 		return "System"
+	case message.AuthorNOTE:
+		if m.SentBy != nil && strings.TrimSpace(*m.SentBy) != "" {
+			return "Note by " + strings.TrimSpace(*m.SentBy)
+		}
+		return "Note"
 	}
 	return string(m.Author)
 }

@@ -60,6 +60,7 @@ function features(schema) {
     search: !!q.conversations?.includes('search'),
     transcript: !!q.transcript,
     agentStats: !!q.agentStats,
+    inbox: !!q.cannedResponses, // the team inbox: assignment, notes, canned responses, unread counts
   };
 }
 

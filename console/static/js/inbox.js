@@ -10,10 +10,10 @@ export const MESSAGE_FIELDS = `id direction author text deliveryStatus error sen
   attachments { type url } citations { snippet score source { id title } }`;
 
 // list asks for a page of conversations; search only where the server has it.
-const list = (search) => `query($where: ConversationWhereInput, $first: Int, $after: Cursor${search ? ', $search: String' : ''}) {
+const list = (search, inbox) => `query($where: ConversationWhereInput, $first: Int, $after: Cursor${search ? ', $search: String' : ''}) {
   conversations(first: $first, after: $after, where: $where${search ? ', search: $search' : ''}) {
     totalCount pageInfo { hasNextPage endCursor }
-    edges { node { ${CONVERSATION_FIELDS} messages(last: 1) { edges { node { author text } } } } }
+    edges { node { ${CONVERSATION_FIELDS}${inbox ? ' unreadCount' : ''} messages(last: 1) { edges { node { author text } } } } }
   }
   agents { id name }
 }`;
@@ -24,9 +24,9 @@ const CONVERSATION = `query($id: ID!, $before: Cursor) {
 }`;
 
 // The filters outlive a visit to another page.
-const filter = { status: '', agentId: '', tag: '', search: '' };
+const filter = { status: '', agentId: '', tag: '', search: '', assigned: '' };
 
-const authorLabel = { USER: 'Customer', BOT: 'Bot', AGENT: 'Agent', SYSTEM: 'System' };
+const authorLabel = { USER: 'Customer', BOT: 'Bot', AGENT: 'Agent', SYSTEM: 'System', NOTE: 'Note' };
 
 /** render shows the list and, when id is set, that conversation. */
 export function render(main, app, id) {
@@ -43,6 +43,10 @@ export function render(main, app, id) {
     h('select', { id: 'f-status', onchange: (e) => { filter.status = e.target.value; reload(); } },
       [['', 'All'], ['HANDOFF_REQUESTED', 'Wants a human'], ['HUMAN', 'With a human'], ['BOT', 'With the bot'], ['CLOSED', 'Closed']]
         .map(([v, label]) => h('option', { value: v, selected: filter.status === v }, label))),
+    app.features.inbox && [h('label', { for: 'f-assigned' }, 'Assigned'),
+      h('select', { id: 'f-assigned', onchange: (e) => { filter.assigned = e.target.value; reload(); } },
+        [['', 'Anyone'], ['mine', 'Mine'], ['unassigned', 'Unassigned']]
+          .map(([v, label]) => h('option', { value: v, selected: filter.assigned === v }, label)))],
     h('label', { for: 'f-agent' }, 'Agent'), agentSelect,
     h('label', { for: 'f-tag' }, 'Tag'),
     h('input', { id: 'f-tag', type: 'search', value: filter.tag, placeholder: 'any',
@@ -57,8 +61,13 @@ export function render(main, app, id) {
     h('section', { class: 'list', 'aria-label': 'Conversation list' }, filters, summary, items, more),
     thread));
 
-  function where() {
+  async function where() {
     const w = {};
+    if (filter.assigned === 'mine') {
+      app.tokenId ??= (await gql('{ viewer { tokenId } }')).viewer.tokenId;
+      w.assigneeId = app.tokenId;
+    }
+    if (filter.assigned === 'unassigned') w.unassigned = true;
     if (filter.status) w.status = filter.status;
     if (filter.agentId) w.agentID = filter.agentId;
     if (filter.tag) w.tag = filter.tag;
@@ -77,7 +86,7 @@ export function render(main, app, id) {
       const search = app.features.search ? filter.search : '';
       // A refresh keeps as many rows as "Show more" had loaded.
       const first = append ? 30 : Math.min(100, Math.max(30, items.querySelectorAll('li.conv').length));
-      d = await gql(list(search), { where: where(), first, after: append ? after : null, ...(search && { search }) });
+      d = await gql(list(search, app.features.inbox), { where: await where(), first, after: append ? after : null, ...(search && { search }) });
     } catch (err) {
       summary.textContent = err.message;
       return;
@@ -107,7 +116,9 @@ export function render(main, app, id) {
     const waiting = c.status === 'HANDOFF_REQUESTED';
     return h('li', { class: `conv${waiting ? ' handoff' : ''}`, 'data-id': c.id, 'aria-current': c.id === id ? 'true' : null },
       h('a', { href: `#/conversations/${c.id}` },
-        h('span', { class: 'row' }, h('strong', { class: 'name' }, name), time(c.lastMessageAt)),
+        h('span', { class: 'row' }, h('strong', { class: 'name' }, name),
+          c.unreadCount > 0 && id !== c.id && h('span', { class: 'unread', title: 'Unread messages' }, String(c.unreadCount)),
+          time(c.lastMessageAt)),
         h('span', { class: 'row sub' }, badge(c.status), h('span', { class: 'agent' }, c.agent.name),
           c.tags.map((t) => h('span', { class: 'tag' }, t))),
         last && h('span', { class: 'preview' }, `${authorLabel[last.author]}: ${last.text || '(attachment)'}`)),
@@ -134,6 +145,7 @@ export function render(main, app, id) {
   app.events.addEventListener('conversation', onConversation);
   app.events.addEventListener('handoff', onConversation);
   app.events.addEventListener('reconnect', onReconnect);
+  app.events.addEventListener('read', refresh);
   reload();
   return () => {
     clearTimeout(pending);
@@ -142,6 +154,7 @@ export function render(main, app, id) {
     app.events.removeEventListener('conversation', onConversation);
     app.events.removeEventListener('handoff', onConversation);
     app.events.removeEventListener('reconnect', onReconnect);
+    app.events.removeEventListener('read', refresh);
   };
 }
 
@@ -166,7 +179,11 @@ function conversationView(el, app, id) {
   const text = h('textarea', { id: 'reply', rows: 3, 'aria-describedby': 'window-note', placeholder: 'Ctrl+Enter sends' });
   const send = h('button', { type: 'submit', class: 'primary' }, 'Send');
   const err = errorLine();
-  const form = h('form', { class: 'reply' }, h('label', { for: 'reply' }, 'Reply'), text, windowNote, h('div', { class: 'row' }, err, h('span', { class: 'grow' }), send));
+  const cannedHint = h('p', { class: 'hint canned', 'aria-live': 'polite' });
+  const noteButton = app.features.inbox && h('button', { type: 'button', title: 'Stored for your team only, never sent to the customer' }, 'Add note');
+  const form = h('form', { class: 'reply' }, h('label', { for: 'reply' }, 'Reply'), text, cannedHint, windowNote,
+    h('div', { class: 'row' }, err, h('span', { class: 'grow' }), noteButton, send));
+  let canned = null; // the workspace's canned responses, loaded when "/" is first typed
   const seen = new Set();
   let conv;
   let before = null;
@@ -185,6 +202,7 @@ function conversationView(el, app, id) {
       early.filter((m) => !seen.has(m.id)).forEach(append);
       early = [];
       log.parentElement.scrollTop = log.parentElement.scrollHeight;
+      markRead();
     } catch (e) {
       put(el, h('p', { class: 'error', role: 'alert' }, e.message));
     }
@@ -204,7 +222,7 @@ function conversationView(el, app, id) {
   });
 
   function message(m) {
-    const who = m.author === 'AGENT' && m.sentBy ? `Agent · ${m.sentBy}`
+    const who = (m.author === 'AGENT' || m.author === 'NOTE') && m.sentBy ? `${authorLabel[m.author]} · ${m.sentBy}`
       : m.author === 'USER' ? (conv.contact.name || 'Customer') : authorLabel[m.author];
     const problem = m.deliveryStatus === 'FAILED' ? `Not delivered: ${m.error || 'Meta refused it'}`
       : m.deliveryStatus === 'PENDING' ? 'Sending…' : '';
@@ -286,7 +304,16 @@ function conversationView(el, app, id) {
     const body = text.value.trim();
     if (!body) return;
     busy(send, async () => {
-      const d = await gql(`mutation($c: ID!, $t: String!) { sendAgentMessage(conversationId: $c, text: $t) { ${MESSAGE_FIELDS} conversation { ${CONVERSATION_FIELDS} } } }`, { c: id, t: body });
+      const q = `mutation($c: ID!, $t: String!, $o: Boolean) { sendAgentMessage(conversationId: $c, text: $t, takeOver: $o) { ${MESSAGE_FIELDS} conversation { ${CONVERSATION_FIELDS} } } }`;
+      let d;
+      try {
+        d = await gql(q, { c: id, t: body });
+      } catch (e) {
+        // Another agent has the conversation: ask before taking it over.
+        if (e.code !== 'CONFLICT' || !e.message.includes('takeOver')) throw e;
+        if (!confirm(`${e.message.split(';')[0].replace(/^conversation is/, 'This conversation is')}. Take it over and send your reply?`)) return;
+        d = await gql(q, { c: id, t: body, o: true });
+      }
       text.value = '';
       append(d.sendAgentMessage);
       changed(d.sendAgentMessage.conversation);
@@ -295,6 +322,33 @@ function conversationView(el, app, id) {
   text.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) form.requestSubmit();
   });
+  // Canned responses: "/shortcut" followed by a space or Tab becomes its text.
+  text.addEventListener('input', async () => {
+    const m = app.features.inbox && /^\/([a-z0-9_-]*)(\s?)$/i.exec(text.value);
+    if (!m) { cannedHint.textContent = ''; return; }
+    canned ??= gql('{ cannedResponses { shortcut text } }').then((d) => d.cannedResponses, () => []);
+    const all = await canned;
+    const hit = all.find((c) => c.shortcut === m[1].toLowerCase());
+    if (hit && m[2]) {
+      text.value = hit.text;
+      cannedHint.textContent = '';
+      return;
+    }
+    const matches = all.filter((c) => c.shortcut.startsWith(m[1].toLowerCase())).slice(0, 5);
+    cannedHint.textContent = matches.length ? `Canned responses: ${matches.map((c) => `/${c.shortcut}`).join(', ')} (type a space to insert)` : '';
+  });
+  noteButton?.addEventListener('click', () => {
+    const body = text.value.trim();
+    if (!body) return;
+    busy(noteButton, async () => {
+      const d = await gql(`mutation($c: ID!, $t: String!) { addNote(conversationId: $c, text: $t) { ${MESSAGE_FIELDS} } }`, { c: id, t: body });
+      text.value = '';
+      append(d.addNote);
+    }, err);
+  });
+  // Reading the conversation marks it read for this token.
+  const markRead = () => app.features.inbox && gql('mutation($c: ID!) { markConversationRead(conversationId: $c) { id } }', { c: id })
+    .then(() => app.events.dispatchEvent(new CustomEvent('read', { detail: id })), () => {});
 
   function append(m) {
     const scroller = log.parentElement;
@@ -316,6 +370,7 @@ function conversationView(el, app, id) {
         return;
       }
       append(m);
+      if (m.author === 'USER') markRead();
       // The reply window moves with each customer message.
       if (m.author === 'USER') gql(`query($id: ID!) { node(id: $id) { ... on Conversation { ${CONVERSATION_FIELDS} } } }`, { id })
         .then((d) => d.node && showHead(d.node), () => {});
