@@ -93,10 +93,13 @@ func TestKillReplica(t *testing.T) {
 	replica.Kill()
 	killed := time.Now()
 	t.Logf("killed the replica (pid %d) with SIGKILL", replica.PID())
+	// Meta keeps delivering to the dead replica until the load balancer
+	// notices: switch only once deliveries were refused there.
+	require.Eventually(t, func() bool { return s.refusals()[0] > 0 }, 10*time.Second, 5*time.Millisecond,
+		"no delivery reached the killed replica")
 	e.setWebhook(live)
 	waitAcked(t, s, s.ackedCount()+40, 20*time.Second)
 	acked := s.halt()
-	require.NotZero(t, s.refusals()[0], "the kill never refused a delivery: the test did not kill anything in flight")
 	t.Logf("%d messages acked; refusals by status (0 = connection refused): %v", len(acked), s.refusals())
 
 	stored := e.storedBy(acked, killed.Add(storedWithin))
