@@ -302,6 +302,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			messengerchannel.FieldSubscribedFields: {Type: field.TypeJSON, Column: messengerchannel.FieldSubscribedFields},
 			messengerchannel.FieldTokenError:       {Type: field.TypeString, Column: messengerchannel.FieldTokenError},
 			messengerchannel.FieldLastSendError:    {Type: field.TypeString, Column: messengerchannel.FieldLastSendError},
+			messengerchannel.FieldBadSignatureAt:   {Type: field.TypeTime, Column: messengerchannel.FieldBadSignatureAt},
 			messengerchannel.FieldProfileSetAt:     {Type: field.TypeTime, Column: messengerchannel.FieldProfileSetAt},
 			messengerchannel.FieldProfileError:     {Type: field.TypeString, Column: messengerchannel.FieldProfileError},
 		},
@@ -2129,6 +2130,11 @@ func (f *MessengerChannelFilter) WhereTokenError(p entql.StringP) {
 // WhereLastSendError applies the entql string predicate on the last_send_error field.
 func (f *MessengerChannelFilter) WhereLastSendError(p entql.StringP) {
 	f.Where(p.Field(messengerchannel.FieldLastSendError))
+}
+
+// WhereBadSignatureAt applies the entql time.Time predicate on the bad_signature_at field.
+func (f *MessengerChannelFilter) WhereBadSignatureAt(p entql.TimeP) {
+	f.Where(p.Field(messengerchannel.FieldBadSignatureAt))
 }
 
 // WhereProfileSetAt applies the entql time.Time predicate on the profile_set_at field.

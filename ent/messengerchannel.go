@@ -60,6 +60,8 @@ type MessengerChannel struct {
 	TokenError *string `json:"token_error,omitempty"`
 	// The fix for the last Send API failure caused by the app's setup; null after a send succeeds.
 	LastSendError *string `json:"last_send_error,omitempty"`
+	// When a webhook body signed with another secret than the channel's last arrived (at most once a minute).
+	BadSignatureAt *time.Time `json:"bad_signature_at,omitempty"`
 	// When the Page's Messenger profile (Get Started, greeting, menu) was last set; null: never.
 	ProfileSetAt *time.Time `json:"profile_set_at,omitempty"`
 	// Why setting the Messenger profile last failed, with the fix; null: it succeeded.
@@ -116,7 +118,7 @@ func (*MessengerChannel) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case messengerchannel.FieldWebhookKey, messengerchannel.FieldVerifyToken, messengerchannel.FieldStatus, messengerchannel.FieldPageID, messengerchannel.FieldPageName, messengerchannel.FieldLastError, messengerchannel.FieldAppID, messengerchannel.FieldTokenError, messengerchannel.FieldLastSendError, messengerchannel.FieldProfileError:
 			values[i] = new(sql.NullString)
-		case messengerchannel.FieldCreatedAt, messengerchannel.FieldUpdatedAt, messengerchannel.FieldVerifiedAt, messengerchannel.FieldLastEventAt, messengerchannel.FieldTokenCheckedAt, messengerchannel.FieldRemovedAt, messengerchannel.FieldProfileSetAt:
+		case messengerchannel.FieldCreatedAt, messengerchannel.FieldUpdatedAt, messengerchannel.FieldVerifiedAt, messengerchannel.FieldLastEventAt, messengerchannel.FieldTokenCheckedAt, messengerchannel.FieldRemovedAt, messengerchannel.FieldBadSignatureAt, messengerchannel.FieldProfileSetAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -271,6 +273,13 @@ func (_m *MessengerChannel) assignValues(columns []string, values []any) error {
 				_m.LastSendError = new(string)
 				*_m.LastSendError = value.String
 			}
+		case messengerchannel.FieldBadSignatureAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field bad_signature_at", values[i])
+			} else if value.Valid {
+				_m.BadSignatureAt = new(time.Time)
+				*_m.BadSignatureAt = value.Time
+			}
 		case messengerchannel.FieldProfileSetAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field profile_set_at", values[i])
@@ -407,6 +416,11 @@ func (_m *MessengerChannel) String() string {
 	if v := _m.LastSendError; v != nil {
 		builder.WriteString("last_send_error=")
 		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.BadSignatureAt; v != nil {
+		builder.WriteString("bad_signature_at=")
+		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")
 	if v := _m.ProfileSetAt; v != nil {

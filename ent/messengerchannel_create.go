@@ -248,6 +248,20 @@ func (_c *MessengerChannelCreate) SetNillableLastSendError(v *string) *Messenger
 	return _c
 }
 
+// SetBadSignatureAt sets the "bad_signature_at" field.
+func (_c *MessengerChannelCreate) SetBadSignatureAt(v time.Time) *MessengerChannelCreate {
+	_c.mutation.SetBadSignatureAt(v)
+	return _c
+}
+
+// SetNillableBadSignatureAt sets the "bad_signature_at" field if the given value is not nil.
+func (_c *MessengerChannelCreate) SetNillableBadSignatureAt(v *time.Time) *MessengerChannelCreate {
+	if v != nil {
+		_c.SetBadSignatureAt(*v)
+	}
+	return _c
+}
+
 // SetProfileSetAt sets the "profile_set_at" field.
 func (_c *MessengerChannelCreate) SetProfileSetAt(v time.Time) *MessengerChannelCreate {
 	_c.mutation.SetProfileSetAt(v)
@@ -476,6 +490,10 @@ func (_c *MessengerChannelCreate) createSpec() (*MessengerChannel, *sqlgraph.Cre
 	if value, ok := _c.mutation.LastSendError(); ok {
 		_spec.SetField(messengerchannel.FieldLastSendError, field.TypeString, value)
 		_node.LastSendError = &value
+	}
+	if value, ok := _c.mutation.BadSignatureAt(); ok {
+		_spec.SetField(messengerchannel.FieldBadSignatureAt, field.TypeTime, value)
+		_node.BadSignatureAt = &value
 	}
 	if value, ok := _c.mutation.ProfileSetAt(); ok {
 		_spec.SetField(messengerchannel.FieldProfileSetAt, field.TypeTime, value)
@@ -826,6 +844,24 @@ func (u *MessengerChannelUpsert) UpdateLastSendError() *MessengerChannelUpsert {
 // ClearLastSendError clears the value of the "last_send_error" field.
 func (u *MessengerChannelUpsert) ClearLastSendError() *MessengerChannelUpsert {
 	u.SetNull(messengerchannel.FieldLastSendError)
+	return u
+}
+
+// SetBadSignatureAt sets the "bad_signature_at" field.
+func (u *MessengerChannelUpsert) SetBadSignatureAt(v time.Time) *MessengerChannelUpsert {
+	u.Set(messengerchannel.FieldBadSignatureAt, v)
+	return u
+}
+
+// UpdateBadSignatureAt sets the "bad_signature_at" field to the value that was provided on create.
+func (u *MessengerChannelUpsert) UpdateBadSignatureAt() *MessengerChannelUpsert {
+	u.SetExcluded(messengerchannel.FieldBadSignatureAt)
+	return u
+}
+
+// ClearBadSignatureAt clears the value of the "bad_signature_at" field.
+func (u *MessengerChannelUpsert) ClearBadSignatureAt() *MessengerChannelUpsert {
+	u.SetNull(messengerchannel.FieldBadSignatureAt)
 	return u
 }
 
@@ -1220,6 +1256,27 @@ func (u *MessengerChannelUpsertOne) UpdateLastSendError() *MessengerChannelUpser
 func (u *MessengerChannelUpsertOne) ClearLastSendError() *MessengerChannelUpsertOne {
 	return u.Update(func(s *MessengerChannelUpsert) {
 		s.ClearLastSendError()
+	})
+}
+
+// SetBadSignatureAt sets the "bad_signature_at" field.
+func (u *MessengerChannelUpsertOne) SetBadSignatureAt(v time.Time) *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.SetBadSignatureAt(v)
+	})
+}
+
+// UpdateBadSignatureAt sets the "bad_signature_at" field to the value that was provided on create.
+func (u *MessengerChannelUpsertOne) UpdateBadSignatureAt() *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.UpdateBadSignatureAt()
+	})
+}
+
+// ClearBadSignatureAt clears the value of the "bad_signature_at" field.
+func (u *MessengerChannelUpsertOne) ClearBadSignatureAt() *MessengerChannelUpsertOne {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.ClearBadSignatureAt()
 	})
 }
 
@@ -1786,6 +1843,27 @@ func (u *MessengerChannelUpsertBulk) UpdateLastSendError() *MessengerChannelUpse
 func (u *MessengerChannelUpsertBulk) ClearLastSendError() *MessengerChannelUpsertBulk {
 	return u.Update(func(s *MessengerChannelUpsert) {
 		s.ClearLastSendError()
+	})
+}
+
+// SetBadSignatureAt sets the "bad_signature_at" field.
+func (u *MessengerChannelUpsertBulk) SetBadSignatureAt(v time.Time) *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.SetBadSignatureAt(v)
+	})
+}
+
+// UpdateBadSignatureAt sets the "bad_signature_at" field to the value that was provided on create.
+func (u *MessengerChannelUpsertBulk) UpdateBadSignatureAt() *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.UpdateBadSignatureAt()
+	})
+}
+
+// ClearBadSignatureAt clears the value of the "bad_signature_at" field.
+func (u *MessengerChannelUpsertBulk) ClearBadSignatureAt() *MessengerChannelUpsertBulk {
+	return u.Update(func(s *MessengerChannelUpsert) {
+		s.ClearBadSignatureAt()
 	})
 }
 

@@ -292,6 +292,26 @@ func (_u *MessengerChannelUpdate) ClearLastSendError() *MessengerChannelUpdate {
 	return _u
 }
 
+// SetBadSignatureAt sets the "bad_signature_at" field.
+func (_u *MessengerChannelUpdate) SetBadSignatureAt(v time.Time) *MessengerChannelUpdate {
+	_u.mutation.SetBadSignatureAt(v)
+	return _u
+}
+
+// SetNillableBadSignatureAt sets the "bad_signature_at" field if the given value is not nil.
+func (_u *MessengerChannelUpdate) SetNillableBadSignatureAt(v *time.Time) *MessengerChannelUpdate {
+	if v != nil {
+		_u.SetBadSignatureAt(*v)
+	}
+	return _u
+}
+
+// ClearBadSignatureAt clears the value of the "bad_signature_at" field.
+func (_u *MessengerChannelUpdate) ClearBadSignatureAt() *MessengerChannelUpdate {
+	_u.mutation.ClearBadSignatureAt()
+	return _u
+}
+
 // SetProfileSetAt sets the "profile_set_at" field.
 func (_u *MessengerChannelUpdate) SetProfileSetAt(v time.Time) *MessengerChannelUpdate {
 	_u.mutation.SetProfileSetAt(v)
@@ -501,6 +521,12 @@ func (_u *MessengerChannelUpdate) sqlSave(ctx context.Context) (_node int, err e
 	}
 	if _u.mutation.LastSendErrorCleared() {
 		_spec.ClearField(messengerchannel.FieldLastSendError, field.TypeString)
+	}
+	if value, ok := _u.mutation.BadSignatureAt(); ok {
+		_spec.SetField(messengerchannel.FieldBadSignatureAt, field.TypeTime, value)
+	}
+	if _u.mutation.BadSignatureAtCleared() {
+		_spec.ClearField(messengerchannel.FieldBadSignatureAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.ProfileSetAt(); ok {
 		_spec.SetField(messengerchannel.FieldProfileSetAt, field.TypeTime, value)
@@ -798,6 +824,26 @@ func (_u *MessengerChannelUpdateOne) ClearLastSendError() *MessengerChannelUpdat
 	return _u
 }
 
+// SetBadSignatureAt sets the "bad_signature_at" field.
+func (_u *MessengerChannelUpdateOne) SetBadSignatureAt(v time.Time) *MessengerChannelUpdateOne {
+	_u.mutation.SetBadSignatureAt(v)
+	return _u
+}
+
+// SetNillableBadSignatureAt sets the "bad_signature_at" field if the given value is not nil.
+func (_u *MessengerChannelUpdateOne) SetNillableBadSignatureAt(v *time.Time) *MessengerChannelUpdateOne {
+	if v != nil {
+		_u.SetBadSignatureAt(*v)
+	}
+	return _u
+}
+
+// ClearBadSignatureAt clears the value of the "bad_signature_at" field.
+func (_u *MessengerChannelUpdateOne) ClearBadSignatureAt() *MessengerChannelUpdateOne {
+	_u.mutation.ClearBadSignatureAt()
+	return _u
+}
+
 // SetProfileSetAt sets the "profile_set_at" field.
 func (_u *MessengerChannelUpdateOne) SetProfileSetAt(v time.Time) *MessengerChannelUpdateOne {
 	_u.mutation.SetProfileSetAt(v)
@@ -1037,6 +1083,12 @@ func (_u *MessengerChannelUpdateOne) sqlSave(ctx context.Context) (_node *Messen
 	}
 	if _u.mutation.LastSendErrorCleared() {
 		_spec.ClearField(messengerchannel.FieldLastSendError, field.TypeString)
+	}
+	if value, ok := _u.mutation.BadSignatureAt(); ok {
+		_spec.SetField(messengerchannel.FieldBadSignatureAt, field.TypeTime, value)
+	}
+	if _u.mutation.BadSignatureAtCleared() {
+		_spec.ClearField(messengerchannel.FieldBadSignatureAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.ProfileSetAt(); ok {
 		_spec.SetField(messengerchannel.FieldProfileSetAt, field.TypeTime, value)

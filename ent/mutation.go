@@ -11493,6 +11493,7 @@ type MessengerChannelMutation struct {
 	appendsubscribed_fields []string
 	token_error             *string
 	last_send_error         *string
+	bad_signature_at        *time.Time
 	profile_set_at          *time.Time
 	profile_error           *string
 	clearedFields           map[string]struct{}
@@ -12508,6 +12509,55 @@ func (m *MessengerChannelMutation) ResetLastSendError() {
 	delete(m.clearedFields, messengerchannel.FieldLastSendError)
 }
 
+// SetBadSignatureAt sets the "bad_signature_at" field.
+func (m *MessengerChannelMutation) SetBadSignatureAt(t time.Time) {
+	m.bad_signature_at = &t
+}
+
+// BadSignatureAt returns the value of the "bad_signature_at" field in the mutation.
+func (m *MessengerChannelMutation) BadSignatureAt() (r time.Time, exists bool) {
+	v := m.bad_signature_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBadSignatureAt returns the old "bad_signature_at" field's value of the MessengerChannel entity.
+// If the MessengerChannel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessengerChannelMutation) OldBadSignatureAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBadSignatureAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBadSignatureAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBadSignatureAt: %w", err)
+	}
+	return oldValue.BadSignatureAt, nil
+}
+
+// ClearBadSignatureAt clears the value of the "bad_signature_at" field.
+func (m *MessengerChannelMutation) ClearBadSignatureAt() {
+	m.bad_signature_at = nil
+	m.clearedFields[messengerchannel.FieldBadSignatureAt] = struct{}{}
+}
+
+// BadSignatureAtCleared returns if the "bad_signature_at" field was cleared in this mutation.
+func (m *MessengerChannelMutation) BadSignatureAtCleared() bool {
+	_, ok := m.clearedFields[messengerchannel.FieldBadSignatureAt]
+	return ok
+}
+
+// ResetBadSignatureAt resets all changes to the "bad_signature_at" field.
+func (m *MessengerChannelMutation) ResetBadSignatureAt() {
+	m.bad_signature_at = nil
+	delete(m.clearedFields, messengerchannel.FieldBadSignatureAt)
+}
+
 // SetProfileSetAt sets the "profile_set_at" field.
 func (m *MessengerChannelMutation) SetProfileSetAt(t time.Time) {
 	m.profile_set_at = &t
@@ -12694,7 +12744,7 @@ func (m *MessengerChannelMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessengerChannelMutation) Fields() []string {
-	fields := make([]string, 0, 22)
+	fields := make([]string, 0, 23)
 	if m.workspace != nil {
 		fields = append(fields, messengerchannel.FieldWorkspaceID)
 	}
@@ -12755,6 +12805,9 @@ func (m *MessengerChannelMutation) Fields() []string {
 	if m.last_send_error != nil {
 		fields = append(fields, messengerchannel.FieldLastSendError)
 	}
+	if m.bad_signature_at != nil {
+		fields = append(fields, messengerchannel.FieldBadSignatureAt)
+	}
 	if m.profile_set_at != nil {
 		fields = append(fields, messengerchannel.FieldProfileSetAt)
 	}
@@ -12809,6 +12862,8 @@ func (m *MessengerChannelMutation) Field(name string) (ent.Value, bool) {
 		return m.TokenError()
 	case messengerchannel.FieldLastSendError:
 		return m.LastSendError()
+	case messengerchannel.FieldBadSignatureAt:
+		return m.BadSignatureAt()
 	case messengerchannel.FieldProfileSetAt:
 		return m.ProfileSetAt()
 	case messengerchannel.FieldProfileError:
@@ -12862,6 +12917,8 @@ func (m *MessengerChannelMutation) OldField(ctx context.Context, name string) (e
 		return m.OldTokenError(ctx)
 	case messengerchannel.FieldLastSendError:
 		return m.OldLastSendError(ctx)
+	case messengerchannel.FieldBadSignatureAt:
+		return m.OldBadSignatureAt(ctx)
 	case messengerchannel.FieldProfileSetAt:
 		return m.OldProfileSetAt(ctx)
 	case messengerchannel.FieldProfileError:
@@ -13015,6 +13072,13 @@ func (m *MessengerChannelMutation) SetField(name string, value ent.Value) error 
 		}
 		m.SetLastSendError(v)
 		return nil
+	case messengerchannel.FieldBadSignatureAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBadSignatureAt(v)
+		return nil
 	case messengerchannel.FieldProfileSetAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -13101,6 +13165,9 @@ func (m *MessengerChannelMutation) ClearedFields() []string {
 	if m.FieldCleared(messengerchannel.FieldLastSendError) {
 		fields = append(fields, messengerchannel.FieldLastSendError)
 	}
+	if m.FieldCleared(messengerchannel.FieldBadSignatureAt) {
+		fields = append(fields, messengerchannel.FieldBadSignatureAt)
+	}
 	if m.FieldCleared(messengerchannel.FieldProfileSetAt) {
 		fields = append(fields, messengerchannel.FieldProfileSetAt)
 	}
@@ -13159,6 +13226,9 @@ func (m *MessengerChannelMutation) ClearField(name string) error {
 		return nil
 	case messengerchannel.FieldLastSendError:
 		m.ClearLastSendError()
+		return nil
+	case messengerchannel.FieldBadSignatureAt:
+		m.ClearBadSignatureAt()
 		return nil
 	case messengerchannel.FieldProfileSetAt:
 		m.ClearProfileSetAt()
@@ -13233,6 +13303,9 @@ func (m *MessengerChannelMutation) ResetField(name string) error {
 		return nil
 	case messengerchannel.FieldLastSendError:
 		m.ResetLastSendError()
+		return nil
+	case messengerchannel.FieldBadSignatureAt:
+		m.ResetBadSignatureAt()
 		return nil
 	case messengerchannel.FieldProfileSetAt:
 		m.ResetProfileSetAt()

@@ -58,6 +58,8 @@ const (
 	FieldTokenError = "token_error"
 	// FieldLastSendError holds the string denoting the last_send_error field in the database.
 	FieldLastSendError = "last_send_error"
+	// FieldBadSignatureAt holds the string denoting the bad_signature_at field in the database.
+	FieldBadSignatureAt = "bad_signature_at"
 	// FieldProfileSetAt holds the string denoting the profile_set_at field in the database.
 	FieldProfileSetAt = "profile_set_at"
 	// FieldProfileError holds the string denoting the profile_error field in the database.
@@ -107,6 +109,7 @@ var Columns = []string{
 	FieldSubscribedFields,
 	FieldTokenError,
 	FieldLastSendError,
+	FieldBadSignatureAt,
 	FieldProfileSetAt,
 	FieldProfileError,
 }
@@ -257,6 +260,11 @@ func ByTokenError(opts ...sql.OrderTermOption) OrderOption {
 // ByLastSendError orders the results by the last_send_error field.
 func ByLastSendError(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastSendError, opts...).ToFunc()
+}
+
+// ByBadSignatureAt orders the results by the bad_signature_at field.
+func ByBadSignatureAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBadSignatureAt, opts...).ToFunc()
 }
 
 // ByProfileSetAt orders the results by the profile_set_at field.

@@ -145,6 +145,11 @@ func LastSendError(v string) predicate.MessengerChannel {
 	return predicate.MessengerChannel(sql.FieldEQ(FieldLastSendError, v))
 }
 
+// BadSignatureAt applies equality check predicate on the "bad_signature_at" field. It's identical to BadSignatureAtEQ.
+func BadSignatureAt(v time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEQ(FieldBadSignatureAt, v))
+}
+
 // ProfileSetAt applies equality check predicate on the "profile_set_at" field. It's identical to ProfileSetAtEQ.
 func ProfileSetAt(v time.Time) predicate.MessengerChannel {
 	return predicate.MessengerChannel(sql.FieldEQ(FieldProfileSetAt, v))
@@ -1183,6 +1188,56 @@ func LastSendErrorEqualFold(v string) predicate.MessengerChannel {
 // LastSendErrorContainsFold applies the ContainsFold predicate on the "last_send_error" field.
 func LastSendErrorContainsFold(v string) predicate.MessengerChannel {
 	return predicate.MessengerChannel(sql.FieldContainsFold(FieldLastSendError, v))
+}
+
+// BadSignatureAtEQ applies the EQ predicate on the "bad_signature_at" field.
+func BadSignatureAtEQ(v time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldEQ(FieldBadSignatureAt, v))
+}
+
+// BadSignatureAtNEQ applies the NEQ predicate on the "bad_signature_at" field.
+func BadSignatureAtNEQ(v time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNEQ(FieldBadSignatureAt, v))
+}
+
+// BadSignatureAtIn applies the In predicate on the "bad_signature_at" field.
+func BadSignatureAtIn(vs ...time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldIn(FieldBadSignatureAt, vs...))
+}
+
+// BadSignatureAtNotIn applies the NotIn predicate on the "bad_signature_at" field.
+func BadSignatureAtNotIn(vs ...time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNotIn(FieldBadSignatureAt, vs...))
+}
+
+// BadSignatureAtGT applies the GT predicate on the "bad_signature_at" field.
+func BadSignatureAtGT(v time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldGT(FieldBadSignatureAt, v))
+}
+
+// BadSignatureAtGTE applies the GTE predicate on the "bad_signature_at" field.
+func BadSignatureAtGTE(v time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldGTE(FieldBadSignatureAt, v))
+}
+
+// BadSignatureAtLT applies the LT predicate on the "bad_signature_at" field.
+func BadSignatureAtLT(v time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldLT(FieldBadSignatureAt, v))
+}
+
+// BadSignatureAtLTE applies the LTE predicate on the "bad_signature_at" field.
+func BadSignatureAtLTE(v time.Time) predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldLTE(FieldBadSignatureAt, v))
+}
+
+// BadSignatureAtIsNil applies the IsNil predicate on the "bad_signature_at" field.
+func BadSignatureAtIsNil() predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldIsNull(FieldBadSignatureAt))
+}
+
+// BadSignatureAtNotNil applies the NotNil predicate on the "bad_signature_at" field.
+func BadSignatureAtNotNil() predicate.MessengerChannel {
+	return predicate.MessengerChannel(sql.FieldNotNull(FieldBadSignatureAt))
 }
 
 // ProfileSetAtEQ applies the EQ predicate on the "profile_set_at" field.

@@ -559,6 +559,7 @@ var (
 		{Name: "subscribed_fields", Type: field.TypeJSON, Nullable: true},
 		{Name: "token_error", Type: field.TypeString, Nullable: true},
 		{Name: "last_send_error", Type: field.TypeString, Nullable: true},
+		{Name: "bad_signature_at", Type: field.TypeTime, Nullable: true},
 		{Name: "profile_set_at", Type: field.TypeTime, Nullable: true},
 		{Name: "profile_error", Type: field.TypeString, Nullable: true},
 		{Name: "agent_id", Type: field.TypeInt},
@@ -572,13 +573,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messenger_channels_agents_messenger_channels",
-				Columns:    []*schema.Column{MessengerChannelsColumns[21]},
+				Columns:    []*schema.Column{MessengerChannelsColumns[22]},
 				RefColumns: []*schema.Column{AgentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messenger_channels_workspaces_workspace",
-				Columns:    []*schema.Column{MessengerChannelsColumns[22]},
+				Columns:    []*schema.Column{MessengerChannelsColumns[23]},
 				RefColumns: []*schema.Column{WorkspacesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -587,7 +588,7 @@ var (
 			{
 				Name:    "messengerchannel_workspace_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessengerChannelsColumns[22]},
+				Columns: []*schema.Column{MessengerChannelsColumns[23]},
 			},
 			{
 				Name:    "messengerchannel_page_id",

@@ -48,6 +48,8 @@ func (MessengerChannel) Fields() []ent.Field {
 			Comment("Why the page access token failed its last check, with the fix; null: it passed."),
 		field.String("last_send_error").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("The fix for the last Send API failure caused by the app's setup; null after a send succeeds."),
+		field.Time("bad_signature_at").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("When a webhook body signed with another secret than the channel's last arrived (at most once a minute)."),
 		field.Time("profile_set_at").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("When the Page's Messenger profile (Get Started, greeting, menu) was last set; null: never."),
 		field.String("profile_error").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).

@@ -30,6 +30,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -74,6 +75,9 @@ type Service struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	cache     *cache
+
+	badSigMu sync.Mutex
+	badSig   map[int]time.Time // channel → when RefusedSignature last wrote
 }
 
 // New returns a Service. publicURL is SEACHAT_PUBLIC_URL, the base of the
@@ -87,6 +91,7 @@ func New(client *ent.Client, graph *messenger.Client, box *secret.Box, publicURL
 		logger:    logger,
 		now:       now,
 		cache:     newCache(),
+		badSig:    map[int]time.Time{},
 	}
 }
 
@@ -580,5 +585,29 @@ var (
 func lockRow(s *sql.Selector) {
 	if s.Dialect() == dialect.Postgres {
 		s.ForUpdate()
+	}
+}
+
+// badSignatureMark is how often a channel's bad_signature_at is written:
+// a flood of forged bodies costs at most one write a minute.
+const badSignatureMark = time.Minute
+
+// RefusedSignature records, at most once per badSignatureMark, that a
+// webhook body signed with another secret than the channel's arrived, for
+// the health check. Failures are logged: the refusal stands either way.
+func (s *Service) RefusedSignature(ctx context.Context, ch *ent.MessengerChannel) {
+	now := s.now().UTC()
+	s.badSigMu.Lock()
+	last, seen := s.badSig[ch.ID]
+	if seen && now.Sub(last) < badSignatureMark {
+		s.badSigMu.Unlock()
+		return
+	}
+	s.badSig[ch.ID] = now
+	s.badSigMu.Unlock()
+	err := s.client.MessengerChannel.UpdateOneID(ch.ID).SetBadSignatureAt(now).Exec(auth.SystemContext(ctx))
+	s.cache.forget(ch.ID)
+	if err != nil {
+		s.logger.WarnContext(ctx, "recording a refused webhook signature", "channel_id", ch.ID, "error", err)
 	}
 }

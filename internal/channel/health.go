@@ -132,6 +132,12 @@ func subscriptionCheck(ch *ent.MessengerChannel) HealthCheck {
 
 func eventsCheck(ch *ent.MessengerChannel) HealthCheck {
 	c := HealthCheck{Name: CheckEventsReceived}
+	if ch.BadSignatureAt != nil && (ch.LastEventAt == nil || ch.BadSignatureAt.After(*ch.LastEventAt)) {
+		c.Detail = "events arrive at the callback URL, but their signature does not match this channel's App Secret " +
+			"(last refused " + stamp(*ch.BadSignatureAt) + "), so SeaChat refuses them: the App Secret does not match. " +
+			"Paste the App Secret of the Meta app whose webhooks point here (App settings, Basic) in Step 2"
+		return c
+	}
 	if ch.LastEventAt != nil {
 		c.OK, c.Detail = true, "the last webhook event arrived on "+stamp(*ch.LastEventAt)
 		return c

@@ -450,3 +450,26 @@ func TestRecheckTokens(t *testing.T) {
 		require.Nil(t, e.reload(chans[1]).LastError)
 	})
 }
+
+// TestBadSignatureInHealth: with a wrong App Secret, events arrive and are
+// refused; health says the secret does not match instead of "no event has
+// arrived yet", until a well-signed event arrives.
+func TestBadSignatureInHealth(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st)
+		ch, err := e.svc.Connect(e.ownerA, e.setup().ID, harbor.Token, harbor.Secret)
+		require.NoError(t, err)
+		e.svc.RefusedSignature(context.Background(), ch)
+		e.svc.RefusedSignature(context.Background(), ch) // within the minute: no second write
+		ch, err = e.st.Client.MessengerChannel.Get(e.sys, ch.ID)
+		require.NoError(t, err)
+		c := checks(t, e.svc.Health(ch))[channel.CheckEventsReceived]
+		require.False(t, c.OK)
+		require.Contains(t, c.Detail, "App Secret does not match")
+
+		e.received(ch)
+		ch, err = e.st.Client.MessengerChannel.Get(e.sys, ch.ID)
+		require.NoError(t, err)
+		require.True(t, checks(t, e.svc.Health(ch))[channel.CheckEventsReceived].OK, "a well-signed event since")
+	})
+}

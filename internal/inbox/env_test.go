@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,7 +65,10 @@ type testChannels struct {
 	client  *ent.Client
 	secret  []byte
 	secrets map[int][]byte // channels connected with another app
+	refused atomic.Int64   // RefusedSignature calls
 }
+
+func (c *testChannels) RefusedSignature(context.Context, *ent.MessengerChannel) { c.refused.Add(1) }
 
 func (c *testChannels) ByWebhookKey(ctx context.Context, key string) (*ent.MessengerChannel, error) {
 	ch, err := c.client.MessengerChannel.Query().
@@ -147,6 +151,8 @@ func (c *snapshotChannels) Verify(context.Context, string, url.Values) (string, 
 func (c *snapshotChannels) AppSecret(context.Context, *ent.MessengerChannel) ([]byte, error) {
 	return c.secret, nil
 }
+
+func (c *snapshotChannels) RefusedSignature(context.Context, *ent.MessengerChannel) {}
 
 // call is one Processor call.
 type call struct {

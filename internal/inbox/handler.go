@@ -111,6 +111,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Expected for probes; a steady stream means the app secret is wrong.
 		log.WarnContext(r.Context(), "rejecting webhook signature", "error", err)
+		in.channels.RefusedSignature(auth.SystemContext(r.Context()), ch)
 		h.fail(w, http.StatusForbidden, resultForbidden, "invalid signature: send X-Hub-Signature-256, the HMAC-SHA256 of the body keyed with the app secret of the connected app")
 		return
 	}

@@ -138,6 +138,7 @@ func TestPost(t *testing.T) {
 				require.Len(t, e.events(e.ch.ID), before+tt.wantRows)
 			})
 		}
+		require.EqualValues(t, 6, e.channels.(*testChannels).refused.Load(), "refused signatures reported for health")
 		require.Empty(t, e.events(unconnected.ID))
 		require.Empty(t, e.events(removed.ID))
 

@@ -55,6 +55,10 @@ type Channels interface {
 	// AppSecret returns the channel's app secret, which signs its webhooks.
 	// It fails with apperr.Conflict when the page is not connected yet.
 	AppSecret(ctx context.Context, ch *ent.MessengerChannel) ([]byte, error)
+	// RefusedSignature records that a body signed with another secret than
+	// the channel's arrived, so health can say the App Secret is wrong. It
+	// is best effort and cheap to call for every refused body.
+	RefusedSignature(ctx context.Context, ch *ent.MessengerChannel)
 }
 
 // Processor handles one stored event: the bot engine. It may be called
