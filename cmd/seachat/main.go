@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/seachat/seachat/internal/app"
+	"github.com/seachat/seachat/internal/channel"
 	"github.com/seachat/seachat/internal/config"
 	"github.com/seachat/seachat/internal/requestid"
 	"github.com/seachat/seachat/internal/secret"
@@ -101,6 +102,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout i
 		dbKind = "PostgreSQL"
 	}
 	logger.Info("seachat is serving", "addr", ln.Addr().String(), "database", dbKind, "public_url", cfg.PublicURL)
+	if warning := channel.PublicURLWarning(cfg.PublicURL); warning != "" {
+		logger.Warn("Meta cannot call this server back", "reason", warning)
+	}
 	fmt.Fprintf(stdout, "\nSeaChat is running.\n  GraphQL playground: %s/\n  GraphQL endpoint:   %s/graphql\n", local, local)
 	if a.AdminToken != "" {
 		// Shown once, on the first start: only its hash is stored.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -87,10 +89,32 @@ func (s *Service) webhookCheck(ch *ent.MessengerChannel) HealthCheck {
 	}
 	// The callback URL is a setup secret (SetupCallbackURL): AGENT tokens
 	// read health too, so it is named, not spelled out.
-	c.Detail = "Meta has not verified the webhook yet: in the Meta app's Messenger settings, under Webhooks, paste this " +
+	if warning := PublicURLWarning(s.publicURL); warning != "" {
+		c.Detail = warning + ". "
+	}
+	c.Detail += "Meta has not verified the webhook yet: in the Meta app's Messenger settings, under Webhooks, paste this " +
 		"channel's Callback URL and Verify token (shown to OWNER tokens in the setup), choose Verify and save, then " +
 		"subscribe the messages field"
 	return c
+}
+
+// PublicURLWarning says why Meta cannot call back a SEACHAT_PUBLIC_URL: a
+// loopback or private address it cannot reach, or plain http, which Meta
+// refuses for callback URLs; "" when neither.
+func PublicURLWarning(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return ""
+	}
+	host := u.Hostname()
+	ip := net.ParseIP(host)
+	switch {
+	case host == "localhost" || strings.HasSuffix(host, ".localhost") || ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsUnspecified()):
+		return "SEACHAT_PUBLIC_URL is " + publicURL + ", an address Meta cannot reach: set it to the public https address of this server (or of a tunnel to it)"
+	case u.Scheme != "https":
+		return "SEACHAT_PUBLIC_URL is " + publicURL + ": Meta accepts only https callback URLs: serve SeaChat behind TLS and set SEACHAT_PUBLIC_URL to its https address"
+	}
+	return ""
 }
 
 func tokenCheck(ch *ent.MessengerChannel) HealthCheck {

@@ -473,3 +473,20 @@ func TestBadSignatureInHealth(t *testing.T) {
 		require.True(t, checks(t, e.svc.Health(ch))[channel.CheckEventsReceived].OK, "a well-signed event since")
 	})
 }
+
+func TestPublicURLWarning(t *testing.T) {
+	for _, tt := range []struct{ url, want string }{
+		{"https://seachat.example", ""},
+		{"http://127.0.0.1:8080", "cannot reach"},
+		{"http://localhost:8080", "cannot reach"},
+		{"https://192.168.1.5", "cannot reach"},
+		{"http://seachat.example", "only https"},
+	} {
+		got := channel.PublicURLWarning(tt.url)
+		if tt.want == "" {
+			require.Empty(t, got, tt.url)
+		} else {
+			require.Contains(t, got, tt.want, tt.url)
+		}
+	}
+}
