@@ -292,13 +292,11 @@ func TestSubscriptionScope(t *testing.T) {
 	})
 }
 
-// TestSubscriptionsAcrossReplicas: two SeaChat processes on one PostgreSQL
-// database behave as one service. A webhook taken by one reaches
-// subscribers on the other (LISTEN/NOTIFY), both ways, and each message is
-// answered once although both run inbox workers.
-func TestSubscriptionsAcrossReplicas(t *testing.T) {
+// replicas returns a function that opens another store on one fresh
+// PostgreSQL database, as each replica of a deployment does.
+func replicas(t *testing.T) func() *store.Store {
 	dsn := storetest.URL(t, "postgres")
-	open := func() *store.Store {
+	return func() *store.Store {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		st, err := store.Open(ctx, dsn)
@@ -306,6 +304,14 @@ func TestSubscriptionsAcrossReplicas(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		return st
 	}
+}
+
+// TestSubscriptionsAcrossReplicas: two SeaChat processes on one PostgreSQL
+// database behave as one service. A webhook taken by one reaches
+// subscribers on the other (LISTEN/NOTIFY), both ways, and each message is
+// answered once although both run inbox workers.
+func TestSubscriptionsAcrossReplicas(t *testing.T) {
+	open := replicas(t)
 	graph := messengertest.New(t, messengertest.Page{ID: pageID, Name: "Harbor Bikes", Token: pageToken})
 	e1 := newEnv(t, open(), "SEACHAT_GRAPH_API_URL", graph.URL)
 	e2 := newEnv(t, open(), "SEACHAT_GRAPH_API_URL", graph.URL)

@@ -87,24 +87,15 @@ func (s *rawSocket) stop(id string) {
 	require.NoError(s.t, wsjson.Write(ctx, s.conn, wsMessage{ID: id, Type: typ}))
 }
 
-// result waits for the next data message of operation id.
+// result waits for the next data message of operation id, failing the
+// test if the websocket closes first.
 func (s *rawSocket) result(id string) gqlResponse {
 	s.t.Helper()
-	for {
-		select {
-		case m := <-s.msgs:
-			if m.ID != id || (m.Type != "next" && m.Type != "data") {
-				continue
-			}
-			var r gqlResponse
-			require.NoError(s.t, json.Unmarshal(m.Payload, &r))
-			return r
-		case err := <-s.closed:
-			s.t.Fatalf("%s: the websocket closed waiting for %s: %v", s.proto, id, err)
-		case <-time.After(10 * time.Second):
-			s.t.Fatalf("%s: no result for %s", s.proto, id)
-		}
+	res, closed := s.resultOrClose(id)
+	if closed != 0 {
+		s.t.Fatalf("%s: the websocket closed (%d) waiting for %s", s.proto, closed, id)
 	}
+	return res
 }
 
 // resultOrClose waits for the next data message of operation id, or for
@@ -186,15 +177,7 @@ func TestRevokeClosesWebsockets(t *testing.T) {
 // TestRevokeClosesWebsocketsAcrossReplicas: a token revoked through one
 // replica loses its websockets on the other.
 func TestRevokeClosesWebsocketsAcrossReplicas(t *testing.T) {
-	dsn := storetest.URL(t, "postgres")
-	open := func() *store.Store {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		st, err := store.Open(ctx, dsn)
-		require.NoError(t, err)
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
+	open := replicas(t)
 	e1, e2 := newIdleEnv(t, open()), newIdleEnv(t, open())
 	ws := e1.newWorkspace("Acme")
 	tok := e1.createToken(ws.owner, "laptop")
