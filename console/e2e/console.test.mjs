@@ -389,6 +389,45 @@ describe('agent console', () => {
     await shot('figures', page.locator('.card', { has: page.locator('.figures') }));
   });
 
+  step('keeps a long conversation in the window, opened at its newest message', async () => {
+    const longPsid = '7700000000000099';
+    const start = Date.now() - 3600 * 1000;
+    for (let i = 0; i < 30; i++) {
+      await postEvent(textEvent(longPsid, `m_e2e_long_${i}`, `Question number ${i} about something else entirely?`, new Date(start + i * 1000)));
+    }
+    // One unbroken 5,000-character word: it must wrap, not widen the page.
+    await postEvent(textEvent(longPsid, 'm_e2e_long_word', 'x'.repeat(5000), new Date(start + 60 * 1000)));
+    await page.getByRole('link', { name: 'Conversations' }).click();
+    const item = page.locator('li.conv', { hasText: `User ${longPsid}` });
+    await visible(item);
+    await item.getByRole('link').click();
+    // The newest message is the bot's answer to the long word.
+    await waitFor(() => page.evaluate(() => {
+      const ms = [...document.querySelectorAll('.transcript .msg')];
+      return ms.length > 20 && ms.at(-1).classList.contains('a-bot') && ms.at(-2).textContent.includes('xxxxxxxxxx');
+    }), 'the bot to answer the long conversation');
+    const m = await page.evaluate(() => {
+      const scroll = document.querySelector('.scroll');
+      const reply = document.querySelector('.reply').getBoundingClientRect();
+      return {
+        pageHeight: document.scrollingElement.scrollHeight, pageWidth: document.scrollingElement.scrollWidth,
+        innerHeight, innerWidth, replyBottom: reply.bottom,
+        fromBottom: scroll.scrollHeight - scroll.scrollTop - scroll.clientHeight,
+      };
+    });
+    assert.ok(m.pageHeight <= m.innerHeight + 1, `the page grew to ${m.pageHeight}px in a ${m.innerHeight}px window`);
+    assert.ok(m.pageWidth <= m.innerWidth + 1, `the page grew to ${m.pageWidth}px wide in a ${m.innerWidth}px window`);
+    assert.ok(m.replyBottom <= m.innerHeight + 1, `the reply box ends at ${m.replyBottom}px, below the ${m.innerHeight}px window`);
+    assert.ok(m.fromBottom < 80, `the conversation opened ${m.fromBottom}px above its newest message`);
+    await shot('long-conversation');
+
+    await page.getByRole('link', { name: 'Setup' }).click();
+    await visible(page.getByRole('heading', { name: 'Questions the bot could not answer' }));
+    await visible(page.locator('li', { hasText: 'xxxxxxxxxx' }));
+    const width = await page.evaluate(() => document.scrollingElement.scrollWidth);
+    assert.ok(width <= await page.evaluate(() => innerWidth) + 1, `a long unanswered question made the setup page ${width}px wide`);
+  });
+
   step('removes the Messenger channel', async () => {
     await page.getByRole('link', { name: 'Setup' }).click();
     await page.getByRole('button', { name: 'Remove', exact: true }).click(); // the confirm() is accepted
