@@ -169,6 +169,9 @@ describe('agent console', () => {
     await visible(checks.locator('li.ok', { hasText: 'The Page sends its messages to SeaChat' }));
     // No event yet: the check says what to do, in plain words.
     await visible(checks.locator('li.bad', { hasText: 'Messages have arrived' }).getByText(/message the Page/));
+    await visible(checks.locator('li.ok', { hasText: 'Talk to a human' }));
+    // A failing check shows on the badge, not a green "Connected".
+    await visible(page.locator('.channel .badge.s-unhealthy', { hasText: 'Connected · check health' }));
     await shot('step2-connected-health', checks);
   });
 
@@ -381,6 +384,8 @@ describe('agent console', () => {
     assert.equal(await value('Conversations'), '3');
     assert.equal(await value('Handoffs to a human'), '1');
     await visible(page.getByRole('heading', { name: 'Questions the bot could not answer' }));
+    // Events have arrived since Step 2: every check passes, the badge is green.
+    await visible(page.getByRole('link', { name: 'Harbor Bikes' }).locator('.badge.s-connected', { hasText: 'Connected' }));
     // The chart has one column per day; today's shows the activity.
     const days = page.locator('.chart .day');
     assert.ok(await days.count() >= 7, 'a column per day of the range');
@@ -426,6 +431,18 @@ describe('agent console', () => {
     await visible(page.locator('li', { hasText: 'xxxxxxxxxx' }));
     const width = await page.evaluate(() => document.scrollingElement.scrollWidth);
     assert.ok(width <= await page.evaluate(() => innerWidth) + 1, `a long unanswered question made the setup page ${width}px wide`);
+  });
+
+  step('marks a conversation whose last reply was not delivered', async () => {
+    // A message 30 hours old: the bot's answer comes after Meta's 24-hour
+    // window, so the outbox settles it FAILED with the reason.
+    const stalePsid = '7700000000000098';
+    await postEvent(textEvent(stalePsid, 'm_e2e_stale', 'Are you open on Sunday?', new Date(Date.now() - 30 * 3600 * 1000)));
+    await page.getByRole('link', { name: 'Conversations' }).click();
+    const item = page.locator('li.conv', { hasText: `User ${stalePsid}` });
+    await visible(item.locator('.badge.s-error', { hasText: 'Not delivered' }));
+    await item.getByRole('link').click();
+    await visible(page.locator('.msg .delivery.failed'));
   });
 
   step('removes the Messenger channel', async () => {

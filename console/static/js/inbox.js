@@ -13,7 +13,7 @@ export const MESSAGE_FIELDS = `id direction author text deliveryStatus error sen
 const list = (search, inbox) => `query($where: ConversationWhereInput, $first: Int, $after: Cursor${search ? ', $search: String' : ''}) {
   conversations(first: $first, after: $after, where: $where${search ? ', search: $search' : ''}) {
     totalCount pageInfo { hasNextPage endCursor }
-    edges { node { ${CONVERSATION_FIELDS}${inbox ? ' unreadCount' : ''} messages(last: 1) { edges { node { author text } } } } }
+    edges { node { ${CONVERSATION_FIELDS}${inbox ? ' unreadCount' : ''} messages(last: 1) { edges { node { author text deliveryStatus } } } } }
   }
   agents { id name }
 }`;
@@ -119,7 +119,9 @@ export function render(main, app, id) {
         h('span', { class: 'row' }, h('strong', { class: 'name' }, name),
           c.unreadCount > 0 && id !== c.id && h('span', { class: 'unread', title: 'Unread messages' }, String(c.unreadCount)),
           time(c.lastMessageAt)),
-        h('span', { class: 'row sub' }, badge(c.status), h('span', { class: 'agent' }, c.agent.name),
+        h('span', { class: 'row sub' }, badge(c.status),
+          last?.deliveryStatus === 'FAILED' && h('span', { class: 'badge s-error', title: 'The last reply did not reach Messenger' }, 'Not delivered'),
+          h('span', { class: 'agent' }, c.agent.name),
           c.tags.map((t) => h('span', { class: 'tag' }, t))),
         last && h('span', { class: 'preview' }, `${authorLabel[last.author]}: ${last.text || '(attachment)'}`)),
       waiting && h('button', { type: 'button', class: 'primary accept', 'aria-label': `Accept ${name}`,

@@ -12,6 +12,16 @@ const AGENT = `query($id: ID!) { node(id: $id) { ... on Agent {
   messengerChannels { ${CHANNEL_FIELDS} }
   knowledgeSources { ${SOURCE_FIELDS} } } } }`;
 
+// channelBadge shows a channel's status; a connected channel with a failing
+// health check says so, in the warning colour, rather than a green
+// "Connected".
+function channelBadge(c) {
+  if (c.status === 'CONNECTED' && c.health && !c.health.ok) {
+    return h('span', { class: 'badge s-unhealthy', title: 'A health check fails: see Health' }, 'Connected · check health');
+  }
+  return badge(c.status, channelLabels);
+}
+
 const channelLabels = {
   AWAITING_VERIFICATION: 'Step 1: waiting for Meta',
   AWAITING_PAGE_TOKEN: 'Step 2: needs the page token',
@@ -26,6 +36,7 @@ const checkLabels = {
   PAGE_SUBSCRIBED_TO_MESSAGES: 'The Page sends its messages to SeaChat',
   EVENTS_RECEIVED: 'Messages have arrived',
   SEND_API_OK: 'Replies can be sent',
+  MESSENGER_PROFILE: 'The Page shows Get Started and a “Talk to a human” menu',
 };
 
 const sourceLabels = { PROCESSING: 'Processing', READY: 'Ready', FAILED: 'Failed' };
@@ -41,11 +52,11 @@ export function render(main, app, id) {
     panel));
 
   async function loadNav() {
-    const { agents } = await gql(`{ agents { id name messengerChannels { status } } }`);
+    const { agents } = await gql(`{ agents { id name messengerChannels { status health { ok } } } }`);
     put(nav, agents.map((a) => {
       const live = a.messengerChannels.find((c) => c.status !== 'REMOVED');
       return h('li', {}, h('a', { href: `#/setup/${a.id}`, 'aria-current': a.id === id ? 'page' : null },
-        a.name, live && badge(live.status, channelLabels)));
+        a.name, live && channelBadge(live)));
     }));
     return agents;
   }
@@ -227,7 +238,7 @@ function channel(c, reload) {
   });
 
   return h('div', { class: 'channel', 'data-status': c.status },
-    h('p', { class: 'row' }, badge(c.status, channelLabels),
+    h('p', { class: 'row' }, channelBadge(c),
       c.pageName && h('span', {}, ` Page “${c.pageName}” (${c.pageId})`),
       h('span', { class: 'grow' }), remove),
     c.lastError && h('p', { class: 'error' }, c.lastError),
