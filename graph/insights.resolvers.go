@@ -28,6 +28,11 @@ func (r *queryResolver) AgentStats(ctx context.Context, agentID int, from *time.
 	return r.conversations.AgentStats(ctx, agentID, from, to)
 }
 
+// Backlog is the resolver for the backlog field.
+func (r *queryResolver) Backlog(ctx context.Context) (*conversation.Backlog, error) {
+	return r.conversations.Backlog(ctx)
+}
+
 // AgentStats returns generated.AgentStatsResolver implementation.
 func (r *Resolver) AgentStats() generated.AgentStatsResolver { return &agentStatsResolver{r} }
 

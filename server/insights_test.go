@@ -497,3 +497,37 @@ func TestTranscriptAndStats(t *testing.T) {
 		require.Equal(t, "9999-12-30", daily.Daily[len(daily.Daily)-1].Day.UTC().Format(time.DateOnly))
 	})
 }
+
+// TestBacklog: an OWNER token reads what waits in its workspace; events
+// acknowledged while no worker runs are counted with their age. AGENT
+// tokens are refused, and other workspaces see their own (empty) backlog.
+func TestBacklog(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, st *store.Store) {
+		graph := messengertest.New(t, messengertest.Page{ID: pageID, Name: "Harbor Bikes", Token: pageToken})
+		e := newIdleEnv(t, st, "SEACHAT_GRAPH_API_URL", graph.URL)
+		ws, other := e.newWorkspace("Harbor"), e.newWorkspace("Other")
+		_, ch := connectedAgent(t, e, ws.owner)
+
+		type backlog struct {
+			PendingEvents, PendingReplies                        int
+			OldestPendingEventSeconds, OldestPendingReplySeconds *float64
+		}
+		const q = `{backlog{pendingEvents oldestPendingEventSeconds pendingReplies oldestPendingReplySeconds}}`
+		var b backlog
+		e.ok(ws.owner, q, nil, "backlog", &b)
+		require.Equal(t, backlog{}, b)
+
+		for i := range 3 {
+			require.Equal(t, http.StatusOK, e.postEvent(ch, textEvent(fmt.Sprintf("m_b%d", i), "hello?", time.Now())))
+		}
+		e.ok(ws.owner, q, nil, "backlog", &b)
+		require.Equal(t, 3, b.PendingEvents, "no worker runs: the events wait")
+		require.NotNil(t, b.OldestPendingEventSeconds)
+		require.GreaterOrEqual(t, *b.OldestPendingEventSeconds, 0.0)
+
+		e.ok(other.owner, q, nil, "backlog", &b)
+		require.Zero(t, b.PendingEvents, "another workspace's backlog")
+		_, res := e.do(ws.agent, q, nil)
+		require.Equal(t, "FORBIDDEN", res.code())
+	})
+}

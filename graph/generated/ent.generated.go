@@ -55,6 +55,7 @@ type QueryResolver interface {
 	CannedResponses(ctx context.Context) ([]*ent.CannedResponse, error)
 	Transcript(ctx context.Context, conversationID int, format conversation.TranscriptFormat) (string, error)
 	AgentStats(ctx context.Context, agentID int, from *time.Time, to *time.Time) (*conversation.AgentStats, error)
+	Backlog(ctx context.Context) (*conversation.Backlog, error)
 	Answer(ctx context.Context, agentID int, question string) (*model.Answer, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Agents(ctx context.Context) ([]*ent.Agent, error)
@@ -3128,6 +3129,38 @@ func (ec *executionContext) fieldContext_Query_agentStats(ctx context.Context, f
 	if fc.Args, err = ec.field_Query_agentStats_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_backlog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_backlog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Backlog(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *conversation.Backlog) graphql.Marshaler {
+			return ec.marshalNBacklog2ᚖgithubᚗcomᚋseachatᚋseachatᚋinternalᚋconversationᚐBacklog(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_backlog(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Backlog(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -10510,6 +10543,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_agentStats(ctx, field)
+				})
+		case "backlog":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_backlog(ctx, field)
 				})
 		case "answer":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,

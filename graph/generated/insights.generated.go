@@ -401,6 +401,98 @@ func (ec *executionContext) fieldContext_AgentStats_daily(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Backlog_pendingEvents(ctx context.Context, field graphql.CollectedField, obj *conversation.Backlog) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Backlog_pendingEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PendingEvents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Backlog_pendingEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Backlog", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Backlog_oldestPendingEventSeconds(ctx context.Context, field graphql.CollectedField, obj *conversation.Backlog) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Backlog_oldestPendingEventSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OldestPendingEventSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Backlog_oldestPendingEventSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Backlog", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Backlog_pendingReplies(ctx context.Context, field graphql.CollectedField, obj *conversation.Backlog) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Backlog_pendingReplies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PendingReplies, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Backlog_pendingReplies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Backlog", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Backlog_oldestPendingReplySeconds(ctx context.Context, field graphql.CollectedField, obj *conversation.Backlog) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Backlog_oldestPendingReplySeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OldestPendingReplySeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Backlog_oldestPendingReplySeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Backlog", field, false, false, "Float")
+}
+
 func (ec *executionContext) _DayCount_day(ctx context.Context, field graphql.CollectedField, obj *conversation.DayCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -632,6 +724,54 @@ func (ec *executionContext) _AgentStats(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var backlogImplementors = []string{"Backlog"}
+
+func (ec *executionContext) _Backlog(ctx context.Context, sel ast.SelectionSet, obj *conversation.Backlog) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, backlogImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Backlog")
+		case "pendingEvents":
+			out.Values[i] = ec._Backlog_pendingEvents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "oldestPendingEventSeconds":
+			out.Values[i] = ec._Backlog_oldestPendingEventSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pendingReplies":
+			out.Values[i] = ec._Backlog_pendingReplies(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "oldestPendingReplySeconds":
+			out.Values[i] = ec._Backlog_oldestPendingReplySeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var dayCountImplementors = []string{"DayCount"}
 
 func (ec *executionContext) _DayCount(ctx context.Context, sel ast.SelectionSet, obj *conversation.DayCount) graphql.Marshaler {
@@ -723,6 +863,14 @@ func (ec *executionContext) marshalNAgentStats2ᚖgithubᚗcomᚋseachatᚋseach
 		return graphql.Null
 	}
 	return ec._AgentStats(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBacklog2ᚖgithubᚗcomᚋseachatᚋseachatᚋinternalᚋconversationᚐBacklog(ctx context.Context, sel ast.SelectionSet, v *conversation.Backlog) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Backlog!")
+		return graphql.Null
+	}
+	return ec._Backlog(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDayCount2ᚕᚖgithubᚗcomᚋseachatᚋseachatᚋinternalᚋconversationᚐDayCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*conversation.DayCount) graphql.Marshaler {

@@ -100,6 +100,13 @@ type ComplexityRoot struct {
 		URL  func(childComplexity int) int
 	}
 
+	Backlog struct {
+		OldestPendingEventSeconds func(childComplexity int) int
+		OldestPendingReplySeconds func(childComplexity int) int
+		PendingEvents             func(childComplexity int) int
+		PendingReplies            func(childComplexity int) int
+	}
+
 	CannedResponse struct {
 		CreatedAt func(childComplexity int) int
 		ID        func(childComplexity int) int
@@ -285,6 +292,7 @@ type ComplexityRoot struct {
 		AgentStats      func(childComplexity int, agentID int, from *time.Time, to *time.Time) int
 		Agents          func(childComplexity int) int
 		Answer          func(childComplexity int, agentID int, question string) int
+		Backlog         func(childComplexity int) int
 		CannedResponses func(childComplexity int) int
 		Conversations   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ConversationOrder, where *ent.ConversationWhereInput, search *string) int
 		Node            func(childComplexity int, id int) int
@@ -602,6 +610,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Attachment.URL(childComplexity), true
+
+	case "Backlog.oldestPendingEventSeconds":
+		if e.ComplexityRoot.Backlog.OldestPendingEventSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Backlog.OldestPendingEventSeconds(childComplexity), true
+	case "Backlog.oldestPendingReplySeconds":
+		if e.ComplexityRoot.Backlog.OldestPendingReplySeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Backlog.OldestPendingReplySeconds(childComplexity), true
+	case "Backlog.pendingEvents":
+		if e.ComplexityRoot.Backlog.PendingEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Backlog.PendingEvents(childComplexity), true
+	case "Backlog.pendingReplies":
+		if e.ComplexityRoot.Backlog.PendingReplies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Backlog.PendingReplies(childComplexity), true
 
 	case "CannedResponse.createdAt":
 		if e.ComplexityRoot.CannedResponse.CreatedAt == nil {
@@ -1514,6 +1547,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Answer(childComplexity, args["agentId"].(int), args["question"].(string)), true
+	case "Query.backlog":
+		if e.ComplexityRoot.Query.Backlog == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Backlog(childComplexity), true
 	case "Query.cannedResponses":
 		if e.ComplexityRoot.Query.CannedResponses == nil {
 			break
@@ -3649,6 +3688,27 @@ extend type AgentStats {
   "One entry per UTC day of the range, oldest first, quiet days included; an unbounded range shows its last 30 days (at most 366)."
   daily: [DayCount!]!
 }
+
+"""
+What waits in the workspace: webhook events the bot has not handled yet and
+replies not sent yet. A backlog that grows, or whose oldest item is minutes
+old, means SeaChat cannot keep up (or Meta refuses to take replies).
+"""
+type Backlog @goModel(model: "github.com/seachat/seachat/internal/conversation.Backlog") {
+  "Webhook events stored and acknowledged, not handled yet."
+  pendingEvents: Int!
+  "How long ago the oldest of them arrived, in seconds; null when none waits."
+  oldestPendingEventSeconds: Float
+  "Replies (bot, system and staff) stored, not sent yet."
+  pendingReplies: Int!
+  "How long ago the oldest of them was stored, in seconds; null when none waits."
+  oldestPendingReplySeconds: Float
+}
+
+extend type Query {
+  "The workspace's backlog. OWNER tokens only."
+  backlog: Backlog!
+}
 `, BuiltIn: false},
 	{Name: "../../schema/knowledge.graphqls", Input: `"What the bot would reply."
 type Answer {
@@ -3947,6 +4007,20 @@ func (ec *executionContext) childFields_Attachment(ctx context.Context, field gr
 		return ec.fieldContext_Attachment_url(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Attachment", field.Name)
+}
+
+func (ec *executionContext) childFields_Backlog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pendingEvents":
+		return ec.fieldContext_Backlog_pendingEvents(ctx, field)
+	case "oldestPendingEventSeconds":
+		return ec.fieldContext_Backlog_oldestPendingEventSeconds(ctx, field)
+	case "pendingReplies":
+		return ec.fieldContext_Backlog_pendingReplies(ctx, field)
+	case "oldestPendingReplySeconds":
+		return ec.fieldContext_Backlog_oldestPendingReplySeconds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Backlog", field.Name)
 }
 
 func (ec *executionContext) childFields_CannedResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
