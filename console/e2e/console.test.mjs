@@ -394,6 +394,27 @@ describe('agent console', () => {
     await shot('figures', page.locator('.card', { has: page.locator('.figures') }));
   });
 
+  step('edits every agent setting in one form', async () => {
+    await page.getByRole('link', { name: 'Setup' }).click();
+    await page.locator('summary', { hasText: 'settings' }).click();
+    await page.getByLabel('Welcome message').fill('Welcome to Harbor Bikes!');
+    await page.getByLabel('Time zone').fill('Europe/Berlin');
+    await page.getByLabel('Return unanswered handoffs').fill('600');
+    await page.getByLabel('After-hours message').fill('We are closed now; we answer at 9.');
+    await page.getByLabel('takes the conversation over').uncheck();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await visible(page.getByText('Saved.'));
+    const { agents } = await api('{ agents { name welcomeMessage timezone handoffTimeoutSeconds pauseBotOnEcho afterHoursMessage } }');
+    const a = agents.find((x) => x.name === 'Harbor Bikes');
+    assert.deepEqual(a, { name: 'Harbor Bikes', welcomeMessage: 'Welcome to Harbor Bikes!', timezone: 'Europe/Berlin',
+      handoffTimeoutSeconds: 600, pauseBotOnEcho: false, afterHoursMessage: 'We are closed now; we answer at 9.' });
+
+    await page.getByLabel('Time zone').fill('Mars/Olympus');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await visible(page.getByRole('alert').filter({ hasText: /timezone|time zone/i }));
+    await shot('agent-settings');
+  });
+
   step('keeps a long conversation in the window, opened at its newest message', async () => {
     const longPsid = '7700000000000099';
     const start = Date.now() - 3600 * 1000;

@@ -9,6 +9,7 @@ const CHANNEL_FIELDS = `id status callbackUrl verifyToken verifiedAt pageId page
 const SOURCE_FIELDS = 'id kind title filename bytes status error chunkCount createdAt';
 const AGENT = `query($id: ID!) { node(id: $id) { ... on Agent {
   id name instructions handoffCommand handoffMessage fallbackMessage
+  welcomeMessage afterHoursMessage timezone handoffTimeoutSeconds pauseBotOnEcho
   messengerChannels { ${CHANNEL_FIELDS} }
   knowledgeSources { ${SOURCE_FIELDS} } } } }`;
 
@@ -126,26 +127,46 @@ function agentPanel(panel, id, after, loadNav, app) {
 }
 
 function agentSettings(el, a) {
+  // [field, label, kind]: kind is input, textarea, number (empty: unset) or checkbox.
   const fields = [
     ['name', 'Name', 'input'],
     ['instructions', 'Instructions (persona)', 'textarea'],
+    ['welcomeMessage', 'Welcome message (the answer to the Get Started button)', 'textarea'],
     ['handoffCommand', 'Handoff command (what a customer types to reach a human)', 'input'],
     ['handoffMessage', 'Handoff message (sent when a human is requested)', 'textarea'],
+    ['afterHoursMessage', 'After-hours message (sent instead, outside business hours)', 'textarea'],
+    ['timezone', 'Time zone of the business hours (IANA, such as Europe/Berlin)', 'input'],
     ['fallbackMessage', 'Fallback message (sent when the knowledge base has no answer)', 'textarea'],
+    ['handoffTimeoutSeconds', 'Return unanswered handoffs to the bot after (seconds; empty: never)', 'number'],
+    ['pauseBotOnEcho', 'A reply from Meta\'s Page Inbox takes the conversation over from the bot', 'checkbox'],
   ];
   const inputs = {};
   const err = errorLine();
   const saved = h('span', { class: 'ok-note', role: 'status' });
   const button = h('button', { type: 'submit' }, 'Save');
-  const form = h('form', {}, fields.map(([k, label, tag]) => {
-    inputs[k] = h(tag, { id: `a-${k}`, value: a[k], rows: tag === 'textarea' ? 2 : null });
+  const form = h('form', {}, fields.map(([k, label, kind]) => {
+    if (kind === 'checkbox') {
+      inputs[k] = h('input', { id: `a-${k}`, type: 'checkbox', checked: a[k] || null });
+      return h('label', { for: `a-${k}`, class: 'check' }, inputs[k], ` ${label}`);
+    }
+    const tag = kind === 'textarea' ? 'textarea' : 'input';
+    inputs[k] = h(tag, { id: `a-${k}`, value: a[k] ?? '', rows: tag === 'textarea' ? 2 : null,
+      type: kind === 'number' ? 'number' : null, min: kind === 'number' ? 0 : null });
     return [h('label', { for: `a-${k}` }, label), inputs[k]];
-  }), err, h('div', { class: 'row' }, button, saved));
+  }), h('p', { class: 'hint' }, 'Business hours are set through the API (updateAgent businessHours).'),
+  err, h('div', { class: 'row' }, button, saved));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     saved.textContent = '';
     busy(button, async () => {
-      const input = Object.fromEntries(fields.map(([k]) => [k, inputs[k].value]));
+      const input = {};
+      for (const [k, , kind] of fields) {
+        const v = inputs[k];
+        if (kind === 'checkbox') input[k] = v.checked;
+        else if (kind === 'number' && v.value.trim() === '') input.clearHandoffTimeoutSeconds = true;
+        else if (kind === 'number') input[k] = Number(v.value);
+        else input[k] = v.value;
+      }
       await gql(`mutation($id: ID!, $i: UpdateAgentInput!) { updateAgent(id: $id, input: $i) { id } }`, { id: a.id, i: input });
       saved.textContent = 'Saved.';
     }, err);
