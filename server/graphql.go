@@ -116,15 +116,18 @@ func writeAuthError(w http.ResponseWriter, err error) {
 	if kind != apperr.Unauthenticated {
 		kind, status = apperr.Internal, http.StatusInternalServerError
 	}
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("WWW-Authenticate", `Bearer realm="seachat"`)
+	writeError(w, status, apperr.Message(err), map[string]any{"code": kind.Code()})
+}
+
+// writeError answers status with one GraphQL error, for refusals made
+// before a request reaches gqlgen (authentication, rate and socket limits).
+func writeError(w http.ResponseWriter, status int, message string, extensions map[string]any) {
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.Encode(map[string]any{
-		"errors": []map[string]any{{
-			"message":    apperr.Message(err),
-			"extensions": map[string]any{"code": kind.Code()},
-		}},
+		"errors": []map[string]any{{"message": message, "extensions": extensions}},
 	})
 }

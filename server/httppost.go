@@ -98,9 +98,7 @@ func (t postJSON) batch(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 func (postJSON) one(r *http.Request, exec graphql.GraphExecutor, body []byte, strict bool) (int, *graphql.Response) {
 	start := graphql.Now()
 	var params graphql.RawParams
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&params); err != nil {
+	if err := decodeJSON(body, &params); err != nil {
 		return http.StatusBadRequest, badRequest(exec, r, "json request body could not be decoded: %v", err)
 	}
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
@@ -213,9 +211,7 @@ func (getQuery) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 		if v == "" {
 			continue
 		}
-		dec := json.NewDecoder(strings.NewReader(v))
-		dec.UseNumber()
-		if err := dec.Decode(dst); err != nil {
+		if err := decodeJSON([]byte(v), dst); err != nil {
 			writeResponse(w, http.StatusBadRequest, badRequest(exec, r, "%s: not a JSON object: %v", name, err))
 			return
 		}
@@ -226,6 +222,14 @@ func (getQuery) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 		w.Header().Set("Allow", "POST")
 	}
 	writeResponse(w, status, resp)
+}
+
+// decodeJSON decodes data into dst as gqlgen does: numbers stay
+// json.Number, so large integers in variables are not rounded.
+func decodeJSON(data []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return dec.Decode(dst)
 }
 
 // setContentType sets the response's media type from the Accept header

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -105,17 +104,9 @@ func rateLimitedMessage(secs int) string {
 // shape so clients can read extensions.code.
 func writeRateLimited(w http.ResponseWriter, wait time.Duration) {
 	secs := retryAfterSeconds(wait)
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	w.WriteHeader(http.StatusTooManyRequests)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(map[string]any{
-		"errors": []map[string]any{{
-			"message":    rateLimitedMessage(secs),
-			"extensions": map[string]any{"code": rateLimitedCode, "retryAfterSeconds": secs},
-		}},
-	})
+	writeError(w, http.StatusTooManyRequests, rateLimitedMessage(secs),
+		map[string]any{"code": rateLimitedCode, "retryAfterSeconds": secs})
 }
 
 // websocketKey marks the context of a websocket connection, whose

@@ -135,18 +135,10 @@ func remoteHost(r *http.Request) string {
 // writeTooManyPending answers 429 before the upgrade, in the GraphQL
 // response shape so clients can read extensions.code.
 func writeTooManyPending(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Retry-After", "1")
-	w.WriteHeader(http.StatusTooManyRequests)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(map[string]any{
-		"errors": []map[string]any{{
-			"message": "too many websockets from your address have not sent connection_init yet: " +
-				"authenticate the open ones (or close them) before opening more",
-			"extensions": map[string]any{"code": rateLimitedCode, "retryAfterSeconds": 1},
-		}},
-	})
+	writeError(w, http.StatusTooManyRequests, "too many websockets from your address have not sent connection_init yet: "+
+		"authenticate the open ones (or close them) before opening more",
+		map[string]any{"code": rateLimitedCode, "retryAfterSeconds": 1})
 }
 
 // checkWebsocketOperation guards each operation started over a websocket:
