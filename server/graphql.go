@@ -37,7 +37,7 @@ var networkMutations = []string{
 func (s *Server) graphqlHandler(o Options) http.Handler {
 	srv := handler.New(o.Schema)
 	srv.AddTransport(transport.Websocket{
-		Implementation: closeCodeImplementation{transport.CoderWebsocketImplementation{
+		Implementation: protocolImplementation{transport.CoderWebsocketImplementation{
 			// Same-origin browsers and non-browser clients are always allowed.
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: o.Config.AllowedOrigins},
 		}},

@@ -439,23 +439,23 @@ func (t *tokenChecker) set(id int, c tokenCheck) {
 	t.checked[id] = c
 }
 
-// closeCodeImplementation accepts websockets like its embedded
+// protocolImplementation accepts websockets like its embedded
 // implementation, and makes them follow the graphql-transport-ws protocol
 // where gqlgen does not (see protocolConn); it closes those ended by a
 // revoked token with 4403 (gqlgen closes a canceled connection with 1000).
-type closeCodeImplementation struct {
+type protocolImplementation struct {
 	transport.WebsocketImplementation
 }
 
-func (i closeCodeImplementation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+func (i protocolImplementation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	c, err := i.WebsocketImplementation.Accept(w, r, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &closeCodeConn{WebsocketConn: c, ctx: r.Context(), active: map[string]bool{}}, nil
+	return &protocolConn{WebsocketConn: c, ctx: r.Context(), active: map[string]bool{}}, nil
 }
 
-// closeCodeConn keeps the optional interfaces of the connection it wraps
+// protocolConn keeps the optional interfaces of the connection it wraps
 // (the transport enforces read limits and pong deadlines through them).
 //
 // On graphql-transport-ws it reads each client message before gqlgen does
@@ -464,7 +464,7 @@ func (i closeCodeImplementation) Accept(w http.ResponseWriter, r *http.Request, 
 // with 4400, a subscribe before connection_ack with 4401, a second
 // connection_init with 4429, a subscribe whose id is in use with 4409; the
 // init timeout closes with 4408.
-type closeCodeConn struct {
+type protocolConn struct {
 	transport.WebsocketConn
 	ctx context.Context
 
@@ -483,7 +483,7 @@ const (
 	closeTooManyInitialise = 4429
 )
 
-// errProtocol ends the transport's read loop after closeCodeConn closed the
+// errProtocol ends the transport's read loop after protocolConn closed the
 // websocket for breaking the protocol; it wraps net.ErrClosed, which the
 // transport does not report as an error.
 var errProtocol = fmt.Errorf("graphql-transport-ws protocol broken: %w", net.ErrClosed)
@@ -494,7 +494,7 @@ type wsEnvelope struct {
 }
 
 // NextReader implements transport.WebsocketConn.
-func (c *closeCodeConn) NextReader() (int, io.Reader, error) {
+func (c *protocolConn) NextReader() (int, io.Reader, error) {
 	for {
 		typ, r, err := c.WebsocketConn.NextReader()
 		if err != nil || c.Subprotocol() != "graphql-transport-ws" {
@@ -520,8 +520,8 @@ func (c *closeCodeConn) NextReader() (int, io.Reader, error) {
 }
 
 // check applies the protocol to a client message: a close code and reason
-// when it breaks it, or skip when closeCodeConn answered it itself.
-func (c *closeCodeConn) check(m wsEnvelope) (code int, reason string, skip bool) {
+// when it breaks it, or skip when protocolConn answered it itself.
+func (c *protocolConn) check(m wsEnvelope) (code int, reason string, skip bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch m.Type {
@@ -559,7 +559,7 @@ func (c *closeCodeConn) check(m wsEnvelope) (code int, reason string, skip bool)
 
 // WriteJSON implements transport.WebsocketConn, noting the acknowledgement
 // and the end of operations.
-func (c *closeCodeConn) WriteJSON(v any) error {
+func (c *protocolConn) WriteJSON(v any) error {
 	if c.Subprotocol() == "graphql-transport-ws" {
 		if b, err := json.Marshal(v); err == nil {
 			var m wsEnvelope
@@ -578,13 +578,13 @@ func (c *closeCodeConn) WriteJSON(v any) error {
 	return c.WebsocketConn.WriteJSON(v)
 }
 
-func (c *closeCodeConn) closeProtocol(code int, reason string) error {
+func (c *protocolConn) closeProtocol(code int, reason string) error {
 	_ = c.WebsocketConn.WriteClose(code, reason)
 	_ = c.WebsocketConn.Close()
 	return errProtocol
 }
 
-func (c *closeCodeConn) WriteClose(code int, msg string) error {
+func (c *protocolConn) WriteClose(code int, msg string) error {
 	switch {
 	case errors.Is(context.Cause(c.ctx), errTokenRevoked):
 		code, msg = closeForbidden, "API token revoked"
@@ -594,13 +594,13 @@ func (c *closeCodeConn) WriteClose(code int, msg string) error {
 	return c.WebsocketConn.WriteClose(code, msg)
 }
 
-func (c *closeCodeConn) SetReadLimit(limit int64) {
+func (c *protocolConn) SetReadLimit(limit int64) {
 	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
 		l.SetReadLimit(limit)
 	}
 }
 
-func (c *closeCodeConn) SetReadDeadline(t time.Time) error {
+func (c *protocolConn) SetReadDeadline(t time.Time) error {
 	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
 		return d.SetReadDeadline(t)
 	}
