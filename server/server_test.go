@@ -33,7 +33,7 @@ type env struct {
 	t   *testing.T
 	url string
 	st  *store.Store
-	log *bytes.Buffer
+	log *syncWriter // the server's log
 	app *app.App
 }
 
@@ -58,7 +58,8 @@ func startEnv(t *testing.T, st *store.Store, workers bool, settings ...string) *
 	cfg, err := config.Load(func(k string) string { return vars[k] })
 	require.NoError(t, err)
 	logs := &bytes.Buffer{}
-	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logw := &syncWriter{w: logs}
+	logger := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	box, err := secret.New(bytes.Repeat([]byte{1}, secret.KeySize))
 	require.NoError(t, err)
 	a, err := app.New(context.Background(), cfg, st, box, prometheus.NewRegistry(), logger)
@@ -81,7 +82,7 @@ func startEnv(t *testing.T, st *store.Store, workers bool, settings ...string) *
 		<-workersDone
 		a.Close()
 	})
-	return &env{t: t, url: hs.URL, st: st, log: logs, app: a}
+	return &env{t: t, url: hs.URL, st: st, log: logw, app: a}
 }
 
 type gqlError struct {
@@ -467,13 +468,21 @@ func TestWebsocketAuth(t *testing.T) {
 // syncWriter lets concurrent handlers log into one buffer.
 type syncWriter struct {
 	mu sync.Mutex
-	w  io.Writer
+	w  *bytes.Buffer
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// String returns what was written so far; the server may be writing at
+// the same time (a request is logged after its response is sent).
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -94,6 +94,9 @@ func TestUploadFailures(t *testing.T) {
 				require.Empty(t, e.chunks(src.ID))
 			})
 		}
+		// The counter moves just after the FAILED status is committed.
+		require.Eventually(t, func() bool { return testutil.ToFloat64(e.svc.metrics.sourcesFailed) >= 4 },
+			5*time.Second, 10*time.Millisecond)
 		require.Equal(t, 4.0, testutil.ToFloat64(e.svc.metrics.sourcesFailed))
 
 		ans, err := e.svc.Answer(e.owner, e.agent, "What are your opening hours?", nil)
